@@ -1,0 +1,65 @@
+// bench/gemm.bench.ts — GEMM GFLOP/s against the measured fp32 peak, 1 thread and all threads.
+// Shapes: 512³; the FFN of MER-CLIP at batch 32 × 375 tokens (12000×2048×512) and its backward
+// (dX = dY·W: 12000×512×2048, dW = dYᵀ·X: 2048×512×12000 with transA); a decoder-sized 32×512×512;
+// the linear layer's forward form Y = X·Wᵀ (transB).
+import { backend, kernels } from '../lib/index.js';
+import { measure, printTable, type Row } from './harness.js';
+import type { MachineLimits } from './peak.js';
+
+interface Shape { name: string; m: number; n: number; k: number; transA: boolean; transB: boolean }
+
+export const GEMM_SHAPES: Shape[] = [
+  { name: '512³', m: 512, n: 512, k: 512, transA: false, transB: false },
+  { name: 'FFN up (X·W1)', m: 12000, n: 2048, k: 512, transA: false, transB: false },
+  { name: 'FFN down, Y=X·Wᵀ', m: 12000, n: 512, k: 2048, transA: false, transB: true },
+  { name: 'FFN bwd dX=dY·W', m: 12000, n: 512, k: 2048, transA: false, transB: false },
+  { name: 'FFN bwd dW=dYᵀ·X', m: 2048, n: 512, k: 12000, transA: true, transB: false },
+  { name: 'decoder 32×512×512', m: 32, n: 512, k: 512, transA: false, transB: false },
+  { name: 'decoder Y=X·Wᵀ', m: 32, n: 512, k: 512, transA: false, transB: true },
+];
+
+function randomArray(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    a[i] = s / 4294967296 - 0.5;
+  }
+  return a;
+}
+
+export function runGemmBench(limits: MachineLimits): { rows: Row[]; results: unknown[] } {
+  const rows: Row[] = [];
+  const results: unknown[] = [];
+  const all = backend.poolThreads();
+  for (const s of GEMM_SHAPES) {
+    const a = randomArray(s.m * s.k, 1);
+    const b = randomArray(s.k * s.n, 2);
+    const c = new Float32Array(s.m * s.n);
+    const flop = 2 * s.m * s.n * s.k;
+    const perThreads: Record<number, number> = {};
+    for (const threads of [1, all]) {
+      backend.setNumThreads(threads);
+      const r = measure(`gemm ${s.name} t${threads}`, () => {
+        kernels.gemm({ a, b, c, m: s.m, n: s.n, k: s.k, transA: s.transA, transB: s.transB });
+      }, { maxTime: flop > 1e10 ? 3 : 1 });
+      const gflops = flop / r.median / 1e9;
+      perThreads[threads] = gflops;
+      const peak = threads === 1 ? limits.peakGflops1 : limits.peakGflopsAll;
+      rows.push({
+        shape: s.name,
+        'm×n×k': `${s.m}×${s.n}×${s.k}`,
+        threads,
+        'ms (median)': r.median * 1e3,
+        'GFLOP/s': gflops,
+        '% of peak': (100 * gflops) / peak,
+      });
+      results.push({ ...s, threads, medianSeconds: r.median, samples: r.samples, rme: r.rme, gflops, peakGflops: peak, fractionOfPeak: gflops / peak });
+    }
+    const last = rows[rows.length - 1]!;
+    last['speedup vs 1 thr'] = perThreads[all]! / perThreads[1]!;
+    rows[rows.length - 2]!['speedup vs 1 thr'] = 1;
+  }
+  backend.setNumThreads(all);
+  return { rows, results };
+}

@@ -1,0 +1,25 @@
+// bench/peak.ts — this machine's limits, measured in this run: fp32 FMA peak (1 thread and all
+// threads; register-resident accumulators, no memory traffic) and memory read bandwidth
+// (a buffer well past the last-level cache, touched before timing).
+import { backend } from '../lib/index.js';
+
+export interface MachineLimits {
+  simd: string;
+  threads: number;
+  peakGflops1: number;
+  peakGflopsAll: number;
+  /** GB/s reading a 512 MiB buffer with all threads. */
+  readGBs: number;
+}
+
+export function measureLimits(): MachineLimits {
+  const native = backend.native();
+  const threads = backend.poolThreads();
+  const simd = backend.getSimdLevel();
+  const peakGflops1 = native.measurePeakFlops({ threads: 1, seconds: 0.5 });
+  const peakGflopsAll = native.measurePeakFlops({ threads, seconds: 0.5 });
+  const buffer = new Float32Array(128 << 20); // 512 MiB
+  buffer.fill(1); // touch every page before timing
+  const readGBs = native.measureReadBandwidth({ buffer, threads, reps: 5 });
+  return { simd, threads, peakGflops1, peakGflopsAll, readGBs };
+}

@@ -1,0 +1,60 @@
+// lib/backend/index.ts — backend selection and controls over the loaded addon.
+import { addonPath, loadNative, packageVersion } from './load.js';
+import type { NativeBinding, NativeInfo, SimdLevelName } from './native.js';
+
+export type { NativeBinding, NativeInfo, SimdLevelName, GeluApproximate } from './native.js';
+export { AddonLoadError, BINDING_API_VERSION, packageRoot, packageVersion } from './load.js';
+
+const SIMD_LEVELS: readonly SimdLevelName[] = ['scalar', 'avx2', 'avx512'];
+
+export interface BackendInfo extends NativeInfo {
+  packageVersion: string;
+  nodeVersion: string;
+  nodeAbi: string;
+  napiVersion: string;
+  addonPath: string;
+}
+
+export const backend = {
+  /** The raw addon (validates its own arguments; every output must be passed in). */
+  native(): NativeBinding {
+    return loadNative();
+  },
+  info(): BackendInfo {
+    const native = loadNative();
+    return {
+      ...native.info(),
+      packageVersion: packageVersion(),
+      nodeVersion: process.versions.node,
+      nodeAbi: process.versions.modules,
+      napiVersion: process.versions.napi ?? 'unknown',
+      addonPath: addonPath() ?? '',
+    };
+  },
+  getSimdLevel(): SimdLevelName {
+    return loadNative().getSimdLevel();
+  },
+  /** Best level this CPU and build support. */
+  maxSimdLevel(): SimdLevelName {
+    return loadNative().info().maxSimdLevel;
+  },
+  /** Levels the kernels can be switched to on this machine, lowest first. */
+  availableSimdLevels(): SimdLevelName[] {
+    const max = SIMD_LEVELS.indexOf(this.maxSimdLevel());
+    return SIMD_LEVELS.slice(0, max + 1);
+  },
+  /** Sets the dispatch level; returns the level in effect (clamped to the machine). */
+  setSimdLevel(level: SimdLevelName): SimdLevelName {
+    return loadNative().setSimdLevel(level);
+  },
+  getNumThreads(): number {
+    return loadNative().getNumThreads();
+  },
+  /** Threads the kernels use, 1 … pool size (MERCLIP_NUM_THREADS or the core count). */
+  setNumThreads(n: number): number {
+    return loadNative().setNumThreads(n);
+  },
+  poolThreads(): number {
+    return loadNative().info().poolThreads;
+  },
+};

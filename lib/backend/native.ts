@@ -1,0 +1,98 @@
+// lib/backend/native.ts — the types of the raw addon (native/binding), nothing else.
+//
+// Every function takes ONE options object whose field names match the TypeScript wrappers in
+// lib/kernels (so error messages read the same from both layers). Unlike the wrappers, the raw
+// binding never allocates: every output buffer must be passed in, and it is overwritten.
+// Every argument is validated natively before any pointer is read; bad input throws a TypeError
+// (wrong type) or RangeError (bad size/length/value) whose message names the function and the
+// argument: "<fn>: expected <arg> to be <what>, received <value>".
+
+export type GeluApproximate = 'none' | 'tanh' | 'quick';
+export type SimdLevelName = 'scalar' | 'avx2' | 'avx512';
+
+export interface NativeGemmArgs {
+  a: Float32Array;
+  b: Float32Array;
+  c: Float32Array;
+  bias?: Float32Array | null;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  alpha: number;
+  beta: number;
+}
+
+export interface NativeGemmBatchedArgs extends NativeGemmArgs {
+  batch: number;
+  strideA: number;
+  strideB: number;
+  strideC: number;
+}
+
+export interface NativeInfo {
+  bindingApiVersion: number;
+  buildSystem: 'node-gyp' | 'cmake-js';
+  portable: boolean;
+  compiler: string;
+  compilerFlags: string;
+  simdLevel: SimdLevelName;
+  maxSimdLevel: SimdLevelName;
+  builtWithAvx512: boolean;
+  builtWithAvx2: boolean;
+  cpuFeatures: Record<string, boolean>;
+  threads: number;
+  poolThreads: number;
+  cuda: { compiled: boolean; deviceCount: number; devices: string[]; error?: string };
+}
+
+export interface NativeBinding {
+  readonly bindingApiVersion: number;
+  info(): NativeInfo;
+  getSimdLevel(): SimdLevelName;
+  /** Returns the level in effect (clamped to what the CPU and build support). */
+  setSimdLevel(level: SimdLevelName): SimdLevelName;
+  getNumThreads(): number;
+  /** 1 … pool size; returns the number in effect. */
+  setNumThreads(n: number): number;
+
+  gemm(args: NativeGemmArgs): void;
+  gemmAsync(args: NativeGemmArgs): Promise<void>;
+  gemmBatched(args: NativeGemmBatchedArgs): void;
+  gemmBatchedAsync(args: NativeGemmBatchedArgs): Promise<void>;
+  biasGrad(args: { dy: Float32Array; dBias: Float32Array; m: number; n: number }): void;
+
+  layerNormForward(args: {
+    x: Float32Array; weight?: Float32Array | null; bias?: Float32Array | null;
+    out: Float32Array; mean: Float32Array; rstd: Float32Array;
+    rows: number; dim: number; eps: number;
+  }): void;
+  layerNormBackward(args: {
+    dOut: Float32Array; x: Float32Array; weight?: Float32Array | null;
+    mean: Float32Array; rstd: Float32Array;
+    dx: Float32Array; dWeight?: Float32Array | null; dBias?: Float32Array | null;
+    rows: number; dim: number;
+  }): void;
+  geluForward(args: { x: Float32Array; out: Float32Array; approximate: GeluApproximate }): void;
+  geluBackward(args: { dOut: Float32Array; x: Float32Array; dx: Float32Array; approximate: GeluApproximate }): void;
+  softmax(args: { x: Float32Array; out: Float32Array; rows: number; cols: number }): void;
+  softmaxBackward(args: { dOut: Float32Array; out: Float32Array; dx: Float32Array; rows: number; cols: number }): void;
+  /** Returns the mean loss. */
+  softmaxCrossEntropyForward(args: {
+    logits: Float32Array; targets: Int32Array; lse: Float32Array; rows: number; cols: number;
+  }): number;
+  softmaxCrossEntropyBackward(args: {
+    logits: Float32Array; lse: Float32Array; targets: Int32Array; dLogits: Float32Array;
+    rows: number; cols: number; dLoss: number;
+  }): void;
+  adamwStep(args: {
+    param: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array;
+    lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number;
+  }): void;
+
+  /** FMA loop with register-resident accumulators; GFLOP/s summed over `threads` threads. */
+  measurePeakFlops(args: { threads: number; seconds: number; simd?: SimdLevelName }): number;
+  /** Streams `buffer` `reps` times over `threads` threads; returns read GB/s. */
+  measureReadBandwidth(args: { buffer: Float32Array; threads: number; reps: number }): number;
+}

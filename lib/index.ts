@@ -1,0 +1,13 @@
+// merclip — fast native backend for multimodal emotion recognition (MER-CLIP).
+export { kernels } from './kernels/index.js';
+export type {
+  GemmOptions,
+  GemmBatchedOptions,
+  LayerNormForwardOptions,
+  LayerNormBackwardOptions,
+  LayerNormForwardResult,
+  AdamWStepOptions,
+} from './kernels/index.js';
+export { backend, AddonLoadError } from './backend/index.js';
+export type { BackendInfo, NativeBinding, NativeInfo, SimdLevelName, GeluApproximate } from './backend/index.js';
+export { reference } from './reference/index.js';

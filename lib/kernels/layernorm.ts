@@ -1,0 +1,84 @@
+// lib/kernels/layernorm.ts — LayerNorm over the last dim; forward saves mean and rstd.
+import { loadNative } from '../backend/load.js';
+import { Validator } from './validate.js';
+
+export interface LayerNormForwardOptions {
+  x: Float32Array;
+  /** [dim]; omitted → 1. */
+  weight?: Float32Array;
+  /** [dim]; omitted → 0. */
+  bias?: Float32Array;
+  rows: number;
+  dim: number;
+  eps?: number;
+  out?: Float32Array;
+  mean?: Float32Array;
+  rstd?: Float32Array;
+}
+
+export interface LayerNormForwardResult {
+  out: Float32Array;
+  mean: Float32Array;
+  /** 1 / sqrt(biased variance + eps) */
+  rstd: Float32Array;
+}
+
+export function layerNormForward(opts: LayerNormForwardOptions): LayerNormForwardResult {
+  const v = new Validator('layerNormForward', opts);
+  const rows = v.size('rows');
+  const dim = v.size('dim');
+  const eps = v.number('eps', 1e-5, 'open', 0);
+  const x = v.f32('x', rows * dim, 'rows·dim');
+  const weight = v.f32Optional('weight', dim, 'dim');
+  const bias = v.f32Optional('bias', dim, 'dim');
+  const out = v.f32Out('out', rows * dim, 'rows·dim');
+  const mean = v.f32Out('mean', rows, 'rows');
+  const rstd = v.f32Out('rstd', rows, 'rows');
+  v.noOverlap('out', out, 'x', x, true);
+  for (const [name, o] of [['out', out], ['mean', mean], ['rstd', rstd]] as const) {
+    v.noOverlap(name, o, 'weight', weight);
+    v.noOverlap(name, o, 'bias', bias);
+  }
+  v.noOverlap('mean', mean, 'x', x);
+  v.noOverlap('rstd', rstd, 'x', x);
+  v.noOverlap('mean', mean, 'out', out);
+  v.noOverlap('rstd', rstd, 'out', out);
+  v.noOverlap('mean', mean, 'rstd', rstd);
+  loadNative().layerNormForward({ x, weight: weight ?? null, bias: bias ?? null, out, mean, rstd, rows, dim, eps });
+  return { out, mean, rstd };
+}
+
+export interface LayerNormBackwardOptions {
+  dOut: Float32Array;
+  x: Float32Array;
+  weight?: Float32Array;
+  mean: Float32Array;
+  rstd: Float32Array;
+  rows: number;
+  dim: number;
+  dx?: Float32Array;
+  dWeight?: Float32Array;
+  dBias?: Float32Array;
+}
+
+export function layerNormBackward(opts: LayerNormBackwardOptions): { dx: Float32Array; dWeight: Float32Array; dBias: Float32Array } {
+  const v = new Validator('layerNormBackward', opts);
+  const rows = v.size('rows');
+  const dim = v.size('dim');
+  const dOut = v.f32('dOut', rows * dim, 'rows·dim');
+  const x = v.f32('x', rows * dim, 'rows·dim');
+  const weight = v.f32Optional('weight', dim, 'dim');
+  const mean = v.f32('mean', rows, 'rows');
+  const rstd = v.f32('rstd', rows, 'rows');
+  const dx = v.f32Out('dx', rows * dim, 'rows·dim');
+  const dWeight = v.f32Out('dWeight', dim, 'dim');
+  const dBias = v.f32Out('dBias', dim, 'dim');
+  const outs = [['dx', dx], ['dWeight', dWeight], ['dBias', dBias]] as const;
+  const ins = [['dOut', dOut], ['x', x], ['weight', weight], ['mean', mean], ['rstd', rstd]] as const;
+  for (const [on, o] of outs) for (const [inName, i] of ins) v.noOverlap(on, o, inName, i);
+  v.noOverlap('dx', dx, 'dWeight', dWeight);
+  v.noOverlap('dx', dx, 'dBias', dBias);
+  v.noOverlap('dWeight', dWeight, 'dBias', dBias);
+  loadNative().layerNormBackward({ dOut, x, weight: weight ?? null, mean, rstd, dx, dWeight, dBias, rows, dim });
+  return { dx, dWeight, dBias };
+}

@@ -1,0 +1,18 @@
+// native/binding/addon.cc — registration only (sharp style): each binding file registers its
+// functions. See lib/backend/native.ts for the JS-side types.
+#include <napi.h>
+
+#include "bindings.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  merclip_binding::register_machine(env, exports);
+  merclip_binding::register_gemm(env, exports);
+  merclip_binding::register_ops(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(merclip, Init)

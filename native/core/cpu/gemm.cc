@@ -1,0 +1,316 @@
+// cpu/gemm.cc — the GEMM driver: BLIS-style blocking, packing, threads, ISA dispatch.
+//
+//   C[m,n] = alpha · op(A)[m,k] · op(B)[k,n] + beta · C + bias[n]     (contract: merclip/gemm.h)
+//
+// Loops (outermost first):
+//   jc  over n in NC-column slabs
+//   pg  over k in groups of KC slabs whose packed B fits in ~16 MB (usually all of k)
+//   parallel: pack op(B)[pg group, jc slab] into NR-wide panels, per KC-deep slab (shared,
+//             read-only afterwards)
+//   parallel task = (A block of MC rows, group of NR panels), and inside it
+//     pc over k in KC slabs: pack the A block [MC×KC] into MR-tall panels (thread_local
+//        buffer), then the micro-kernel over every (panel, MR rows) tile.
+// Every task writes a disjoint set of C tiles and runs the k slabs in order itself (the first
+// applies beta and bias, later ones accumulate), so the only barriers are the two parallel
+// loops per (NC slab, k group). Packing zero-pads the edges, so the micro-kernels always run full K steps and
+// mask only their stores.
+//
+// Micro-kernels: AVX-512 14×32, AVX2 6×16 (gemm_avx512.cc / gemm_avx2.cc, per-file ISA flags)
+// and a portable 4×16 C++ kernel here. The choice follows merclip::simd_level() at call time.
+#include <algorithm>
+#include <cstring>
+
+#include "../common/aligned_buffer.h"
+#include "gemm_kernels.h"
+#include "merclip/cpu_features.h"
+#include "merclip/error.h"
+#include "merclip/gemm.h"
+#include "merclip/thread_pool.h"
+
+namespace merclip {
+namespace cpu {
+
+using detail::GemmKernelInfo;
+using detail::GemmTile;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Portable micro-kernel (4×16). Plain loops the compiler vectorises with whatever ISA the build
+// allows; it is the fallback for CPUs without AVX2 and the "scalar" level in tests.
+
+constexpr int kScalarMR = 4;
+constexpr int kScalarNR = 16;
+
+void scalar_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t) {
+  float acc[kScalarMR][kScalarNR] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int i = 0; i < kScalarMR; ++i) {
+      const float ai = a[i];
+      for (int j = 0; j < kScalarNR; ++j) acc[i][j] += ai * b[j];
+    }
+    a += kScalarMR;
+    b += kScalarNR;
+  }
+  for (int i = 0; i < t.mr; ++i) {
+    float* c = t.c + i * t.ldc;
+    for (int j = 0; j < t.nr; ++j) {
+      if (t.first) {
+        float r = t.alpha * acc[i][j];
+        if (t.bias != nullptr) r += t.bias[j];
+        if (t.beta != 0.0f) r += t.beta * c[j];
+        c[j] = r;
+      } else {
+        c[j] += t.alpha * acc[i][j];
+      }
+    }
+  }
+}
+
+GemmKernelInfo select_kernel() {
+  switch (simd_level()) {
+#ifdef MERCLIP_HAVE_AVX512
+    case SimdLevel::avx512: return detail::gemm_kernel_avx512();
+#endif
+#ifdef MERCLIP_HAVE_AVX2
+    case SimdLevel::avx2: return detail::gemm_kernel_avx2();
+#endif
+    default: return {scalar_kernel, kScalarMR, kScalarNR};
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packing.
+
+// A block: rows [i0, i0+mc) × depth [p0, p0+kc) of op(A) → ceil(mc/MR) panels, each kc steps of
+// MR floats (rows past mc are zero).
+void pack_a(float* dst, const float* a, int64_t lda, bool trans, int64_t i0, int64_t mc,
+            int64_t p0, int64_t kc, int mr) {
+  for (int64_t ib = 0; ib < mc; ib += mr) {
+    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ib));
+    if (!trans) {
+      // op(A)(i, p) = a[i·lda + p]: gather one element of each row per step.
+      const float* src = a + (i0 + ib) * lda + p0;
+      for (int64_t p = 0; p < kc; ++p) {
+        float* d = dst + p * mr;
+        int i = 0;
+        for (; i < rows; ++i) d[i] = src[i * lda + p];
+        for (; i < mr; ++i) d[i] = 0.0f;
+      }
+    } else {
+      // op(A)(i, p) = a[p·lda + i]: rows are contiguous in memory per step.
+      const float* src = a + p0 * lda + (i0 + ib);
+      for (int64_t p = 0; p < kc; ++p) {
+        float* d = dst + p * mr;
+        const float* s = src + p * lda;
+        int i = 0;
+        for (; i < rows; ++i) d[i] = s[i];
+        for (; i < mr; ++i) d[i] = 0.0f;
+      }
+    }
+    dst += kc * mr;
+  }
+}
+
+// One B panel: depth [p0, p0+kc) × columns [j0, j0+NR) of op(B) → kc steps of NR floats
+// (columns past n are zero).
+void pack_b_panel(float* dst, const float* b, int64_t ldb, bool trans, int64_t p0, int64_t kc,
+                  int64_t j0, int cols, int nr) {
+  if (!trans) {
+    // op(B)(p, j) = b[p·ldb + j]
+    const float* src = b + p0 * ldb + j0;
+    for (int64_t p = 0; p < kc; ++p) {
+      float* d = dst + p * nr;
+      const float* s = src + p * ldb;
+      if (cols == nr) {
+        std::memcpy(d, s, sizeof(float) * static_cast<size_t>(nr));
+      } else {
+        int j = 0;
+        for (; j < cols; ++j) d[j] = s[j];
+        for (; j < nr; ++j) d[j] = 0.0f;
+      }
+    }
+  } else {
+    // op(B)(p, j) = b[j·ldb + p]: walk each source row contiguously, scatter with stride nr.
+    const float* src = b + j0 * ldb + p0;
+    for (int j = 0; j < cols; ++j) {
+      const float* s = src + j * ldb;
+      for (int64_t p = 0; p < kc; ++p) dst[p * nr + j] = s[p];
+    }
+    for (int j = cols; j < nr; ++j)
+      for (int64_t p = 0; p < kc; ++p) dst[p * nr + j] = 0.0f;
+  }
+}
+
+// Scratch: packed B owned by the calling thread, A blocks by whichever thread runs a task.
+thread_local AlignedBuffer t_pack_b;
+thread_local AlignedBuffer t_pack_a;
+
+// Blocking. A KC×NR micro-panel of B stays in L1 while an MC×KC block of A streams from L2.
+constexpr int64_t kKC = 256;
+constexpr int64_t kMC = 168;  // multiple of 14, 6 and 4
+constexpr int64_t kNC = 2048;
+constexpr int64_t kPackBFloats = int64_t{4} << 20;  // 16 MB
+
+// C = beta·C + bias, when there is no product to add (alpha == 0).
+void scale_and_bias(float* c, const float* bias, const GemmParams& p) {
+  for (int64_t i = 0; i < p.m; ++i) {
+    float* row = c + i * p.ldc;
+    for (int64_t j = 0; j < p.n; ++j) {
+      float r = p.beta == 0.0f ? 0.0f : p.beta * row[j];
+      if (bias != nullptr) r += bias[j];
+      row[j] = r;
+    }
+  }
+}
+
+void gemm_impl(float* c, const float* a, const float* b, const float* bias, const GemmParams& p,
+               bool allow_threads) {
+  if (p.alpha == 0.0f) {
+    scale_and_bias(c, bias, p);
+    return;
+  }
+  const GemmKernelInfo kern = select_kernel();
+  const int mr = kern.mr_max;
+  const int nr = kern.nr;
+  ThreadPool& pool = ThreadPool::global();
+  const double flops = 2.0 * static_cast<double>(p.m) * static_cast<double>(p.n) *
+                       static_cast<double>(p.k);
+  // Below ~0.5 MFLOP the hand-over costs more than a second core saves.
+  const int threads = allow_threads && flops >= 5e5 ? pool.active_threads() : 1;
+  auto parallel = [&](int64_t ntasks, const std::function<void(int64_t)>& fn) {
+    if (threads > 1) pool.run(ntasks, fn);
+    else
+      for (int64_t t = 0; t < ntasks; ++t) fn(t);
+  };
+
+  // Column slabs of at most kNC columns; within one, B is packed for as many KC slabs of k as
+  // fit in kPackBFloats (usually all of k: then the tasks need no barrier between k slabs).
+  const int64_t nc_max = std::min<int64_t>(kNC, (p.n + nr - 1) / nr * nr);
+  const int64_t kslabs_all = (p.k + kKC - 1) / kKC;
+  const int64_t kslabs_per_group =
+      std::max<int64_t>(1, std::min<int64_t>(kslabs_all, kPackBFloats / (nc_max * kKC)));
+  const int64_t kgroup_depth = kslabs_per_group * kKC;
+  float* packed_b =
+      t_pack_b.floats(static_cast<size_t>(nc_max * std::min<int64_t>(kgroup_depth, p.k)));
+
+  // A blocks: MC rows, smaller when there are few rows, so that every thread gets work.
+  int64_t mc = kMC;
+  if (threads > 1 && (p.m + mc - 1) / mc < 4 * threads) {
+    mc = std::max<int64_t>(mr, (p.m + 4 * threads - 1) / (4 * threads));
+    mc = (mc + mr - 1) / mr * mr;
+  }
+  const int64_t mblocks = (p.m + mc - 1) / mc;
+
+  for (int64_t jc = 0; jc < p.n; jc += nc_max) {
+    const int64_t nc = std::min<int64_t>(nc_max, p.n - jc);
+    const int64_t npanels = (nc + nr - 1) / nr;
+    for (int64_t pg = 0; pg < p.k; pg += kgroup_depth) {
+      const int64_t pg_end = std::min<int64_t>(p.k, pg + kgroup_depth);
+      const int64_t kslabs = (pg_end - pg + kKC - 1) / kKC;
+      // Packed B layout: the k slab starting at pc (depth kc) holds npanels panels of kc × NR
+      // floats at packed_b + (pc − pg)·npanels·NR + panel·kc·NR.
+
+      // 1. Pack B: one unit = (k slab, panel).
+      parallel(kslabs * npanels, [&](int64_t u) {
+        const int64_t s = u / npanels, jp = u % npanels;
+        const int64_t pc = pg + s * kKC, kc = std::min<int64_t>(kKC, pg_end - pc);
+        const int64_t j0 = jc + jp * nr;
+        const int cols = static_cast<int>(std::min<int64_t>(nr, p.n - j0));
+        pack_b_panel(packed_b + (pc - pg) * npanels * nr + jp * kc * nr, b, p.ldb, p.trans_b, pc,
+                     kc, j0, cols, nr);
+      });
+
+      // 2. Tasks = (A block, panel group); each runs the group's k slabs in order, so its C
+      //    tiles (disjoint from every other task's) see `first` once and accumulate after.
+      int64_t groups = 1;
+      if (threads > 1 && mblocks < 4 * threads)
+        groups = std::min<int64_t>(npanels, (4 * threads + mblocks - 1) / mblocks);
+      parallel(mblocks * groups, [&](int64_t t) {
+        const int64_t ib = t / groups, g = t % groups;
+        const int64_t i0 = ib * mc;
+        const int64_t mcur = std::min<int64_t>(mc, p.m - i0);
+        const int64_t jp_lo = npanels * g / groups, jp_hi = npanels * (g + 1) / groups;
+        if (jp_lo >= jp_hi) return;
+        const int64_t apanels = (mcur + mr - 1) / mr;
+        float* packed_a = t_pack_a.floats(static_cast<size_t>(apanels * mr * kKC));
+        for (int64_t pc = pg; pc < pg_end; pc += kKC) {
+          const int64_t kc = std::min<int64_t>(kKC, pg_end - pc);
+          pack_a(packed_a, a, p.lda, p.trans_a, i0, mcur, pc, kc, mr);
+          GemmTile tile;
+          tile.ldc = p.ldc;
+          tile.alpha = p.alpha;
+          tile.beta = p.beta;
+          tile.first = pc == 0;
+          for (int64_t jp = jp_lo; jp < jp_hi; ++jp) {
+            const int64_t j0 = jc + jp * nr;
+            const float* bp = packed_b + (pc - pg) * npanels * nr + jp * kc * nr;
+            tile.bias = bias != nullptr ? bias + j0 : nullptr;
+            tile.nr = static_cast<int>(std::min<int64_t>(nr, p.n - j0));
+            for (int64_t ip = 0; ip < apanels; ++ip) {
+              const int64_t row = i0 + ip * mr;
+              tile.mr = static_cast<int>(std::min<int64_t>(mr, p.m - row));
+              tile.c = c + row * p.ldc + j0;
+              kern.kernel(kc, packed_a + ip * mr * kc, bp, tile);
+            }
+          }
+        }
+      });
+    }
+  }
+}
+
+}  // namespace
+
+void gemm(float* c, const float* a, const float* b, const float* bias, const GemmParams& params) {
+  const GemmParams p = gemm_resolve(params);
+  gemm_impl(c, a, b, bias, p, true);
+}
+
+void gemm_batched(float* c, const float* a, const float* b, const float* bias,
+                  const GemmParams& params, const GemmBatch& batch) {
+  const GemmParams p = gemm_resolve(params);
+  MERCLIP_CHECK(batch.batch >= 1, "gemm_batched: batch must be >= 1");
+  MERCLIP_CHECK(batch.stride_a >= 0 && batch.stride_b >= 0 && batch.stride_c >= 0,
+                "gemm_batched: strides must be >= 0");
+  ThreadPool& pool = ThreadPool::global();
+  const double flops = 2.0 * static_cast<double>(p.m) * static_cast<double>(p.n) *
+                       static_cast<double>(p.k);
+  // Small matrices (attention heads, per-sample projections): one thread per batch item.
+  // Large ones: items in order, each using every thread.
+  if (batch.batch >= pool.active_threads() && flops < 4e6) {
+    pool.run(batch.batch, [&](int64_t i) {
+      gemm_impl(c + i * batch.stride_c, a + i * batch.stride_a, b + i * batch.stride_b, bias, p,
+                false);
+    });
+  } else {
+    for (int64_t i = 0; i < batch.batch; ++i)
+      gemm_impl(c + i * batch.stride_c, a + i * batch.stride_a, b + i * batch.stride_b, bias, p,
+                true);
+  }
+}
+
+// dbias[j] = Σ_i dy[i, j]. Parallel over column chunks; double accumulation keeps the error
+// independent of m (memory-bound anyway).
+void bias_grad(float* dbias, const float* dy, int64_t m, int64_t n) {
+  MERCLIP_CHECK(m >= 1 && n >= 1, "bias_grad: m and n must be >= 1");
+  constexpr int64_t kChunk = 64;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  parallel_for(0, chunks, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, m * kChunk)),
+               [&](int64_t lo, int64_t hi) {
+                 double acc[kChunk];
+                 for (int64_t ch = lo; ch < hi; ++ch) {
+                   const int64_t j0 = ch * kChunk;
+                   const int64_t w = std::min<int64_t>(kChunk, n - j0);
+                   for (int64_t j = 0; j < w; ++j) acc[j] = 0.0;
+                   for (int64_t i = 0; i < m; ++i) {
+                     const float* row = dy + i * n + j0;
+                     for (int64_t j = 0; j < w; ++j) acc[j] += row[j];
+                   }
+                   for (int64_t j = 0; j < w; ++j) dbias[j0 + j] = static_cast<float>(acc[j]);
+                 }
+               });
+}
+
+}  // namespace cpu
+}  // namespace merclip

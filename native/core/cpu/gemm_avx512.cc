@@ -1,0 +1,100 @@
+// cpu/gemm_avx512.cc — AVX-512 GEMM micro-kernel: 14 rows × 32 columns (28 zmm accumulators,
+// 2 zmm B loads + 14 broadcasts per k step). Compiled with -mavx512f -mavx512bw -mavx512vl
+// -mavx512dq -mfma; only called after runtime detection says the CPU has them.
+// Contract: see gemm_kernels.h.
+#include <immintrin.h>
+
+#include "gemm_kernels.h"
+
+namespace merclip {
+namespace cpu {
+namespace detail {
+
+namespace {
+
+constexpr int kMR = 14;
+constexpr int kNR = 32;
+
+template <int MR>
+__attribute__((always_inline)) inline void store_row(float* c, __m512 acc0, __m512 acc1,
+                                                     const GemmTile& t, __mmask16 m0,
+                                                     __mmask16 m1, __m512 bias0, __m512 bias1) {
+  const __m512 alpha = _mm512_set1_ps(t.alpha);
+  if (t.first) {
+    __m512 r0 = _mm512_add_ps(_mm512_mul_ps(alpha, acc0), bias0);
+    __m512 r1 = _mm512_add_ps(_mm512_mul_ps(alpha, acc1), bias1);
+    if (t.beta != 0.0f) {
+      const __m512 beta = _mm512_set1_ps(t.beta);
+      r0 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m0, c), r0);
+      r1 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m1, c + 16), r1);
+    }
+    _mm512_mask_storeu_ps(c, m0, r0);
+    _mm512_mask_storeu_ps(c + 16, m1, r1);
+  } else {
+    _mm512_mask_storeu_ps(c, m0, _mm512_fmadd_ps(alpha, acc0, _mm512_maskz_loadu_ps(m0, c)));
+    _mm512_mask_storeu_ps(c + 16, m1,
+                          _mm512_fmadd_ps(alpha, acc1, _mm512_maskz_loadu_ps(m1, c + 16)));
+  }
+}
+
+template <int MR>
+void kernel(int64_t kc, const float* __restrict a, const float* __restrict b, const GemmTile& t) {
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) {
+    c0[i] = _mm512_setzero_ps();
+    c1[i] = _mm512_setzero_ps();
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    const __m512 b0 = _mm512_load_ps(b);
+    const __m512 b1 = _mm512_load_ps(b + 16);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+      c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+    }
+    a += kMR;
+    b += kNR;
+  }
+  const int nr = t.nr;
+  const __mmask16 m0 = nr >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nr) - 1u);
+  const __mmask16 m1 = nr >= 32 ? 0xFFFF
+                       : nr <= 16 ? 0
+                                  : static_cast<__mmask16>((1u << (nr - 16)) - 1u);
+  __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+  if (t.first && t.bias != nullptr) {
+    bias0 = _mm512_maskz_loadu_ps(m0, t.bias);
+    bias1 = _mm512_maskz_loadu_ps(m1, t.bias + 16);
+  }
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) store_row<MR>(t.c + i * t.ldc, c0[i], c1[i], t, m0, m1, bias0, bias1);
+}
+
+void micro_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t) {
+  switch (t.mr) {
+    case 14: kernel<14>(kc, a, b, t); break;
+    case 13: kernel<13>(kc, a, b, t); break;
+    case 12: kernel<12>(kc, a, b, t); break;
+    case 11: kernel<11>(kc, a, b, t); break;
+    case 10: kernel<10>(kc, a, b, t); break;
+    case 9: kernel<9>(kc, a, b, t); break;
+    case 8: kernel<8>(kc, a, b, t); break;
+    case 7: kernel<7>(kc, a, b, t); break;
+    case 6: kernel<6>(kc, a, b, t); break;
+    case 5: kernel<5>(kc, a, b, t); break;
+    case 4: kernel<4>(kc, a, b, t); break;
+    case 3: kernel<3>(kc, a, b, t); break;
+    case 2: kernel<2>(kc, a, b, t); break;
+    default: kernel<1>(kc, a, b, t); break;
+  }
+}
+
+}  // namespace
+
+GemmKernelInfo gemm_kernel_avx512() { return {micro_kernel, kMR, kNR}; }
+
+}  // namespace detail
+}  // namespace cpu
+}  // namespace merclip

@@ -1,0 +1,46 @@
+// cpu/gemm_kernels.h — internal interface between the GEMM driver (gemm.cc, default flags) and
+// the ISA-specific micro-kernels (gemm_avx512.cc, gemm_avx2.cc, compiled with per-file -m flags).
+//
+// A micro-kernel computes one MR_MAX×NR tile (fewer rows when mr < MR_MAX) from packed panels:
+//   a_panel: kc steps of MR_MAX floats (row i of step p at a_panel[p·MR_MAX + i]; rows ≥ mr unused)
+//   b_panel: kc steps of NR floats (zero-padded past the matrix edge), 64-byte aligned
+// and writes it to C (only the nr first columns):
+//   first:  C = alpha·acc + beta·C (C not read when beta == 0) + bias[0..nr)
+//   !first: C += alpha·acc          (later k blocks)
+// Nothing in the ISA files may use inline functions shared with other translation units
+// (std:: templates included): the linker could pick the AVX-512 copy for a portable caller.
+#pragma once
+
+#include <cstdint>
+
+namespace merclip {
+namespace cpu {
+namespace detail {
+
+struct GemmTile {
+  float* c;
+  int64_t ldc;
+  float alpha;
+  float beta;
+  const float* bias;  // already offset to this tile's first column, or null
+  int mr;             // rows of C to write, 1 … MR_MAX
+  int nr;             // columns of C to write, 1 … NR
+  bool first;
+};
+
+using GemmMicroKernel = void (*)(int64_t kc, const float* a_panel, const float* b_panel,
+                                 const GemmTile& tile);
+
+struct GemmKernelInfo {
+  GemmMicroKernel kernel;
+  int mr_max;
+  int nr;
+};
+
+// Defined in gemm_avx512.cc / gemm_avx2.cc only when those files are built.
+GemmKernelInfo gemm_kernel_avx512();
+GemmKernelInfo gemm_kernel_avx2();
+
+}  // namespace detail
+}  // namespace cpu
+}  // namespace merclip

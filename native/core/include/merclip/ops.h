@@ -1,0 +1,76 @@
+// merclip/ops.h — the non-GEMM kernels training needs: LayerNorm, GELU family, row softmax,
+// softmax cross-entropy, fused AdamW. fp32, row-major, contiguous.
+//
+// Conventions for every function here (llm.c style):
+// - argument order: outputs, saved tensors, inputs, sizes/params;
+// - every output is OVERWRITTEN (never accumulated into); optional outputs may be null;
+// - the forward saves exactly what its backward needs (named in each comment);
+// - gradients carry a `d` prefix;
+// - inputs are assumed validated (the binding checks them); invariants use MERCLIP_CHECK.
+// The same declarations exist in merclip::ref (plain loops, double accumulation) and
+// merclip::cpu (vectorised, parallel over rows with the global thread pool).
+#pragma once
+
+#include <cstdint>
+
+namespace merclip {
+
+enum class GeluApprox : int {
+  none = 0,   // x · Φ(x), Φ via erf (PyTorch approximate='none')
+  tanh = 1,   // 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³)))  (approximate='tanh')
+  quick = 2,  // x · σ(1.702 x)  (CLIP's quick_gelu)
+};
+
+// Hyperparameters are double, as in PyTorch (Python floats): coefficients such as 1 − beta2
+// are formed in double and rounded to float once (1 − 0.999f would be off by 1.3e-5 relative).
+struct AdamWParams {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.01;
+  int64_t step = 1;  // 1-based step count after this update (bias correction uses it)
+};
+
+#define MERCLIP_OPS_DECLARATIONS                                                                   \
+  /* LayerNorm over the last dim. x,out [rows,dim]; weight,bias [dim] (null → 1 / 0).           */ \
+  /* Saves mean[rows], rstd[rows] (rstd = 1/sqrt(var + eps), biased variance).                   */ \
+  void layernorm_forward(float* out, float* mean, float* rstd, const float* x, const float* weight, \
+                         const float* bias, int64_t rows, int64_t dim, float eps);                  \
+  /* dx [rows,dim]; dweight,dbias [dim] (null → not computed). weight null → 1.                  */ \
+  void layernorm_backward(float* dx, float* dweight, float* dbias, const float* dout,               \
+                          const float* x, const float* weight, const float* mean,                   \
+                          const float* rstd, int64_t rows, int64_t dim);                            \
+  /* Elementwise, n values. out may alias x; dx may alias dout.                                  */ \
+  void gelu_forward(float* out, const float* x, int64_t n, GeluApprox approx);                      \
+  void gelu_backward(float* dx, const float* dout, const float* x, int64_t n, GeluApprox approx);   \
+  /* Row softmax: out[r,:] = softmax(x[r,:]). out may alias x.                                   */ \
+  void softmax_forward(float* out, const float* x, int64_t rows, int64_t cols);                     \
+  /* dx = out ∘ (dout − rowsum(dout ∘ out)). dx may alias dout.                                  */ \
+  void softmax_backward(float* dx, const float* dout, const float* out, int64_t rows,               \
+                        int64_t cols);                                                              \
+  /* loss[0] = mean over rows of (lse[r] − logits[r, targets[r]]); saves lse[rows].              */ \
+  /* targets in [0, cols).                                                                       */ \
+  void softmax_xent_forward(float* loss, float* lse, const float* logits, const int32_t* targets,   \
+                            int64_t rows, int64_t cols);                                            \
+  /* dlogits[r,c] = dloss/rows · (exp(logits[r,c] − lse[r]) − [c == targets[r]]).                */ \
+  void softmax_xent_backward(float* dlogits, const float* logits, const float* lse,                 \
+                             const int32_t* targets, float dloss, int64_t rows, int64_t cols);      \
+  /* One fused AdamW update over n values, in place on param, m, v:                              */ \
+  /*   m = b1 m + (1−b1) g;  v = b2 v + (1−b2) g²;                                               */ \
+  /*   param −= lr · (wd · param + (m / (1−b1^t)) / (sqrt(v / (1−b2^t)) + eps))                  */ \
+  /* (decoupled weight decay, applied to the pre-update param, as torch.optim.AdamW).            */ \
+  void adamw_step(float* param, float* m, float* v, const float* grad, int64_t n,                   \
+                  const AdamWParams& p);
+
+namespace ref {
+MERCLIP_OPS_DECLARATIONS
+}  // namespace ref
+
+namespace cpu {
+MERCLIP_OPS_DECLARATIONS
+}  // namespace cpu
+
+#undef MERCLIP_OPS_DECLARATIONS
+
+}  // namespace merclip
