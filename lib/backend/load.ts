@@ -54,13 +54,21 @@ export function addonPath(): string | undefined {
   return loadedFrom;
 }
 
-export function loadNative(): NativeBinding {
-  if (cached !== undefined) return cached;
+/** Default places to look for the addon, in order. */
+export function addonCandidates(): string[] {
   const root = packageRoot();
-  const require = createRequire(import.meta.url);
   const candidates: string[] = [];
   if (process.env.MERCLIP_ADDON) candidates.push(process.env.MERCLIP_ADDON);
   candidates.push(join(root, 'build', 'Release', 'merclip.node'), join(root, 'build', 'Debug', 'merclip.node'));
+  return candidates;
+}
+
+/**
+ * Loads the first usable addon among `candidates` (missing, failing to load, or stale ones are
+ * skipped with their reason); throws one AddonLoadError listing every attempt otherwise.
+ */
+export function loadFrom(candidates: readonly string[]): { binding: NativeBinding; path: string } {
+  const require = createRequire(import.meta.url);
   const attempts: Array<{ path: string; reason: string }> = [];
   for (const path of candidates) {
     if (!existsSync(path)) {
@@ -81,15 +89,21 @@ export function loadNative(): NativeBinding {
       });
       continue;
     }
-    cached = mod;
-    loadedFrom = path;
-    return mod;
+    return { binding: mod, path };
   }
   const lines = attempts.map((a) => `  - ${a.path}: ${a.reason}`).join('\n');
   throw new AddonLoadError(
     `merclip: could not load the native addon. Tried:\n${lines}\n` +
-      `Fix: run \`npm run build\` in ${root} (CPU addon, node-gyp; MERCLIP_PORTABLE=1 for a portable build) ` +
+      `Fix: run \`npm run build\` in ${packageRoot()} (CPU addon, node-gyp; MERCLIP_PORTABLE=1 for a portable build) ` +
       'or `npm run build:cuda` (CMake + CUDA toolkit).',
     attempts,
   );
+}
+
+export function loadNative(): NativeBinding {
+  if (cached !== undefined) return cached;
+  const { binding, path } = loadFrom(addonCandidates());
+  cached = binding;
+  loadedFrom = path;
+  return binding;
 }

@@ -183,7 +183,8 @@ void ThreadPool::parallel_for(int64_t begin, int64_t end, int64_t grain,
   if (end <= begin) return;
   const int64_t n = end - begin;
   grain = std::max<int64_t>(grain, 1);
-  const int64_t chunks = std::min<int64_t>(active_threads(), (n + grain - 1) / grain);
+  // floor(n / grain) chunks keeps every chunk at least `grain` long (as the header promises).
+  const int64_t chunks = std::min<int64_t>(active_threads(), std::max<int64_t>(1, n / grain));
   if (chunks <= 1 || t_inside_pool_task) {
     fn(begin, end);
     return;

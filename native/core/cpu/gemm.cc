@@ -131,7 +131,14 @@ void pack_b_panel(float* dst, const float* b, int64_t ldb, bool trans, int64_t p
       }
     }
   } else {
-    // op(B)(p, j) = b[j·ldb + p]: walk each source row contiguously, scatter with stride nr.
+    // op(B)(p, j) = b[j·ldb + p].
+#ifdef MERCLIP_HAVE_AVX2
+    if (simd_level() >= SimdLevel::avx2) {
+      detail::pack_b_trans_avx2(dst, b + j0 * ldb + p0, ldb, kc, cols, nr);
+      return;
+    }
+#endif
+    // Portable: walk each source row contiguously, scatter with stride nr.
     const float* src = b + j0 * ldb + p0;
     for (int j = 0; j < cols; ++j) {
       const float* s = src + j * ldb;
@@ -273,6 +280,9 @@ void gemm_batched(float* c, const float* a, const float* b, const float* bias,
   MERCLIP_CHECK(batch.batch >= 1, "gemm_batched: batch must be >= 1");
   MERCLIP_CHECK(batch.stride_a >= 0 && batch.stride_b >= 0 && batch.stride_c >= 0,
                 "gemm_batched: strides must be >= 0");
+  // Batch items write disjoint C matrices (items may run in parallel).
+  MERCLIP_CHECK(batch.batch == 1 || batch.stride_c >= (p.m - 1) * p.ldc + p.n,
+                "gemm_batched: C matrices of different batch items overlap (stride_c too small)");
   ThreadPool& pool = ThreadPool::global();
   const double flops = 2.0 * static_cast<double>(p.m) * static_cast<double>(p.n) *
                        static_cast<double>(p.k);

@@ -84,6 +84,47 @@ void micro_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t)
 
 GemmKernelInfo gemm_kernel_avx2() { return {micro_kernel, kMR, kNR}; }
 
+void pack_b_trans_avx2(float* dst, const float* src, int64_t ldb, int64_t kc, int cols, int nr) {
+  const int cols8 = cols & ~7;
+  const int64_t kc8 = kc & ~int64_t{7};
+  for (int j0 = 0; j0 < cols8; j0 += 8) {
+    const float* s = src + j0 * ldb;
+    for (int64_t p0 = 0; p0 < kc8; p0 += 8) {
+      // rows r0..r7 = B[j0+r, p0 .. p0+8)
+      __m256 r0 = _mm256_loadu_ps(s + 0 * ldb + p0), r1 = _mm256_loadu_ps(s + 1 * ldb + p0);
+      __m256 r2 = _mm256_loadu_ps(s + 2 * ldb + p0), r3 = _mm256_loadu_ps(s + 3 * ldb + p0);
+      __m256 r4 = _mm256_loadu_ps(s + 4 * ldb + p0), r5 = _mm256_loadu_ps(s + 5 * ldb + p0);
+      __m256 r6 = _mm256_loadu_ps(s + 6 * ldb + p0), r7 = _mm256_loadu_ps(s + 7 * ldb + p0);
+      // 8×8 transpose: unpack pairs, then 4-wide shuffles, then 128-bit lane permutes.
+      const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+      const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+      const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+      const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float* d = dst + p0 * nr + j0;
+      _mm256_storeu_ps(d + 0 * nr, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(d + 1 * nr, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(d + 2 * nr, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(d + 3 * nr, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(d + 4 * nr, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(d + 5 * nr, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(d + 6 * nr, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(d + 7 * nr, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+    for (int64_t p = kc8; p < kc; ++p)
+      for (int j = 0; j < 8; ++j) dst[p * nr + j0 + j] = s[j * ldb + p];
+  }
+  for (int j = cols8; j < cols; ++j) {
+    const float* s = src + j * ldb;
+    for (int64_t p = 0; p < kc; ++p) dst[p * nr + j] = s[p];
+  }
+  for (int64_t p = 0; p < kc; ++p)
+    for (int j = cols; j < nr; ++j) dst[p * nr + j] = 0.0f;
+}
+
 }  // namespace detail
 }  // namespace cpu
 }  // namespace merclip

@@ -41,6 +41,11 @@ struct GemmKernelInfo {
 GemmKernelInfo gemm_kernel_avx512();
 GemmKernelInfo gemm_kernel_avx2();
 
+// Packs one B panel when op(B) = Bᵀ (B stored [n,k], row stride ldb): src points at B[j0, p0];
+// writes dst[p·nr + j] = src[j·ldb + p] for p < kc, j < cols, and zeros for cols ≤ j < nr.
+// 8×8 in-register transposes (AVX2); the strided scalar loop costs ~5× more.
+void pack_b_trans_avx2(float* dst, const float* src, int64_t ldb, int64_t kc, int cols, int nr);
+
 }  // namespace detail
 }  // namespace cpu
 }  // namespace merclip

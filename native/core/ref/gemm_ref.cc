@@ -5,9 +5,11 @@
 // - row-major; lda/ldb/ldc of 0 mean "packed" and are resolved by gemm_resolve;
 // - every element of C is written once, rounded from a double: alpha·acc (+ beta·C) (+ bias);
 // - beta == 0 → C is write-only (never read, so NaN garbage in C cannot leak into the result);
+//   alpha == 0 → A and B are not read (C = beta·C + bias), as in BLAS;
 // - bias is added unscaled; null bias → no bias;
-// - batched form: item i uses A + i·stride_a, B + i·stride_b, C + i·stride_c; stride 0 broadcasts
-//   an input operand (never C: the C items of different batch entries must not overlap);
+// - batched form: item i uses A + i·stride_a, B + i·stride_b, C + i·stride_c; stride 0
+//   broadcasts an input operand (never C: the C items of different batch entries must not
+//   overlap);
 // - bias_grad overwrites dbias[n] with the column sums of dy[m,n].
 // This file is the yardstick tests/test_gemm.cc measures merclip::cpu::gemm against; it is slow
 // and boring on purpose. gemm_resolve is shared by both implementations.
@@ -52,7 +54,9 @@ void gemm(float* c, const float* a, const float* b, const float* bias, const Gem
   for (int64_t i = 0; i < p.m; ++i) {
     for (int64_t j = 0; j < p.n; ++j) {
       double acc = 0.0;
-      for (int64_t l = 0; l < p.k; ++l) {
+      // alpha == 0: A and B are not referenced (BLAS semantics; an inf/NaN in them does not
+      // turn into 0·inf = NaN).
+      for (int64_t l = 0; p.alpha != 0.0f && l < p.k; ++l) {
         const float av = p.trans_a ? a[l * p.lda + i] : a[i * p.lda + l];
         const float bv = p.trans_b ? b[j * p.ldb + l] : b[l * p.ldb + j];
         acc += static_cast<double>(av) * static_cast<double>(bv);

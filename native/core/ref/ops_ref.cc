@@ -168,7 +168,8 @@ void gelu_backward(float* dx, const float* dout, const float* x, int64_t n, Gelu
 // ---------------------------------------------------------------------------------------------
 // Row softmax. out, x [rows, cols]; out may alias x. Saves out (the backward's input).
 //   out[r, c] = exp(x[r, c] − max_r) / Σ_c exp(x[r, c] − max_r)
-// A row of all -inf has no meaningful softmax; it gets all zeros (safe max 0, sum 0).
+// A row of all -inf has no meaningful softmax; it gets all zeros (safe max 0, sum 0). A NaN
+// anywhere in a row makes the whole row NaN (as in PyTorch).
 
 void softmax_forward(float* out, const float* x, int64_t rows, int64_t cols) {
   MERCLIP_CHECK(rows >= 0 && cols >= 1, "softmax_forward: rows must be >= 0 and cols >= 1");
@@ -180,7 +181,7 @@ void softmax_forward(float* out, const float* x, int64_t rows, int64_t cols) {
     if (mx == -std::numeric_limits<double>::infinity()) mx = 0.0;  // fully masked row
     double sum = 0.0;
     for (int64_t c = 0; c < cols; ++c) sum += std::exp(xr[c] - mx);
-    const double inv = sum > 0.0 ? 1.0 / sum : 0.0;
+    const double inv = sum == 0.0 ? 0.0 : 1.0 / sum;  // a NaN sum keeps the row NaN
     for (int64_t c = 0; c < cols; ++c) outr[c] = static_cast<float>(std::exp(xr[c] - mx) * inv);
   }
 }

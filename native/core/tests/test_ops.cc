@@ -53,7 +53,9 @@ constexpr double kAtolScale = 1e-6;  // atol = kAtolScale · max|ref|
 const int64_t kSizes[] = {1, 7, 33, 64, 100, 768, 1027};
 const float kInf = std::numeric_limits<float>::infinity();
 
-double atol_for(const Buffer& ref) { return kAtolScale * std::max(max_abs(ref.data(), ref.size()), 1e-30); }
+double atol_for(const Buffer& ref) {
+  return kAtolScale * std::max(max_abs(ref.data(), ref.size()), 1e-30);
+}
 
 // Compare + guard check in one call.
 void expect_close(const std::string& what, const Buffer& got, const Buffer& want,
@@ -114,8 +116,10 @@ std::vector<double> ln_fwd_d(const std::vector<double>& x, const std::vector<dou
 double gelu_d(double x, GeluApprox a) {
   switch (a) {
     case GeluApprox::none: return x * 0.5 * std::erfc(-x / std::sqrt(2.0));
-    case GeluApprox::tanh:
-      return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+    case GeluApprox::tanh: {
+      const double k = std::sqrt(2.0 / 3.14159265358979323846);
+      return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
+    }
     case GeluApprox::quick: return x / (1.0 + std::exp(-1.702 * x));
   }
   return 0;
@@ -144,7 +148,9 @@ double xent_d(const std::vector<double>& x, const std::vector<int32_t>& t, int64
   return total / rows;
 }
 
-std::vector<double> to_d(const Buffer& b) { return std::vector<double>(b.data(), b.data() + b.size()); }
+std::vector<double> to_d(const Buffer& b) {
+  return std::vector<double>(b.data(), b.data() + b.size());
+}
 
 double dot(const std::vector<double>& a, const Buffer& b) {
   double s = 0;
@@ -231,8 +237,10 @@ void layernorm_case(const char* lvl, int64_t rows, int64_t dim, bool use_w, bool
 
   Buffer ro(rows * dim), rm(rows), rs(rows), co(rows * dim), cm(rows), cs(rows);
   ro.fill_nan(), rm.fill_nan(), rs.fill_nan(), co.fill_nan(), cm.fill_nan(), cs.fill_nan();
-  merclip::ref::layernorm_forward(ro.data(), rm.data(), rs.data(), x.data(), wp, bp, rows, dim, eps);
-  merclip::cpu::layernorm_forward(co.data(), cm.data(), cs.data(), x.data(), wp, bp, rows, dim, eps);
+  merclip::ref::layernorm_forward(ro.data(), rm.data(), rs.data(), x.data(), wp, bp, rows, dim,
+                                  eps);
+  merclip::cpu::layernorm_forward(co.data(), cm.data(), cs.data(), x.data(), wp, bp, rows, dim,
+                                  eps);
   expect_close(tag + " out", co, ro);
   expect_close(tag + " mean", cm, rm, kRtol, kAtolScale * (std::fabs(x_mean) + 1.0));
   expect_close(tag + " rstd", cs, rs);
@@ -371,6 +379,22 @@ void test_softmax(const char* lvl) {
   softmax_case(lvl, 7, 1027, 3.0, true, ++seed);
   softmax_case(lvl, 64, 768, 50.0, false, ++seed);  // large logits: stability
   softmax_case(lvl, 1, 1, 1.0, true, ++seed);        // a single -inf
+
+  // A NaN anywhere in a row makes that row NaN (both signs of NaN), other rows unaffected.
+  const int64_t rows = 3, cols = 37;
+  Buffer x(rows * cols), ry(rows * cols), cy(rows * cols);
+  Rng rng(seed);
+  merclip_test::fill_normal(x.data(), x.size(), rng);
+  x[5] = std::numeric_limits<float>::quiet_NaN();
+  x[cols + 30] = -std::numeric_limits<float>::quiet_NaN();
+  merclip::ref::softmax_forward(ry.data(), x.data(), rows, cols);
+  merclip::cpu::softmax_forward(cy.data(), x.data(), rows, cols);
+  bool ok = true;
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    ok = ok && (i < 2 * cols) == std::isnan(ry[i]) && (i < 2 * cols) == std::isnan(cy[i]);
+  }
+  CHECK(ok);
+  compare(fmt("softmax[%s] NaN rows", lvl), cy, ry, kRtol, 1e-7, /*allow_nan=*/true);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -403,8 +427,10 @@ void xent_case(const char* lvl, int64_t rows, int64_t cols, double scale, bool m
 
   Buffer rd(rows * cols), cd(rows * cols);
   rd.fill_nan(), cd.fill_nan();
-  merclip::ref::softmax_xent_backward(rd.data(), x.data(), rlse.data(), t.data(), dloss, rows, cols);
-  merclip::cpu::softmax_xent_backward(cd.data(), x.data(), rlse.data(), t.data(), dloss, rows, cols);
+  merclip::ref::softmax_xent_backward(rd.data(), x.data(), rlse.data(), t.data(), dloss, rows,
+                                      cols);
+  merclip::cpu::softmax_xent_backward(cd.data(), x.data(), rlse.data(), t.data(), dloss, rows,
+                                      cols);
   expect_close(tag + " dlogits", cd, rd);
   bool ok = true;
   for (int64_t i = 0; i < cd.size(); ++i) {
@@ -557,7 +583,8 @@ void test_finite_differences() {
     fd(xd, fdx), fd(wd, fdw), fd(bd, fdb);
     const std::string tag = fmt("fd layernorm rows=%lld dim=%lld", (long long)rows, (long long)dim);
     // dim = 1: dx is analytically 0 and FD gives O(h²/eps) noise; compare absolutely.
-    compare(tag + " dx", dx, fdx, 1e-4, dim == 1 ? 1e-3 : 1e-5 * std::max(1.0, max_abs(fdx.data(), fdx.size())));
+    const double dx_atol = dim == 1 ? 1e-3 : 1e-5 * std::max(1.0, max_abs(fdx.data(), fdx.size()));
+    compare(tag + " dx", dx, fdx, 1e-4, dx_atol);
     compare(tag + " dweight", dw, fdw, 1e-4, 1e-5);
     compare(tag + " dbias", db, fdb, 1e-4, 1e-5);
   }
@@ -652,7 +679,8 @@ void test_errors() {
   CHECK(threw);
   CHECK(std::string(merclip::error_code_name(merclip::ErrorCode::invalid_argument)) ==
         "invalid_argument");
-  CHECK(std::string(merclip::error_code_name(merclip::ErrorCode::out_of_memory)) == "out_of_memory");
+  CHECK(std::string(merclip::error_code_name(merclip::ErrorCode::out_of_memory)) ==
+        "out_of_memory");
   CHECK(std::string(merclip::error_code_name(merclip::ErrorCode::cuda)) == "cuda");
   CHECK(std::string(merclip::error_code_name(merclip::ErrorCode::internal)) == "internal");
 }

@@ -7,6 +7,7 @@
 // A leading dimension of 0 means "packed" (the row length above). ldc >= n (0 → n).
 // bias (may be null) is added to every row and is not scaled by alpha.
 // beta == 0 means C is write-only: its old contents (even NaN) are never read, as in BLAS.
+// alpha == 0 means A and B are not read at all (C = beta·C + bias), as in BLAS.
 // C must not overlap A, B or bias (the binding rejects overlapping buffers).
 //
 // The same declarations exist in merclip::ref (plain loops, double accumulation; the
@@ -29,6 +30,7 @@ struct GemmParams {
 
 // Batched (strided) form: for i in [0, batch): C + i·stride_c = op(A + i·stride_a) · op(B + i·stride_b) …
 // A stride of 0 broadcasts that operand (e.g. one weight matrix for every batch item).
+// With batch > 1, stride_c >= (m−1)·ldc + n: the C matrices must not overlap.
 struct GemmBatch {
   int64_t batch = 1;
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;

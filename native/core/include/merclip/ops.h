@@ -7,6 +7,11 @@
 // - the forward saves exactly what its backward needs (named in each comment);
 // - gradients carry a `d` prefix;
 // - inputs are assumed validated (the binding checks them); invariants use MERCLIP_CHECK.
+// Edge semantics (ref and cpu agree; the tests check them):
+// - layernorm_forward: mean and rstd may be null (not saved);
+// - softmax: a row of all −inf gives zeros; a NaN anywhere in a row makes the row NaN;
+// - softmax_xent: a row whose logits are all −inf has lse = +inf, so its loss is +inf while its
+//   gradients stay finite.
 // The same declarations exist in merclip::ref (plain loops, double accumulation) and
 // merclip::cpu (vectorised, parallel over rows with the global thread pool).
 #pragma once
