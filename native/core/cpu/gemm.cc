@@ -86,29 +86,49 @@ GemmKernelInfo select_kernel() {
 // MR floats (rows past mc are zero).
 void pack_a(float* dst, const float* a, int64_t lda, bool trans, int64_t i0, int64_t mc,
             int64_t p0, int64_t kc, int mr) {
-  for (int64_t ib = 0; ib < mc; ib += mr) {
-    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ib));
-    if (!trans) {
-      // op(A)(i, p) = a[i·lda + p]: gather one element of each row per step.
-      const float* src = a + (i0 + ib) * lda + p0;
-      for (int64_t p = 0; p < kc; ++p) {
-        float* d = dst + p * mr;
+  const int64_t panels = (mc + mr - 1) / mr;
+  if (trans) {
+    // op(A)(i, p) = a[p·lda + i]: the block's rows are one contiguous run per step p. Walk p
+    // outermost so each run (one or two pages) is read once for all panels: with k-major A
+    // (e.g. dW = dYᵀ·X) a panel-outer walk touches a new page every step, per panel.
+    const float* src = a + p0 * lda + i0;
+#ifdef MERCLIP_HAVE_AVX512
+    if (simd_level() >= SimdLevel::avx512 && mr <= 16) {
+      detail::pack_a_trans_avx512(dst, src, lda, mc, kc, mr);
+      return;
+    }
+#endif
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* s = src + p * lda;
+      for (int64_t ip = 0; ip < panels; ++ip) {
+        float* d = dst + ip * kc * mr + p * mr;
+        const int64_t ib = ip * mr;
+        const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ib));
         int i = 0;
-        for (; i < rows; ++i) d[i] = src[i * lda + p];
-        for (; i < mr; ++i) d[i] = 0.0f;
-      }
-    } else {
-      // op(A)(i, p) = a[p·lda + i]: rows are contiguous in memory per step.
-      const float* src = a + p0 * lda + (i0 + ib);
-      for (int64_t p = 0; p < kc; ++p) {
-        float* d = dst + p * mr;
-        const float* s = src + p * lda;
-        int i = 0;
-        for (; i < rows; ++i) d[i] = s[i];
+        for (; i < rows; ++i) d[i] = s[ib + i];
         for (; i < mr; ++i) d[i] = 0.0f;
       }
     }
-    dst += kc * mr;
+    return;
+  }
+  // op(A)(i, p) = a[i·lda + p]: each panel is a transpose of `rows` row segments.
+  for (int64_t ip = 0; ip < panels; ++ip) {
+    const int64_t ib = ip * mr;
+    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ib));
+    const float* src = a + (i0 + ib) * lda + p0;
+    float* d0 = dst + ip * kc * mr;
+#ifdef MERCLIP_HAVE_AVX2
+    if (simd_level() >= SimdLevel::avx2) {
+      detail::pack_transpose_avx2(d0, mr, mr, src, lda, rows, kc);
+      continue;
+    }
+#endif
+    for (int64_t p = 0; p < kc; ++p) {
+      float* d = d0 + p * mr;
+      int i = 0;
+      for (; i < rows; ++i) d[i] = src[i * lda + p];
+      for (; i < mr; ++i) d[i] = 0.0f;
+    }
   }
 }
 
@@ -134,7 +154,7 @@ void pack_b_panel(float* dst, const float* b, int64_t ldb, bool trans, int64_t p
     // op(B)(p, j) = b[j·ldb + p].
 #ifdef MERCLIP_HAVE_AVX2
     if (simd_level() >= SimdLevel::avx2) {
-      detail::pack_b_trans_avx2(dst, b + j0 * ldb + p0, ldb, kc, cols, nr);
+      detail::pack_transpose_avx2(dst, nr, nr, b + j0 * ldb + p0, ldb, cols, kc);
       return;
     }
 #endif
@@ -153,9 +173,12 @@ void pack_b_panel(float* dst, const float* b, int64_t ldb, bool trans, int64_t p
 thread_local AlignedBuffer t_pack_b;
 thread_local AlignedBuffer t_pack_a;
 
-// Blocking. A KC×NR micro-panel of B stays in L1 while an MC×KC block of A streams from L2.
-constexpr int64_t kKC = 256;
-constexpr int64_t kMC = 168;  // multiple of 14, 6 and 4
+// Blocking. An MC×KC block of A stays in L2; the micro-kernel streams its panels from there.
+// KC: the micro-kernel keeps ~98% of peak with its panels streaming from L2 up to kc = 1024
+// (measured on Zen 4), so k slabs are as deep as kKCMax allows: fewer read-modify-write passes
+// over C (at the FFN shape, C is 98 MB). k is split into equal slabs (no thin last slab).
+constexpr int64_t kKCMax = 1024;
+constexpr int64_t kMC = 168;  // multiple of 14, 6 and 4; MC·KC·4 bytes <= 688 KB of L2
 constexpr int64_t kNC = 2048;
 constexpr int64_t kPackBFloats = int64_t{4} << 20;  // 16 MB
 
@@ -194,6 +217,7 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
   // Column slabs of at most kNC columns; within one, B is packed for as many KC slabs of k as
   // fit in kPackBFloats (usually all of k: then the tasks need no barrier between k slabs).
   const int64_t nc_max = std::min<int64_t>(kNC, (p.n + nr - 1) / nr * nr);
+  const int64_t kKC = (p.k + (p.k + kKCMax - 1) / kKCMax - 1) / ((p.k + kKCMax - 1) / kKCMax);
   const int64_t kslabs_all = (p.k + kKC - 1) / kKC;
   const int64_t kslabs_per_group =
       std::max<int64_t>(1, std::min<int64_t>(kslabs_all, kPackBFloats / (nc_max * kKC)));
@@ -201,13 +225,19 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
   float* packed_b =
       t_pack_b.floats(static_cast<size_t>(nc_max * std::min<int64_t>(kgroup_depth, p.k)));
 
-  // A blocks: MC rows, smaller when there are few rows, so that every thread gets work.
-  int64_t mc = kMC;
-  if (threads > 1 && (p.m + mc - 1) / mc < 4 * threads) {
-    mc = std::max<int64_t>(mr, (p.m + 4 * threads - 1) / (4 * threads));
-    mc = (mc + mr - 1) / mr * mr;
-  }
-  const int64_t mblocks = (p.m + mc - 1) / mc;
+  // A blocks: whole MR panels of rows, at most MC rows each; with several threads at least
+  // 4 blocks per thread when there are enough panels. Panels are spread evenly (block sizes
+  // differ by at most one panel), so the threads finish together.
+  const int64_t apanels_all = (p.m + mr - 1) / mr;
+  int64_t mblocks = (p.m + kMC - 1) / kMC;
+  if (threads > 1) mblocks = std::max<int64_t>(mblocks, std::min<int64_t>(apanels_all, 4 * threads));
+  auto block_rows = [&](int64_t ib, int64_t* i0, int64_t* rows) {
+    const int64_t lo = apanels_all * ib / mblocks * mr;
+    const int64_t hi = std::min<int64_t>(p.m, apanels_all * (ib + 1) / mblocks * mr);
+    *i0 = lo;
+    *rows = hi - lo;
+  };
+  const int64_t mc_max = (apanels_all + mblocks - 1) / mblocks * mr;
 
   for (int64_t jc = 0; jc < p.n; jc += nc_max) {
     const int64_t nc = std::min<int64_t>(nc_max, p.n - jc);
@@ -235,12 +265,12 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
         groups = std::min<int64_t>(npanels, (4 * threads + mblocks - 1) / mblocks);
       parallel(mblocks * groups, [&](int64_t t) {
         const int64_t ib = t / groups, g = t % groups;
-        const int64_t i0 = ib * mc;
-        const int64_t mcur = std::min<int64_t>(mc, p.m - i0);
+        int64_t i0, mcur;
+        block_rows(ib, &i0, &mcur);
         const int64_t jp_lo = npanels * g / groups, jp_hi = npanels * (g + 1) / groups;
-        if (jp_lo >= jp_hi) return;
+        if (jp_lo >= jp_hi || mcur <= 0) return;
         const int64_t apanels = (mcur + mr - 1) / mr;
-        float* packed_a = t_pack_a.floats(static_cast<size_t>(apanels * mr * kKC));
+        float* packed_a = t_pack_a.floats(static_cast<size_t>(mc_max * kKC));
         for (int64_t pc = pg; pc < pg_end; pc += kKC) {
           const int64_t kc = std::min<int64_t>(kKC, pg_end - pc);
           pack_a(packed_a, a, p.lda, p.trans_a, i0, mcur, pc, kc, mr);

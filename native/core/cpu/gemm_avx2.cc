@@ -84,45 +84,47 @@ void micro_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t)
 
 GemmKernelInfo gemm_kernel_avx2() { return {micro_kernel, kMR, kNR}; }
 
-void pack_b_trans_avx2(float* dst, const float* src, int64_t ldb, int64_t kc, int cols, int nr) {
-  const int cols8 = cols & ~7;
+void pack_transpose_avx2(float* dst, int64_t dst_stride, int width, const float* src,
+                         int64_t lds, int rows, int64_t kc) {
+  const __m256 zero = _mm256_setzero_ps();
   const int64_t kc8 = kc & ~int64_t{7};
-  for (int j0 = 0; j0 < cols8; j0 += 8) {
-    const float* s = src + j0 * ldb;
+  for (int j0 = 0; j0 < width; j0 += 8) {
+    const int wj = width - j0 < 8 ? width - j0 : 8;  // lanes to store
+    const int rj = rows - j0 < 0 ? 0 : (rows - j0 < 8 ? rows - j0 : 8);  // lanes with data
+    const __m256i store_mask = lane_mask(wj);
+    const float* s = src + j0 * lds;
     for (int64_t p0 = 0; p0 < kc8; p0 += 8) {
-      // rows r0..r7 = B[j0+r, p0 .. p0+8)
-      __m256 r0 = _mm256_loadu_ps(s + 0 * ldb + p0), r1 = _mm256_loadu_ps(s + 1 * ldb + p0);
-      __m256 r2 = _mm256_loadu_ps(s + 2 * ldb + p0), r3 = _mm256_loadu_ps(s + 3 * ldb + p0);
-      __m256 r4 = _mm256_loadu_ps(s + 4 * ldb + p0), r5 = _mm256_loadu_ps(s + 5 * ldb + p0);
-      __m256 r6 = _mm256_loadu_ps(s + 6 * ldb + p0), r7 = _mm256_loadu_ps(s + 7 * ldb + p0);
+      // r[q] = src row j0+q, columns p0 … p0+7 (zero past `rows`)
+      __m256 r[8];
+      for (int q = 0; q < 8; ++q) r[q] = q < rj ? _mm256_loadu_ps(s + q * lds + p0) : zero;
       // 8×8 transpose: unpack pairs, then 4-wide shuffles, then 128-bit lane permutes.
-      const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-      const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-      const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-      const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
       const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
       const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
       const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
       const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-      float* d = dst + p0 * nr + j0;
-      _mm256_storeu_ps(d + 0 * nr, _mm256_permute2f128_ps(u0, u4, 0x20));
-      _mm256_storeu_ps(d + 1 * nr, _mm256_permute2f128_ps(u1, u5, 0x20));
-      _mm256_storeu_ps(d + 2 * nr, _mm256_permute2f128_ps(u2, u6, 0x20));
-      _mm256_storeu_ps(d + 3 * nr, _mm256_permute2f128_ps(u3, u7, 0x20));
-      _mm256_storeu_ps(d + 4 * nr, _mm256_permute2f128_ps(u0, u4, 0x31));
-      _mm256_storeu_ps(d + 5 * nr, _mm256_permute2f128_ps(u1, u5, 0x31));
-      _mm256_storeu_ps(d + 6 * nr, _mm256_permute2f128_ps(u2, u6, 0x31));
-      _mm256_storeu_ps(d + 7 * nr, _mm256_permute2f128_ps(u3, u7, 0x31));
+      __m256 o[8];
+      o[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+      o[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+      o[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+      o[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+      o[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+      o[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+      o[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+      o[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+      float* d = dst + p0 * dst_stride + j0;
+      if (wj == 8) {
+        for (int q = 0; q < 8; ++q) _mm256_storeu_ps(d + q * dst_stride, o[q]);
+      } else {
+        for (int q = 0; q < 8; ++q) _mm256_maskstore_ps(d + q * dst_stride, store_mask, o[q]);
+      }
     }
     for (int64_t p = kc8; p < kc; ++p)
-      for (int j = 0; j < 8; ++j) dst[p * nr + j0 + j] = s[j * ldb + p];
+      for (int j = 0; j < wj; ++j) dst[p * dst_stride + j0 + j] = j < rj ? s[j * lds + p] : 0.0f;
   }
-  for (int j = cols8; j < cols; ++j) {
-    const float* s = src + j * ldb;
-    for (int64_t p = 0; p < kc; ++p) dst[p * nr + j] = s[p];
-  }
-  for (int64_t p = 0; p < kc; ++p)
-    for (int j = cols; j < nr; ++j) dst[p * nr + j] = 0.0f;
 }
 
 }  // namespace detail

@@ -95,6 +95,22 @@ void micro_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t)
 
 GemmKernelInfo gemm_kernel_avx512() { return {micro_kernel, kMR, kNR}; }
 
+void pack_a_trans_avx512(float* dst, const float* src, int64_t lda, int64_t mc, int64_t kc,
+                         int mr) {
+  const int64_t panels = (mc + mr - 1) / mr;
+  const __mmask16 store_mask = static_cast<__mmask16>((1u << mr) - 1u);
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* s = src + p * lda;
+    float* d = dst + p * mr;
+    for (int64_t ip = 0; ip < panels; ++ip) {
+      const int64_t ib = ip * mr;
+      const int64_t rows = mc - ib < mr ? mc - ib : mr;
+      const __mmask16 load_mask = static_cast<__mmask16>((1u << rows) - 1u);
+      _mm512_mask_storeu_ps(d + ip * kc * mr, store_mask, _mm512_maskz_loadu_ps(load_mask, s + ib));
+    }
+  }
+}
+
 }  // namespace detail
 }  // namespace cpu
 }  // namespace merclip

@@ -41,10 +41,17 @@ struct GemmKernelInfo {
 GemmKernelInfo gemm_kernel_avx512();
 GemmKernelInfo gemm_kernel_avx2();
 
-// Packs one B panel when op(B) = Bᵀ (B stored [n,k], row stride ldb): src points at B[j0, p0];
-// writes dst[p·nr + j] = src[j·ldb + p] for p < kc, j < cols, and zeros for cols ≤ j < nr.
-// 8×8 in-register transposes (AVX2); the strided scalar loop costs ~5× more.
-void pack_b_trans_avx2(float* dst, const float* src, int64_t ldb, int64_t kc, int cols, int nr);
+// Transposing pack, the shape both "A not transposed" and "B transposed" panels need:
+//   dst[p·dst_stride + j] = j < rows ? src[j·lds + p] : 0     for p < kc, j < width
+// with 8×8 in-register transposes (AVX2); a strided scalar loop costs several times more.
+// Packs an A block when op(A) = Aᵀ (A stored [k,m]): src points at A[p0, i0];
+//   dst[ip·kc·mr + p·mr + i] = i < rows of panel ip ? src[p·lda + ip·mr + i] : 0
+// one masked 16-lane move per panel and step (mr <= 16).
+void pack_a_trans_avx512(float* dst, const float* src, int64_t lda, int64_t mc, int64_t kc,
+                         int mr);
+
+void pack_transpose_avx2(float* dst, int64_t dst_stride, int width, const float* src,
+                         int64_t lds, int rows, int64_t kc);
 
 }  // namespace detail
 }  // namespace cpu
