@@ -1,6 +1,7 @@
 // bench/peak.ts — this machine's limits, measured in this run: fp32 FMA peak (1 thread and all
 // threads; register-resident accumulators, no memory traffic) and memory read bandwidth
-// (a buffer well past the last-level cache, touched before timing).
+// and STREAM-triad bandwidth (read + write traffic), on buffers well past the last-level cache, touched
+// before timing.
 import { backend } from '../lib/index.js';
 
 export interface MachineLimits {
@@ -10,6 +11,8 @@ export interface MachineLimits {
   peakGflopsAll: number;
   /** GB/s reading a 512 MiB buffer with all threads. */
   readGBs: number;
+  /** GB/s (2 read + 1 written) of a STREAM triad over three 170 MiB arrays, all threads. */
+  triadGBs: number;
 }
 
 export function measureLimits(): MachineLimits {
@@ -21,5 +24,9 @@ export function measureLimits(): MachineLimits {
   const buffer = new Float32Array(128 << 20); // 512 MiB
   buffer.fill(1); // touch every page before timing
   const readGBs = native.measureReadBandwidth({ buffer, threads, reps: 5 });
-  return { simd, threads, peakGflops1, peakGflopsAll, readGBs };
+  const third = Math.floor(buffer.length / 3);
+  const triadGBs = native.measureTriadBandwidth({
+    a: buffer.subarray(0, third), b: buffer.subarray(third, 2 * third), c: buffer.subarray(2 * third, 3 * third), threads, reps: 5,
+  });
+  return { simd, threads, peakGflops1, peakGflopsAll, readGBs, triadGBs };
 }

@@ -25,6 +25,7 @@ function main(): void {
     { measure: 'fp32 FMA peak, 1 thread', value: limits.peakGflops1, unit: 'GFLOP/s' },
     { measure: `fp32 FMA peak, ${limits.threads} threads`, value: limits.peakGflopsAll, unit: 'GFLOP/s' },
     { measure: `memory read bandwidth, ${limits.threads} threads`, value: limits.readGBs, unit: 'GB/s' },
+    { measure: `STREAM triad bandwidth (read+write), ${limits.threads} threads`, value: limits.triadGBs, unit: 'GB/s' },
   ]);
   const machine = { ...limits, cpuFeatures: info.cpuFeatures, build: info.compilerFlags, date: new Date().toISOString() };
   writeResults('machine', machine);

@@ -95,4 +95,6 @@ export interface NativeBinding {
   measurePeakFlops(args: { threads: number; seconds: number; simd?: SimdLevelName }): number;
   /** Streams `buffer` `reps` times over `threads` threads; returns read GB/s. */
   measureReadBandwidth(args: { buffer: Float32Array; threads: number; reps: number }): number;
+  /** STREAM triad a = b + 3·c, `reps` times; returns GB/s of traffic (2 arrays read + 1 written). */
+  measureTriadBandwidth(args: { a: Float32Array; b: Float32Array; c: Float32Array; threads: number; reps: number }): number;
 }

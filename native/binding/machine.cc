@@ -167,6 +167,25 @@ Napi::Value measure_bandwidth(const Napi::CallbackInfo& cb) {
   return Napi::Number::New(cb.Env(), g);
 }
 
+Napi::Value measure_triad_bandwidth(const Napi::CallbackInfo& cb) {
+  Args args(cb, "measureTriadBandwidth");
+  merclip::ThreadPool& pool = merclip::ThreadPool::global();
+  const F32 a = args.f32_any("a");
+  const F32 b = args.f32("b", a.length, "a.length");
+  const F32 c = args.f32("c", a.length, "a.length");
+  args.no_overlap(a, b);
+  args.no_overlap(a, c);
+  const int threads = static_cast<int>(args.integer("threads", 1, pool.size()));
+  const int reps = static_cast<int>(args.integer("reps", 1, 1000));
+  double g = 0;
+  try {
+    g = merclip::measure_triad_bandwidth_gbs(a.data, b.data, c.data, a.length, threads, reps);
+  } catch (...) {
+    rethrow_core_error(cb.Env(), "measureTriadBandwidth");
+  }
+  return Napi::Number::New(cb.Env(), g);
+}
+
 }  // namespace
 
 void register_machine(Napi::Env env, Napi::Object exports) {
@@ -179,6 +198,8 @@ void register_machine(Napi::Env env, Napi::Object exports) {
   exports.Set("measurePeakFlops", Napi::Function::New(env, measure_peak, "measurePeakFlops"));
   exports.Set("measureReadBandwidth",
               Napi::Function::New(env, measure_bandwidth, "measureReadBandwidth"));
+  exports.Set("measureTriadBandwidth",
+              Napi::Function::New(env, measure_triad_bandwidth, "measureTriadBandwidth"));
 }
 
 }  // namespace merclip_binding

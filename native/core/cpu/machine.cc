@@ -136,4 +136,36 @@ double measure_read_bandwidth_gbs(const float* data, size_t count, int threads, 
   return best;
 }
 
+double measure_triad_bandwidth_gbs(float* a, const float* b, const float* c, size_t count,
+                                   int threads, int reps) {
+  MERCLIP_CHECK(a != nullptr && b != nullptr && c != nullptr && count > 0,
+                "measure_triad_bandwidth_gbs: empty buffer");
+  MERCLIP_CHECK(threads >= 1 && reps >= 1, "measure_triad_bandwidth_gbs: threads, reps >= 1");
+  ThreadPool& pool = ThreadPool::global();
+  threads = std::min(threads, pool.size());
+  const int saved = pool.active_threads();
+  pool.set_active_threads(threads);
+  double best = 0.0;
+  try {
+    for (int r = 0; r < reps; ++r) {
+      const auto t0 = Clock::now();
+      pool.run(threads, [&](int64_t t) {
+        const size_t lo = count * static_cast<size_t>(t) / static_cast<size_t>(threads);
+        const size_t hi = count * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
+        float* __restrict pa = a + lo;
+        const float* __restrict pb = b + lo;
+        const float* __restrict pc = c + lo;
+        for (size_t i = 0; i < hi - lo; ++i) pa[i] = pb[i] + 3.0f * pc[i];
+      });
+      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      best = std::max(best, 3.0 * static_cast<double>(count) * sizeof(float) / dt * 1e-9);
+    }
+  } catch (...) {
+    pool.set_active_threads(saved);
+    throw;
+  }
+  pool.set_active_threads(saved);
+  return best;
+}
+
 }  // namespace merclip

@@ -17,6 +17,12 @@ double measure_fma_peak_gflops(int threads, double seconds, SimdLevel level);
 // Touch the buffer first: the first pass over fresh memory measures page faults, not DRAM.
 double measure_read_bandwidth_gbs(const float* data, size_t count, int threads, int reps);
 
+// STREAM triad: a[i] = b[i] + 3·c[i] over `count` floats, `reps` times, over `threads`
+// threads (a vectorised loop, no non-temporal stores). Returns GB/s of traffic: two arrays read
+// plus one written. The reference for kernels that read and write several streams.
+double measure_triad_bandwidth_gbs(float* a, const float* b, const float* c, size_t count,
+                                   int threads, int reps);
+
 namespace detail {
 // FMA loop bodies, one per ISA file: `iters` iterations of kFmaChains independent FMAs on
 // vectors; returns a value that depends on every accumulator (so nothing is optimised away)
