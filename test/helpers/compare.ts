@@ -9,7 +9,7 @@
 // Also: guarded output buffers (ggml's sentinels) — a view pre-filled with NaN (catches
 // unwritten elements) with guard words on both sides (catches out-of-bounds writes).
 
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 
 export interface CloseOptions {
   rtol?: number | undefined;
@@ -216,4 +216,19 @@ export function applyConfig(b: ConfigurableBackend, cfg: KernelConfig): void {
   expect(b.getSimdLevel()).toBe(cfg.level);
   expect(b.setNumThreads(cfg.threads), `setNumThreads(${cfg.threads})`).toBe(cfg.threads);
   expect(b.getNumThreads()).toBe(cfg.threads);
+}
+
+/**
+ * The configurations a kernel test file loops over (every SIMD level up to the machine's × 1 and
+ * all threads), registering an afterAll that restores the best level and all threads.
+ */
+export function kernelConfigSuite(b: ConfigurableBackend & { native(): { info(): { poolThreads: number } } }): KernelConfig[] {
+  const allThreads = Math.max(b.getNumThreads(), b.native().info().poolThreads);
+  const maxLevel = b.maxSimdLevel() as SimdLevel;
+  afterAll(() => {
+    b.setSimdLevel(maxLevel);
+    b.setNumThreads(allThreads);
+    expect(b.getSimdLevel()).toBe(maxLevel);
+  });
+  return kernelConfigs(b, allThreads);
 }

@@ -10,10 +10,10 @@
 // Lengths 1, 7, 33, 1031 cover every SIMD remainder path; a zero gradient element checks
 // m̂ / (√0 + eps) = 0 (decay only).
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { backend, kernels } from '../../lib/index.js';
 import { reference } from '../../lib/reference/index.js';
-import { applyConfig, expectClose, kernelConfigs, maxAbs } from '../helpers/compare.js';
+import { applyConfig, expectClose, kernelConfigSuite, maxAbs } from '../helpers/compare.js';
 import { makeRng } from '../helpers/seed.js';
 
 const U = 2 ** -24;
@@ -62,15 +62,7 @@ function runTrajectory(n: number, hyper: Hyper, seed: number): void {
   }
 }
 
-const allThreads = Math.max(backend.getNumThreads(), backend.native().info().poolThreads);
-const maxLevel = backend.maxSimdLevel();
-
-afterAll(() => {
-  backend.setSimdLevel(maxLevel);
-  backend.setNumThreads(allThreads);
-});
-
-for (const cfg of kernelConfigs(backend, allThreads)) {
+for (const cfg of kernelConfigSuite(backend)) {
   describe(`adamwStep kernel (${cfg.label})`, () => {
     beforeAll(() => applyConfig(backend, cfg));
 

@@ -9,10 +9,10 @@
 // - dLogits = dLoss/rows·(p − onehot): p to a few ulp relative; p − 1 at the target cancels to
 //   ≈ u → atol 8u·|dLoss|/rows.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { backend, kernels } from '../../lib/index.js';
 import { reference } from '../../lib/reference/index.js';
-import { applyConfig, expectClose, expectMatchesReference, expectSameBits, guarded, kernelConfigs, maxAbs } from '../helpers/compare.js';
+import { applyConfig, expectClose, expectMatchesReference, expectSameBits, guarded, kernelConfigSuite, maxAbs } from '../helpers/compare.js';
 import { finiteDiffGrad } from '../helpers/finiteDiff.js';
 import { makeRng } from '../helpers/seed.js';
 
@@ -66,15 +66,7 @@ const FD = new Map(
   }),
 );
 
-const allThreads = Math.max(backend.getNumThreads(), backend.native().info().poolThreads);
-const maxLevel = backend.maxSimdLevel();
-
-afterAll(() => {
-  backend.setSimdLevel(maxLevel);
-  backend.setNumThreads(allThreads);
-});
-
-for (const cfg of kernelConfigs(backend, allThreads)) {
+for (const cfg of kernelConfigSuite(backend)) {
   describe(`softmax cross-entropy kernels (${cfg.label})`, () => {
     beforeAll(() => applyConfig(backend, cfg));
 

@@ -9,11 +9,11 @@
 // |x| is all a correct float32 kernel can promise. Lengths 1, 7, 15, 16, 17, 33, 1031 cover
 // every SIMD remainder path for 4-, 8- and 16-lane vectors.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { backend, kernels } from '../../lib/index.js';
 import { reference } from '../../lib/reference/index.js';
 import type { GeluApproximate } from '../../lib/reference/index.js';
-import { applyConfig, expectClose, expectSameBits, guarded, kernelConfigs } from '../helpers/compare.js';
+import { applyConfig, expectClose, expectSameBits, guarded, kernelConfigSuite } from '../helpers/compare.js';
 import { finiteDiffGrad } from '../helpers/finiteDiff.js';
 import { makeRng } from '../helpers/seed.js';
 
@@ -54,15 +54,7 @@ const FD = new Map(
   }),
 );
 
-const allThreads = Math.max(backend.getNumThreads(), backend.native().info().poolThreads);
-const maxLevel = backend.maxSimdLevel();
-
-afterAll(() => {
-  backend.setSimdLevel(maxLevel);
-  backend.setNumThreads(allThreads);
-});
-
-for (const cfg of kernelConfigs(backend, allThreads)) {
+for (const cfg of kernelConfigSuite(backend)) {
   describe(`gelu kernels (${cfg.label})`, () => {
     beforeAll(() => applyConfig(backend, cfg));
 

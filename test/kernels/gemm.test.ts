@@ -12,7 +12,7 @@
 // Outputs are guarded views (NaN-filled, guard words on both sides): unwritten elements and
 // out-of-bounds writes both fail.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { backend, kernels } from '../../lib/index.js';
 import { reference } from '../../lib/reference/index.js';
 import {
@@ -20,7 +20,7 @@ import {
   expectClose,
   expectSameBits,
   guarded,
-  kernelConfigs,
+  kernelConfigSuite,
 } from '../helpers/compare.js';
 import { dot, finiteDiffGrad } from '../helpers/finiteDiff.js';
 import { makeRng } from '../helpers/seed.js';
@@ -244,16 +244,7 @@ const BIAS_FD = (() => {
 
 // ---------------------------------------------------------------------------------------------
 
-const allThreads = Math.max(backend.getNumThreads(), backend.native().info().poolThreads);
-const maxLevel = backend.maxSimdLevel();
-
-afterAll(() => {
-  backend.setSimdLevel(maxLevel);
-  backend.setNumThreads(allThreads);
-  expect(backend.getSimdLevel()).toBe(maxLevel);
-});
-
-for (const cfg of kernelConfigs(backend, allThreads)) {
+for (const cfg of kernelConfigSuite(backend)) {
   describe(`gemm kernels (${cfg.label})`, () => {
     beforeAll(() => applyConfig(backend, cfg));
 

@@ -14,10 +14,10 @@
 // - dWeight, dBias: sums over rows of O(|dOut|·|xhat|) terms → atol 8·√rows·u·Σ_r|dOut·xhat| (the
 //   per-column absolute sums), plus xhat's own relative error (≈ 1e-6) carried into each term.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { backend, kernels } from '../../lib/index.js';
 import { reference } from '../../lib/reference/index.js';
-import { applyConfig, expectMatchesReference, expectSameBits, guarded, kernelConfigs, maxAbs } from '../helpers/compare.js';
+import { applyConfig, expectMatchesReference, expectSameBits, guarded, kernelConfigSuite, maxAbs } from '../helpers/compare.js';
 import { dot, finiteDiffGrad } from '../helpers/finiteDiff.js';
 import { makeRng } from '../helpers/seed.js';
 
@@ -134,15 +134,7 @@ const FD = new Map(
   }),
 );
 
-const allThreads = Math.max(backend.getNumThreads(), backend.native().info().poolThreads);
-const maxLevel = backend.maxSimdLevel();
-
-afterAll(() => {
-  backend.setSimdLevel(maxLevel);
-  backend.setNumThreads(allThreads);
-});
-
-for (const cfg of kernelConfigs(backend, allThreads)) {
+for (const cfg of kernelConfigSuite(backend)) {
   describe(`layerNorm kernels (${cfg.label})`, () => {
     beforeAll(() => applyConfig(backend, cfg));
 

@@ -8,10 +8,10 @@
 // bracket, losing ≈ u·(|dOut| + Σ|dOut·p|) absolute per element before the multiply by p:
 // atol_i = 16u·p_i·(|dOut_i| + Σ_c |dOut_c·p_c|).
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { backend, kernels } from '../../lib/index.js';
 import { reference } from '../../lib/reference/index.js';
-import { applyConfig, expectClose, expectSameBits, guarded, kernelConfigs } from '../helpers/compare.js';
+import { applyConfig, expectClose, expectSameBits, guarded, kernelConfigSuite } from '../helpers/compare.js';
 import { dot, finiteDiffGrad } from '../helpers/finiteDiff.js';
 import { makeRng } from '../helpers/seed.js';
 
@@ -70,15 +70,7 @@ const FD = new Map(
   }),
 );
 
-const allThreads = Math.max(backend.getNumThreads(), backend.native().info().poolThreads);
-const maxLevel = backend.maxSimdLevel();
-
-afterAll(() => {
-  backend.setSimdLevel(maxLevel);
-  backend.setNumThreads(allThreads);
-});
-
-for (const cfg of kernelConfigs(backend, allThreads)) {
+for (const cfg of kernelConfigSuite(backend)) {
   describe(`softmax kernels (${cfg.label})`, () => {
     beforeAll(() => applyConfig(backend, cfg));
 

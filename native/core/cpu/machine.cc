@@ -59,6 +59,38 @@ float read_sum(const float* data, size_t count) {
 
 std::atomic<float> g_sink{0.0f};
 
+// Limits the global pool to `threads` for the guard's lifetime (restored on exceptions too).
+class ActiveThreadsGuard {
+ public:
+  ActiveThreadsGuard(ThreadPool& pool, int threads) : pool_(pool), saved_(pool.active_threads()) {
+    pool_.set_active_threads(threads);
+  }
+  ~ActiveThreadsGuard() { pool_.set_active_threads(saved_); }
+  ActiveThreadsGuard(const ActiveThreadsGuard&) = delete;
+  ActiveThreadsGuard& operator=(const ActiveThreadsGuard&) = delete;
+
+ private:
+  ThreadPool& pool_;
+  int saved_;
+};
+
+// Best (least disturbed) of `reps` timed runs of body over `threads` tasks; returns the
+// highest bytes_per_run / seconds in GB/s.
+template <class Body>
+double best_bandwidth_gbs(int threads, int reps, double bytes_per_run, const Body& body) {
+  ThreadPool& pool = ThreadPool::global();
+  threads = std::min(threads, pool.size());
+  ActiveThreadsGuard guard(pool, threads);
+  double best = 0.0;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    pool.run(threads, [&](int64_t t) { body(t, threads); });
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, bytes_per_run / dt * 1e-9);
+  }
+  return best;
+}
+
 }  // namespace
 
 double measure_fma_peak_gflops(int threads, double seconds, SimdLevel level) {
@@ -83,57 +115,33 @@ double measure_fma_peak_gflops(int threads, double seconds, SimdLevel level) {
   }
 
   // Repeat ~10 ms rounds on every thread at once and keep the best round (least disturbed).
-  const int saved = pool.active_threads();
-  pool.set_active_threads(threads);
+  ActiveThreadsGuard guard(pool, threads);
   double best = 0.0;
   const auto start = Clock::now();
-  try {
-    do {
-      std::vector<double> flops(static_cast<size_t>(threads), 0.0);
-      const auto t0 = Clock::now();
-      pool.run(threads, [&](int64_t t) {
-        double f = 0.0;
-        g_sink.store(fma_loop(level, iters, &f), std::memory_order_relaxed);
-        flops[static_cast<size_t>(t)] = f;
-      });
-      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-      double total = 0.0;
-      for (double f : flops) total += f;
-      best = std::max(best, total / dt * 1e-9);
-    } while (std::chrono::duration<double>(Clock::now() - start).count() < seconds);
-  } catch (...) {
-    pool.set_active_threads(saved);
-    throw;
-  }
-  pool.set_active_threads(saved);
+  do {
+    std::vector<double> flops(static_cast<size_t>(threads), 0.0);
+    const auto t0 = Clock::now();
+    pool.run(threads, [&](int64_t t) {
+      double f = 0.0;
+      g_sink.store(fma_loop(level, iters, &f), std::memory_order_relaxed);
+      flops[static_cast<size_t>(t)] = f;
+    });
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    double total = 0.0;
+    for (double f : flops) total += f;
+    best = std::max(best, total / dt * 1e-9);
+  } while (std::chrono::duration<double>(Clock::now() - start).count() < seconds);
   return best;
 }
 
 double measure_read_bandwidth_gbs(const float* data, size_t count, int threads, int reps) {
   MERCLIP_CHECK(data != nullptr && count > 0, "measure_read_bandwidth_gbs: empty buffer");
   MERCLIP_CHECK(threads >= 1 && reps >= 1, "measure_read_bandwidth_gbs: threads, reps >= 1");
-  ThreadPool& pool = ThreadPool::global();
-  threads = std::min(threads, pool.size());
-  const int saved = pool.active_threads();
-  pool.set_active_threads(threads);
-  double best = 0.0;
-  try {
-    for (int r = 0; r < reps; ++r) {
-      const auto t0 = Clock::now();
-      pool.run(threads, [&](int64_t t) {
-        const size_t lo = count * static_cast<size_t>(t) / static_cast<size_t>(threads);
-        const size_t hi = count * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
-        g_sink.store(read_sum(data + lo, hi - lo), std::memory_order_relaxed);
-      });
-      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-      best = std::max(best, static_cast<double>(count) * sizeof(float) / dt * 1e-9);
-    }
-  } catch (...) {
-    pool.set_active_threads(saved);
-    throw;
-  }
-  pool.set_active_threads(saved);
-  return best;
+  return best_bandwidth_gbs(threads, reps, static_cast<double>(count) * sizeof(float),
+                            [&](int64_t t, int nt) {
+                              const size_t lo = count * t / nt, hi = count * (t + 1) / nt;
+                              g_sink.store(read_sum(data + lo, hi - lo), std::memory_order_relaxed);
+                            });
 }
 
 double measure_triad_bandwidth_gbs(float* a, const float* b, const float* c, size_t count,
@@ -141,31 +149,14 @@ double measure_triad_bandwidth_gbs(float* a, const float* b, const float* c, siz
   MERCLIP_CHECK(a != nullptr && b != nullptr && c != nullptr && count > 0,
                 "measure_triad_bandwidth_gbs: empty buffer");
   MERCLIP_CHECK(threads >= 1 && reps >= 1, "measure_triad_bandwidth_gbs: threads, reps >= 1");
-  ThreadPool& pool = ThreadPool::global();
-  threads = std::min(threads, pool.size());
-  const int saved = pool.active_threads();
-  pool.set_active_threads(threads);
-  double best = 0.0;
-  try {
-    for (int r = 0; r < reps; ++r) {
-      const auto t0 = Clock::now();
-      pool.run(threads, [&](int64_t t) {
-        const size_t lo = count * static_cast<size_t>(t) / static_cast<size_t>(threads);
-        const size_t hi = count * static_cast<size_t>(t + 1) / static_cast<size_t>(threads);
-        float* __restrict pa = a + lo;
-        const float* __restrict pb = b + lo;
-        const float* __restrict pc = c + lo;
-        for (size_t i = 0; i < hi - lo; ++i) pa[i] = pb[i] + 3.0f * pc[i];
-      });
-      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-      best = std::max(best, 3.0 * static_cast<double>(count) * sizeof(float) / dt * 1e-9);
-    }
-  } catch (...) {
-    pool.set_active_threads(saved);
-    throw;
-  }
-  pool.set_active_threads(saved);
-  return best;
+  return best_bandwidth_gbs(threads, reps, 3.0 * static_cast<double>(count) * sizeof(float),
+                            [&](int64_t t, int nt) {
+                              const size_t lo = count * t / nt, hi = count * (t + 1) / nt;
+                              float* __restrict pa = a + lo;
+                              const float* __restrict pb = b + lo;
+                              const float* __restrict pc = c + lo;
+                              for (size_t i = 0; i < hi - lo; ++i) pa[i] = pb[i] + 3.0f * pc[i];
+                            });
 }
 
 }  // namespace merclip
