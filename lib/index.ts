@@ -6,6 +6,12 @@ export type {
   LayerNormForwardOptions,
   LayerNormBackwardOptions,
   LayerNormForwardResult,
+  GeluForwardOptions,
+  GeluBackwardOptions,
+  SoftmaxOptions,
+  SoftmaxBackwardOptions,
+  CrossEntropyForwardOptions,
+  CrossEntropyBackwardOptions,
   AdamWStepOptions,
 } from './kernels/index.js';
 export { backend, AddonLoadError } from './backend/index.js';

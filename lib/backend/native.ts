@@ -47,22 +47,11 @@ export interface NativeInfo {
   cuda: { compiled: boolean; deviceCount: number; devices: string[]; error?: string };
 }
 
-export interface NativeBinding {
-  readonly bindingApiVersion: number;
-  info(): NativeInfo;
-  getSimdLevel(): SimdLevelName;
-  /** Returns the level in effect (clamped to what the CPU and build support). */
-  setSimdLevel(level: SimdLevelName): SimdLevelName;
-  getNumThreads(): number;
-  /** 1 … pool size; returns the number in effect. */
-  setNumThreads(n: number): number;
-
+/** The kernels: each also exists as `<name>Async` (same arguments, runs on a libuv worker,
+ *  returns a promise; invalid arguments reject it). */
+export interface NativeOps {
   gemm(args: NativeGemmArgs): void;
-  gemmAsync(args: NativeGemmArgs): Promise<void>;
   gemmBatched(args: NativeGemmBatchedArgs): void;
-  gemmBatchedAsync(args: NativeGemmBatchedArgs): Promise<void>;
-  biasGrad(args: { dy: Float32Array; dBias: Float32Array; m: number; n: number }): void;
-
   layerNormForward(args: {
     x: Float32Array; weight?: Float32Array | null; bias?: Float32Array | null;
     out: Float32Array; mean: Float32Array; rstd: Float32Array;
@@ -90,6 +79,25 @@ export interface NativeBinding {
     param: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array;
     lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number;
   }): void;
+}
+
+export type NativeOpName = keyof NativeOps;
+
+/** `<name>Async` for every op: the same arguments, a promise of the same result. */
+export type NativeAsyncOps = {
+  [K in NativeOpName as `${K}Async`]: (args: Parameters<NativeOps[K]>[0]) => Promise<ReturnType<NativeOps[K]>>;
+};
+
+export interface NativeBinding extends NativeOps, NativeAsyncOps {
+  readonly bindingApiVersion: number;
+  info(): NativeInfo;
+  getSimdLevel(): SimdLevelName;
+  /** Returns the level in effect (clamped to what the CPU and build support). */
+  setSimdLevel(level: SimdLevelName): SimdLevelName;
+  getNumThreads(): number;
+  /** 1 … pool size; returns the number in effect. */
+  setNumThreads(n: number): number;
+  biasGrad(args: { dy: Float32Array; dBias: Float32Array; m: number; n: number }): void;
 
   /** FMA loop with register-resident accumulators; GFLOP/s summed over `threads` threads. */
   measurePeakFlops(args: { threads: number; seconds: number; simd?: SimdLevelName }): number;

@@ -1,5 +1,5 @@
 // lib/kernels/adamw.ts — one fused AdamW update (torch.optim.AdamW semantics), in place.
-import { loadNative } from '../backend/load.js';
+import { defineOp } from './op.js';
 import { Validator } from './validate.js';
 
 export interface AdamWStepOptions {
@@ -18,8 +18,8 @@ export interface AdamWStepOptions {
   step: number;
 }
 
-export function adamwStep(opts: AdamWStepOptions): void {
-  const val = new Validator('adamwStep', opts);
+const adamwStepOp = defineOp('adamwStep', (fn, opts: AdamWStepOptions) => {
+  const val = new Validator(fn, opts);
   const param = val.f32Any('param');
   const n = param.length;
   const grad = val.f32('grad', n, 'param.length');
@@ -37,5 +37,8 @@ export function adamwStep(opts: AdamWStepOptions): void {
   val.noOverlap('m', m, 'v', v);
   val.noOverlap('m', m, 'grad', grad);
   val.noOverlap('v', v, 'grad', grad);
-  loadNative().adamwStep({ param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step });
-}
+  return { args: { param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step }, result: () => undefined };
+});
+
+export const adamwStep: (opts: AdamWStepOptions) => void = adamwStepOp.sync;
+export const adamwStepAsync: (opts: AdamWStepOptions) => Promise<void> = adamwStepOp.async;

@@ -1,11 +1,29 @@
 // lib/kernels/crossEntropy.ts — softmax cross-entropy, mean over rows; forward saves lse.
-import { loadNative } from '../backend/load.js';
+import { defineOp } from './op.js';
 import { Validator } from './validate.js';
 
-export function softmaxCrossEntropyForward(opts: {
-  logits: Float32Array; targets: Int32Array; rows: number; cols: number; lse?: Float32Array;
-}): { loss: number; lse: Float32Array } {
-  const v = new Validator('softmaxCrossEntropyForward', opts);
+export interface CrossEntropyForwardOptions {
+  logits: Float32Array;
+  /** Class index per row, in [0, cols). */
+  targets: Int32Array;
+  rows: number;
+  cols: number;
+  lse?: Float32Array;
+}
+
+export interface CrossEntropyBackwardOptions {
+  logits: Float32Array;
+  lse: Float32Array;
+  targets: Int32Array;
+  rows: number;
+  cols: number;
+  /** Upstream gradient of the mean loss (default 1). */
+  dLoss?: number;
+  dLogits?: Float32Array;
+}
+
+const softmaxCrossEntropyForwardOp = defineOp('softmaxCrossEntropyForward', (fn, opts: CrossEntropyForwardOptions) => {
+  const v = new Validator(fn, opts);
   const rows = v.size('rows');
   const cols = v.size('cols');
   const logits = v.f32('logits', rows * cols, 'rows·cols');
@@ -14,15 +32,15 @@ export function softmaxCrossEntropyForward(opts: {
   v.noOverlap('lse', lse, 'logits', logits);
   v.noOverlap('lse', lse, 'targets', targets);
   v.indices('targets', targets, 0, cols - 1);
-  const loss = loadNative().softmaxCrossEntropyForward({ logits, targets, lse, rows, cols });
-  return { loss, lse };
-}
+  return { args: { logits, targets, lse, rows, cols }, result: (loss) => ({ loss, lse }) };
+});
+
+export const softmaxCrossEntropyForward: (opts: CrossEntropyForwardOptions) => { loss: number; lse: Float32Array } = softmaxCrossEntropyForwardOp.sync;
+export const softmaxCrossEntropyForwardAsync: (opts: CrossEntropyForwardOptions) => Promise<{ loss: number; lse: Float32Array }> = softmaxCrossEntropyForwardOp.async;
 
 /** dLogits = dLoss / rows · (softmax(logits) − onehot(targets)). */
-export function softmaxCrossEntropyBackward(opts: {
-  logits: Float32Array; lse: Float32Array; targets: Int32Array; rows: number; cols: number; dLoss?: number; dLogits?: Float32Array;
-}): Float32Array {
-  const v = new Validator('softmaxCrossEntropyBackward', opts);
+const softmaxCrossEntropyBackwardOp = defineOp('softmaxCrossEntropyBackward', (fn, opts: CrossEntropyBackwardOptions) => {
+  const v = new Validator(fn, opts);
   const rows = v.size('rows');
   const cols = v.size('cols');
   const logits = v.f32('logits', rows * cols, 'rows·cols');
@@ -34,6 +52,8 @@ export function softmaxCrossEntropyBackward(opts: {
   v.noOverlap('dLogits', dLogits, 'lse', lse);
   v.noOverlap('dLogits', dLogits, 'targets', targets);
   v.indices('targets', targets, 0, cols - 1);
-  loadNative().softmaxCrossEntropyBackward({ logits, lse, targets, dLogits, rows, cols, dLoss });
-  return dLogits;
-}
+  return { args: { logits, lse, targets, dLogits, rows, cols, dLoss }, result: () => dLogits };
+});
+
+export const softmaxCrossEntropyBackward: (opts: CrossEntropyBackwardOptions) => Float32Array = softmaxCrossEntropyBackwardOp.sync;
+export const softmaxCrossEntropyBackwardAsync: (opts: CrossEntropyBackwardOptions) => Promise<Float32Array> = softmaxCrossEntropyBackwardOp.async;

@@ -1,28 +1,45 @@
 // lib/kernels/gelu.ts — GELU (erf form), its tanh approximation, and CLIP's quick-GELU.
-import { loadNative } from '../backend/load.js';
 import type { GeluApproximate } from '../backend/native.js';
+import { defineOp } from './op.js';
 import { Validator } from './validate.js';
+
+export interface GeluForwardOptions {
+  x: Float32Array;
+  approximate?: GeluApproximate;
+  out?: Float32Array;
+}
+
+export interface GeluBackwardOptions {
+  dOut: Float32Array;
+  x: Float32Array;
+  approximate?: GeluApproximate;
+  dx?: Float32Array;
+}
 
 export const GELU_APPROXIMATIONS: readonly GeluApproximate[] = ['none', 'tanh', 'quick'];
 
-export function geluForward(opts: { x: Float32Array; approximate?: GeluApproximate; out?: Float32Array }): Float32Array {
-  const v = new Validator('geluForward', opts);
+const geluForwardOp = defineOp('geluForward', (fn, opts: GeluForwardOptions) => {
+  const v = new Validator(fn, opts);
   const x = v.f32Any('x');
   const approximate = v.oneOf('approximate', GELU_APPROXIMATIONS, 'none');
   const out = v.f32Out('out', x.length, 'x.length');
   v.noOverlap('out', out, 'x', x, true);
-  loadNative().geluForward({ x, out, approximate });
-  return out;
-}
+  return { args: { x, out, approximate }, result: () => out };
+});
 
-export function geluBackward(opts: { dOut: Float32Array; x: Float32Array; approximate?: GeluApproximate; dx?: Float32Array }): Float32Array {
-  const v = new Validator('geluBackward', opts);
+export const geluForward: (opts: GeluForwardOptions) => Float32Array = geluForwardOp.sync;
+export const geluForwardAsync: (opts: GeluForwardOptions) => Promise<Float32Array> = geluForwardOp.async;
+
+const geluBackwardOp = defineOp('geluBackward', (fn, opts: GeluBackwardOptions) => {
+  const v = new Validator(fn, opts);
   const x = v.f32Any('x');
   const dOut = v.f32('dOut', x.length, 'x.length');
   const approximate = v.oneOf('approximate', GELU_APPROXIMATIONS, 'none');
   const dx = v.f32Out('dx', x.length, 'x.length');
   v.noOverlap('dx', dx, 'dOut', dOut, true);
   v.noOverlap('dx', dx, 'x', x);
-  loadNative().geluBackward({ dOut, x, dx, approximate });
-  return dx;
-}
+  return { args: { dOut, x, dx, approximate }, result: () => dx };
+});
+
+export const geluBackward: (opts: GeluBackwardOptions) => Float32Array = geluBackwardOp.sync;
+export const geluBackwardAsync: (opts: GeluBackwardOptions) => Promise<Float32Array> = geluBackwardOp.async;

@@ -3,7 +3,7 @@
 // when transB). beta = 0 → C's old content is never read. C is written in place when given.
 import { loadNative } from '../backend/load.js';
 import type { NativeGemmArgs, NativeGemmBatchedArgs } from '../backend/native.js';
-import { withCallerStack } from './errors.js';
+import { defineOp } from './op.js';
 import { Validator } from './validate.js';
 
 export interface GemmOptions {
@@ -75,40 +75,22 @@ function gemmArgs(p: NativeGemmBatchedArgs): NativeGemmArgs {
   return { a, b, c, bias, m, n, k, transA, transB, alpha, beta };
 }
 
-export function gemm(opts: GemmOptions): Float32Array {
-  const p = parseGemm('gemm', opts, false);
-  loadNative().gemm(gemmArgs(p));
-  return p.c;
-}
+const gemmOp = defineOp('gemm', (fn, opts: GemmOptions) => {
+  const p = parseGemm(fn, opts, false);
+  return { args: gemmArgs(p), result: () => p.c };
+});
 
-/** GEMM off the event loop. Invalid arguments reject; the inputs must not be modified until it settles. */
-export async function gemmAsync(opts: GemmOptions): Promise<Float32Array> {
-  const context = new Error();
-  const p = parseGemm('gemmAsync', opts, false);
-  try {
-    await loadNative().gemmAsync(gemmArgs(p));
-  } catch (err) {
-    throw withCallerStack(err as Error, context);
-  }
-  return p.c;
-}
+const gemmBatchedOp = defineOp('gemmBatched', (fn, opts: GemmBatchedOptions) => {
+  const p = parseGemm(fn, opts, true);
+  return { args: p, result: () => p.c };
+});
 
-export function gemmBatched(opts: GemmBatchedOptions): Float32Array {
-  const p = parseGemm('gemmBatched', opts, true);
-  loadNative().gemmBatched(p);
-  return p.c;
-}
-
-export async function gemmBatchedAsync(opts: GemmBatchedOptions): Promise<Float32Array> {
-  const context = new Error();
-  const p = parseGemm('gemmBatchedAsync', opts, true);
-  try {
-    await loadNative().gemmBatchedAsync(p);
-  } catch (err) {
-    throw withCallerStack(err as Error, context);
-  }
-  return p.c;
-}
+/** C = alpha·op(A)·op(B) + beta·C + bias; returns C (the given `c`, or a new array). */
+export const gemm = gemmOp.sync;
+/** gemm off the event loop. Do not modify the inputs until the promise settles. */
+export const gemmAsync = gemmOp.async;
+export const gemmBatched = gemmBatchedOp.sync;
+export const gemmBatchedAsync = gemmBatchedOp.async;
 
 /** dBias[n] = column sums of dy [m, n] (the backward of the bias add). */
 export function biasGrad(opts: { dy: Float32Array; m: number; n: number; dBias?: Float32Array }): Float32Array {

@@ -1,13 +1,22 @@
 // lib/kernels/index.ts — the typed kernel API: `import { kernels } from 'merclip'`.
-import { adamwStep } from './adamw.js';
-import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './crossEntropy.js';
-import { geluBackward, geluForward } from './gelu.js';
+// Every kernel has a synchronous form and an `…Async` form that runs off the event loop.
+import { adamwStep, adamwStepAsync } from './adamw.js';
+import {
+  softmaxCrossEntropyBackward,
+  softmaxCrossEntropyBackwardAsync,
+  softmaxCrossEntropyForward,
+  softmaxCrossEntropyForwardAsync,
+} from './crossEntropy.js';
+import { geluBackward, geluBackwardAsync, geluForward, geluForwardAsync } from './gelu.js';
 import { biasGrad, gemm, gemmAsync, gemmBatched, gemmBatchedAsync } from './gemm.js';
-import { layerNormBackward, layerNormForward } from './layernorm.js';
-import { softmax, softmaxBackward } from './softmax.js';
+import { layerNormBackward, layerNormBackwardAsync, layerNormForward, layerNormForwardAsync } from './layernorm.js';
+import { softmax, softmaxAsync, softmaxBackward, softmaxBackwardAsync } from './softmax.js';
 
 export type { GemmOptions, GemmBatchedOptions } from './gemm.js';
 export type { LayerNormForwardOptions, LayerNormBackwardOptions, LayerNormForwardResult } from './layernorm.js';
+export type { GeluForwardOptions, GeluBackwardOptions } from './gelu.js';
+export type { SoftmaxOptions, SoftmaxBackwardOptions } from './softmax.js';
+export type { CrossEntropyForwardOptions, CrossEntropyBackwardOptions } from './crossEntropy.js';
 export type { AdamWStepOptions } from './adamw.js';
 
 export const kernels = {
@@ -17,12 +26,21 @@ export const kernels = {
   gemmBatchedAsync,
   biasGrad,
   layerNormForward,
+  layerNormForwardAsync,
   layerNormBackward,
+  layerNormBackwardAsync,
   geluForward,
+  geluForwardAsync,
   geluBackward,
+  geluBackwardAsync,
   softmax,
+  softmaxAsync,
   softmaxBackward,
+  softmaxBackwardAsync,
   softmaxCrossEntropyForward,
+  softmaxCrossEntropyForwardAsync,
   softmaxCrossEntropyBackward,
+  softmaxCrossEntropyBackwardAsync,
   adamwStep,
+  adamwStepAsync,
 };

@@ -1,5 +1,5 @@
 // lib/kernels/layernorm.ts — LayerNorm over the last dim; forward saves mean and rstd.
-import { loadNative } from '../backend/load.js';
+import { defineOp } from './op.js';
 import { Validator } from './validate.js';
 
 export interface LayerNormForwardOptions {
@@ -23,8 +23,8 @@ export interface LayerNormForwardResult {
   rstd: Float32Array;
 }
 
-export function layerNormForward(opts: LayerNormForwardOptions): LayerNormForwardResult {
-  const v = new Validator('layerNormForward', opts);
+const layerNormForwardOp = defineOp('layerNormForward', (fn, opts: LayerNormForwardOptions) => {
+  const v = new Validator(fn, opts);
   const rows = v.size('rows');
   const dim = v.size('dim');
   const eps = v.number('eps', 1e-5, 'open', 0);
@@ -44,9 +44,11 @@ export function layerNormForward(opts: LayerNormForwardOptions): LayerNormForwar
   v.noOverlap('mean', mean, 'out', out);
   v.noOverlap('rstd', rstd, 'out', out);
   v.noOverlap('mean', mean, 'rstd', rstd);
-  loadNative().layerNormForward({ x, weight: weight ?? null, bias: bias ?? null, out, mean, rstd, rows, dim, eps });
-  return { out, mean, rstd };
-}
+  return { args: { x, weight: weight ?? null, bias: bias ?? null, out, mean, rstd, rows, dim, eps }, result: () => ({ out, mean, rstd }) };
+});
+
+export const layerNormForward: (opts: LayerNormForwardOptions) => LayerNormForwardResult = layerNormForwardOp.sync;
+export const layerNormForwardAsync: (opts: LayerNormForwardOptions) => Promise<LayerNormForwardResult> = layerNormForwardOp.async;
 
 export interface LayerNormBackwardOptions {
   dOut: Float32Array;
@@ -61,8 +63,8 @@ export interface LayerNormBackwardOptions {
   dBias?: Float32Array;
 }
 
-export function layerNormBackward(opts: LayerNormBackwardOptions): { dx: Float32Array; dWeight: Float32Array; dBias: Float32Array } {
-  const v = new Validator('layerNormBackward', opts);
+const layerNormBackwardOp = defineOp('layerNormBackward', (fn, opts: LayerNormBackwardOptions) => {
+  const v = new Validator(fn, opts);
   const rows = v.size('rows');
   const dim = v.size('dim');
   const dOut = v.f32('dOut', rows * dim, 'rows·dim');
@@ -79,6 +81,8 @@ export function layerNormBackward(opts: LayerNormBackwardOptions): { dx: Float32
   v.noOverlap('dx', dx, 'dWeight', dWeight);
   v.noOverlap('dx', dx, 'dBias', dBias);
   v.noOverlap('dWeight', dWeight, 'dBias', dBias);
-  loadNative().layerNormBackward({ dOut, x, weight: weight ?? null, mean, rstd, dx, dWeight, dBias, rows, dim });
-  return { dx, dWeight, dBias };
-}
+  return { args: { dOut, x, weight: weight ?? null, mean, rstd, dx, dWeight, dBias, rows, dim }, result: () => ({ dx, dWeight, dBias }) };
+});
+
+export const layerNormBackward: (opts: LayerNormBackwardOptions) => { dx: Float32Array; dWeight: Float32Array; dBias: Float32Array } = layerNormBackwardOp.sync;
+export const layerNormBackwardAsync: (opts: LayerNormBackwardOptions) => Promise<{ dx: Float32Array; dWeight: Float32Array; dBias: Float32Array }> = layerNormBackwardOp.async;

@@ -1,21 +1,38 @@
 // lib/kernels/softmax.ts — row softmax and its backward.
-import { loadNative } from '../backend/load.js';
+import { defineOp } from './op.js';
 import { Validator } from './validate.js';
 
-export function softmax(opts: { x: Float32Array; rows: number; cols: number; out?: Float32Array }): Float32Array {
-  const v = new Validator('softmax', opts);
+export interface SoftmaxOptions {
+  x: Float32Array;
+  rows: number;
+  cols: number;
+  out?: Float32Array;
+}
+
+export interface SoftmaxBackwardOptions {
+  dOut: Float32Array;
+  out: Float32Array;
+  rows: number;
+  cols: number;
+  dx?: Float32Array;
+}
+
+const softmaxOp = defineOp('softmax', (fn, opts: SoftmaxOptions) => {
+  const v = new Validator(fn, opts);
   const rows = v.size('rows');
   const cols = v.size('cols');
   const x = v.f32('x', rows * cols, 'rows·cols');
   const out = v.f32Out('out', rows * cols, 'rows·cols');
   v.noOverlap('out', out, 'x', x, true);
-  loadNative().softmax({ x, out, rows, cols });
-  return out;
-}
+  return { args: { x, out, rows, cols }, result: () => out };
+});
+
+export const softmax: (opts: SoftmaxOptions) => Float32Array = softmaxOp.sync;
+export const softmaxAsync: (opts: SoftmaxOptions) => Promise<Float32Array> = softmaxOp.async;
 
 /** dx = out ∘ (dOut − rowsum(dOut ∘ out)). */
-export function softmaxBackward(opts: { dOut: Float32Array; out: Float32Array; rows: number; cols: number; dx?: Float32Array }): Float32Array {
-  const v = new Validator('softmaxBackward', opts);
+const softmaxBackwardOp = defineOp('softmaxBackward', (fn, opts: SoftmaxBackwardOptions) => {
+  const v = new Validator(fn, opts);
   const rows = v.size('rows');
   const cols = v.size('cols');
   const dOut = v.f32('dOut', rows * cols, 'rows·cols');
@@ -23,6 +40,8 @@ export function softmaxBackward(opts: { dOut: Float32Array; out: Float32Array; r
   const dx = v.f32Out('dx', rows * cols, 'rows·cols');
   v.noOverlap('dx', dx, 'dOut', dOut, true);
   v.noOverlap('dx', dx, 'out', out);
-  loadNative().softmaxBackward({ dOut, out, dx, rows, cols });
-  return dx;
-}
+  return { args: { dOut, out, dx, rows, cols }, result: () => dx };
+});
+
+export const softmaxBackward: (opts: SoftmaxBackwardOptions) => Float32Array = softmaxBackwardOp.sync;
+export const softmaxBackwardAsync: (opts: SoftmaxBackwardOptions) => Promise<Float32Array> = softmaxBackwardOp.async;

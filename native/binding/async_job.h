@@ -9,6 +9,8 @@
 
 #include <napi.h>
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -94,5 +96,54 @@ inline Napi::Value rejected(Napi::Env env, const Napi::Error& error) {
   d.Reject(error.Value());
   return d.Promise();
 }
+
+// A job given as a closure over validated pointers and sizes (the kernels other than GEMM).
+// `scalar`, when set, is returned as a JS number (e.g. the cross-entropy loss).
+struct OpJob {
+  std::function<void()> run;
+  std::shared_ptr<float> scalar;
+  void execute() { run(); }
+  Napi::Value result(Napi::Env env) {
+    return scalar ? Napi::Number::New(env, *scalar) : env.Undefined();
+  }
+};
+
+// The entry point of every binding that has a sync and an async form. Parse validates every
+// argument and fills the job. Sync: invalid arguments throw. Async: they reject the promise.
+template <class Job, void (*Parse)(Args&, Job&)>
+Napi::Value entry(const Napi::CallbackInfo& info, const char* name, bool async) {
+  if (!async) {
+    Args args(info, name);
+    Job job;
+    Parse(args, job);
+    return run_sync(info.Env(), name, job);
+  }
+  try {
+    Args args(info, name);
+    Job job;
+    Parse(args, job);
+    return run_async(info.Env(), name, std::move(job), args.pins());
+  } catch (const Napi::Error& e) {
+    return rejected(info.Env(), e);
+  }
+}
+
+// Registers NAME (sync) and NAME "Async" for one Job/Parse pair.
+#define MERCLIP_REGISTER_SYNC_ASYNC(env, exports, NAME, Job, Parse)                          \
+  do {                                                                                      \
+    (exports).Set(NAME, Napi::Function::New(                                                \
+                            (env),                                                          \
+                            [](const Napi::CallbackInfo& i) {                               \
+                              return ::merclip_binding::entry<Job, Parse>(i, NAME, false);  \
+                            },                                                              \
+                            NAME));                                                         \
+    (exports).Set(NAME "Async",                                                             \
+                  Napi::Function::New(                                                      \
+                      (env),                                                                \
+                      [](const Napi::CallbackInfo& i) {                                     \
+                        return ::merclip_binding::entry<Job, Parse>(i, NAME "Async", true); \
+                      },                                                                    \
+                      NAME "Async"));                                                       \
+  } while (0)
 
 }  // namespace merclip_binding

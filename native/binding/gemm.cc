@@ -85,24 +85,8 @@ GemmJob parse_gemm(Args& args, bool batched) {
   return job;
 }
 
-template <bool Batched, bool Async>
-Napi::Value gemm_entry(const Napi::CallbackInfo& info) {
-  static constexpr const char* kName =
-      Batched ? (Async ? "gemmBatchedAsync" : "gemmBatched") : (Async ? "gemmAsync" : "gemm");
-  if (!Async) {
-    Args args(info, kName);
-    GemmJob job = parse_gemm(args, Batched);
-    return run_sync(info.Env(), kName, job);
-  }
-  // Async: invalid arguments reject the promise rather than throwing synchronously.
-  try {
-    Args args(info, kName);
-    GemmJob job = parse_gemm(args, Batched);
-    return run_async(info.Env(), kName, job, args.pins());
-  } catch (const Napi::Error& e) {
-    return rejected(info.Env(), e);
-  }
-}
+void parse_gemm_single(Args& args, GemmJob& job) { job = parse_gemm(args, false); }
+void parse_gemm_batched(Args& args, GemmJob& job) { job = parse_gemm(args, true); }
 
 Napi::Value bias_grad(const Napi::CallbackInfo& info) {
   Args args(info, "biasGrad");
@@ -123,11 +107,8 @@ Napi::Value bias_grad(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_gemm(Napi::Env env, Napi::Object exports) {
-  exports.Set("gemm", Napi::Function::New(env, gemm_entry<false, false>, "gemm"));
-  exports.Set("gemmAsync", Napi::Function::New(env, gemm_entry<false, true>, "gemmAsync"));
-  exports.Set("gemmBatched", Napi::Function::New(env, gemm_entry<true, false>, "gemmBatched"));
-  exports.Set("gemmBatchedAsync",
-              Napi::Function::New(env, gemm_entry<true, true>, "gemmBatchedAsync"));
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "gemm", GemmJob, parse_gemm_single);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "gemmBatched", GemmJob, parse_gemm_batched);
   exports.Set("biasGrad", Napi::Function::New(env, bias_grad, "biasGrad"));
 }
 

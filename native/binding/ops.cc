@@ -1,9 +1,14 @@
 // native/binding/ops.cc — layerNormForward/Backward, geluForward/Backward, softmax,
 // softmaxBackward, softmaxCrossEntropyForward/Backward, adamwStep.
-// Each entry: validate every argument (args.h), then one core call inside rethrow_core_error.
+// Each op: a parse function validates every argument (args.h) and leaves the core call in an
+// OpJob; entry<> (async_job.h) runs it on the JS thread (NAME) or on a libuv worker
+// (NAME + "Async", a promise; the arrays stay pinned until it settles).
 #include <napi.h>
 
+#include <memory>
+
 #include "args.h"
+#include "async_job.h"
 #include "bindings.h"
 #include "merclip/ops.h"
 
@@ -19,21 +24,11 @@ uint64_t prod(int64_t a, int64_t b) {
   return p;
 }
 
-template <class F>
-void call_core(Napi::Env env, const char* fn, F&& body) {
-  try {
-    body();
-  } catch (...) {
-    rethrow_core_error(env, fn);
-  }
-}
-
 merclip::GeluApprox gelu_approx(Args& args) {
   return static_cast<merclip::GeluApprox>(args.one_of("approximate", {"none", "tanh", "quick"}));
 }
 
-Napi::Value layer_norm_forward(const Napi::CallbackInfo& info) {
-  Args args(info, "layerNormForward");
+void parse_layer_norm_forward(Args& args, OpJob& job) {
   const int64_t rows = args.size("rows"), dim = args.size("dim");
   const float eps = static_cast<float>(args.number("eps", Bound::open, 0, Bound::none, 0));
   const uint64_t n = prod(rows, dim);
@@ -53,15 +48,13 @@ Napi::Value layer_norm_forward(const Napi::CallbackInfo& info) {
   args.no_overlap(mean, out);
   args.no_overlap(rstd, out);
   args.no_overlap(mean, rstd);
-  call_core(info.Env(), args.fn(), [&] {
+  job.run = [=] {
     merclip::cpu::layernorm_forward(out.data, mean.data, rstd.data, x.data, weight.data, bias.data,
                                     rows, dim, eps);
-  });
-  return info.Env().Undefined();
+  };
 }
 
-Napi::Value layer_norm_backward(const Napi::CallbackInfo& info) {
-  Args args(info, "layerNormBackward");
+void parse_layer_norm_backward(Args& args, OpJob& job) {
   const int64_t rows = args.size("rows"), dim = args.size("dim");
   const uint64_t n = prod(rows, dim);
   const F32 dout = args.f32("dOut", n, "rows·dim");
@@ -78,53 +71,44 @@ Napi::Value layer_norm_backward(const Napi::CallbackInfo& info) {
   args.no_overlap(dx, dweight);
   args.no_overlap(dx, dbias);
   args.no_overlap(dweight, dbias);
-  call_core(info.Env(), args.fn(), [&] {
+  job.run = [=] {
     merclip::cpu::layernorm_backward(dx.data, dweight.data, dbias.data, dout.data, x.data,
                                      weight.data, mean.data, rstd.data, rows, dim);
-  });
-  return info.Env().Undefined();
+  };
 }
 
-Napi::Value gelu_forward(const Napi::CallbackInfo& info) {
-  Args args(info, "geluForward");
+void parse_gelu_forward(Args& args, OpJob& job) {
   const F32 x = args.f32_any("x");
   const merclip::GeluApprox approx = gelu_approx(args);
   const F32 out = args.f32("out", x.length, "x.length");
   args.no_overlap(out, x, true);
-  call_core(info.Env(), args.fn(), [&] {
+  job.run = [=] {
     merclip::cpu::gelu_forward(out.data, x.data, static_cast<int64_t>(x.length), approx);
-  });
-  return info.Env().Undefined();
+  };
 }
 
-Napi::Value gelu_backward(const Napi::CallbackInfo& info) {
-  Args args(info, "geluBackward");
+void parse_gelu_backward(Args& args, OpJob& job) {
   const F32 x = args.f32_any("x");
   const F32 dout = args.f32("dOut", x.length, "x.length");
   const merclip::GeluApprox approx = gelu_approx(args);
   const F32 dx = args.f32("dx", x.length, "x.length");
   args.no_overlap(dx, dout, true);
   args.no_overlap(dx, x);
-  call_core(info.Env(), args.fn(), [&] {
+  job.run = [=] {
     merclip::cpu::gelu_backward(dx.data, dout.data, x.data, static_cast<int64_t>(x.length), approx);
-  });
-  return info.Env().Undefined();
+  };
 }
 
-Napi::Value softmax_forward(const Napi::CallbackInfo& info) {
-  Args args(info, "softmax");
+void parse_softmax_forward(Args& args, OpJob& job) {
   const int64_t rows = args.size("rows"), cols = args.size("cols");
   const uint64_t n = prod(rows, cols);
   const F32 x = args.f32("x", n, "rows·cols");
   const F32 out = args.f32("out", n, "rows·cols");
   args.no_overlap(out, x, true);
-  call_core(info.Env(), args.fn(),
-            [&] { merclip::cpu::softmax_forward(out.data, x.data, rows, cols); });
-  return info.Env().Undefined();
+  job.run = [=] { merclip::cpu::softmax_forward(out.data, x.data, rows, cols); };
 }
 
-Napi::Value softmax_backward(const Napi::CallbackInfo& info) {
-  Args args(info, "softmaxBackward");
+void parse_softmax_backward(Args& args, OpJob& job) {
   const int64_t rows = args.size("rows"), cols = args.size("cols");
   const uint64_t n = prod(rows, cols);
   const F32 dout = args.f32("dOut", n, "rows·cols");
@@ -132,10 +116,9 @@ Napi::Value softmax_backward(const Napi::CallbackInfo& info) {
   const F32 dx = args.f32("dx", n, "rows·cols");
   args.no_overlap(dx, dout, true);
   args.no_overlap(dx, out);
-  call_core(info.Env(), args.fn(), [&] {
+  job.run = [=] {
     merclip::cpu::softmax_backward(dx.data, dout.data, out.data, rows, cols);
-  });
-  return info.Env().Undefined();
+  };
 }
 
 // targets[r] must be in [0, cols): checked element by element (the data is read here, on the
@@ -150,8 +133,7 @@ void check_targets(Args& args, const I32& targets, int64_t cols) {
   }
 }
 
-Napi::Value xent_forward(const Napi::CallbackInfo& info) {
-  Args args(info, "softmaxCrossEntropyForward");
+void parse_xent_forward(Args& args, OpJob& job) {
   const int64_t rows = args.size("rows"), cols = args.size("cols");
   const F32 logits = args.f32("logits", prod(rows, cols), "rows·cols");
   const I32 targets = args.i32("targets", static_cast<uint64_t>(rows), "rows");
@@ -159,15 +141,14 @@ Napi::Value xent_forward(const Napi::CallbackInfo& info) {
   args.no_overlap(lse, logits);
   args.no_overlap(lse, targets);
   check_targets(args, targets, cols);
-  float loss = 0.0f;
-  call_core(info.Env(), args.fn(), [&] {
-    merclip::cpu::softmax_xent_forward(&loss, lse.data, logits.data, targets.data, rows, cols);
-  });
-  return Napi::Number::New(info.Env(), loss);
+  job.scalar = std::make_shared<float>(0.0f);
+  float* loss = job.scalar.get();
+  job.run = [=] {
+    merclip::cpu::softmax_xent_forward(loss, lse.data, logits.data, targets.data, rows, cols);
+  };
 }
 
-Napi::Value xent_backward(const Napi::CallbackInfo& info) {
-  Args args(info, "softmaxCrossEntropyBackward");
+void parse_xent_backward(Args& args, OpJob& job) {
   const int64_t rows = args.size("rows"), cols = args.size("cols");
   const uint64_t n = prod(rows, cols);
   const F32 logits = args.f32("logits", n, "rows·cols");
@@ -179,15 +160,13 @@ Napi::Value xent_backward(const Napi::CallbackInfo& info) {
   args.no_overlap(dlogits, lse);
   args.no_overlap(dlogits, targets);
   check_targets(args, targets, cols);
-  call_core(info.Env(), args.fn(), [&] {
+  job.run = [=] {
     merclip::cpu::softmax_xent_backward(dlogits.data, logits.data, lse.data, targets.data, dloss,
                                         rows, cols);
-  });
-  return info.Env().Undefined();
+  };
 }
 
-Napi::Value adamw_step(const Napi::CallbackInfo& info) {
-  Args args(info, "adamwStep");
+void parse_adamw_step(Args& args, OpJob& job) {
   const F32 param = args.f32_any("param");
   const uint64_t n = param.length;
   const F32 grad = args.f32("grad", n, "param.length");
@@ -206,27 +185,25 @@ Napi::Value adamw_step(const Napi::CallbackInfo& info) {
   args.no_overlap(m, v);
   args.no_overlap(m, grad);
   args.no_overlap(v, grad);
-  call_core(info.Env(), args.fn(), [&] {
+  job.run = [=] {
     merclip::cpu::adamw_step(param.data, m.data, v.data, grad.data, static_cast<int64_t>(n), p);
-  });
-  return info.Env().Undefined();
+  };
 }
 
 }  // namespace
 
 void register_ops(Napi::Env env, Napi::Object exports) {
-  exports.Set("layerNormForward", Napi::Function::New(env, layer_norm_forward, "layerNormForward"));
-  exports.Set("layerNormBackward",
-              Napi::Function::New(env, layer_norm_backward, "layerNormBackward"));
-  exports.Set("geluForward", Napi::Function::New(env, gelu_forward, "geluForward"));
-  exports.Set("geluBackward", Napi::Function::New(env, gelu_backward, "geluBackward"));
-  exports.Set("softmax", Napi::Function::New(env, softmax_forward, "softmax"));
-  exports.Set("softmaxBackward", Napi::Function::New(env, softmax_backward, "softmaxBackward"));
-  exports.Set("softmaxCrossEntropyForward",
-              Napi::Function::New(env, xent_forward, "softmaxCrossEntropyForward"));
-  exports.Set("softmaxCrossEntropyBackward",
-              Napi::Function::New(env, xent_backward, "softmaxCrossEntropyBackward"));
-  exports.Set("adamwStep", Napi::Function::New(env, adamw_step, "adamwStep"));
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "layerNormForward", OpJob, parse_layer_norm_forward);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "layerNormBackward", OpJob, parse_layer_norm_backward);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "geluForward", OpJob, parse_gelu_forward);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "geluBackward", OpJob, parse_gelu_backward);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "softmax", OpJob, parse_softmax_forward);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "softmaxBackward", OpJob, parse_softmax_backward);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "softmaxCrossEntropyForward", OpJob,
+                              parse_xent_forward);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "softmaxCrossEntropyBackward", OpJob,
+                              parse_xent_backward);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "adamwStep", OpJob, parse_adamw_step);
 }
 
 }  // namespace merclip_binding
