@@ -172,12 +172,14 @@ void pack_b_panel(float* dst, const float* b, int64_t ldb, bool trans, int64_t p
 // Scratch: packed B owned by the calling thread, A blocks by whichever thread runs a task.
 thread_local AlignedBuffer t_pack_b;
 thread_local AlignedBuffer t_pack_a;
+thread_local AlignedBuffer t_pack_b_panel;  // small-m path: one B panel at a time
 
 // Blocking. An MC×KC block of A stays in L2; the micro-kernel streams its panels from there.
 // KC: the micro-kernel keeps ~98% of peak with its panels streaming from L2 up to kc = 1024
 // (measured on Zen 4), so k slabs are as deep as kKCMax allows: fewer read-modify-write passes
 // over C (at the FFN shape, C is 98 MB). k is split into equal slabs (no thin last slab).
 constexpr int64_t kKCMax = 1024;
+constexpr int64_t kSmallM = 64;  // up to here: the small-m path (no shared packed B)
 constexpr int64_t kMC = 168;  // multiple of 14, 6 and 4; MC·KC·4 bytes <= 688 KB of L2
 constexpr int64_t kNC = 2048;
 constexpr int64_t kPackBFloats = int64_t{4} << 20;  // 16 MB
@@ -213,6 +215,42 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
     else
       for (int64_t t = 0; t < ntasks; ++t) fn(t);
   };
+
+  // Few rows (decoder queries, a batch of pooled vectors): no packed B is shared between A
+  // blocks, so each task packs the B panels it uses right before using them (one parallel
+  // loop, no barrier) and packs the whole, small, A itself.
+  if (p.m <= kSmallM) {
+    const int64_t npanels = (p.n + nr - 1) / nr;
+    const int64_t groups = threads > 1 ? std::min<int64_t>(npanels, 4 * threads) : 1;
+    const int64_t apanels = (p.m + mr - 1) / mr;
+    parallel(groups, [&](int64_t g) {
+      const int64_t jp_lo = npanels * g / groups, jp_hi = npanels * (g + 1) / groups;
+      float* packed_a = t_pack_a.floats(static_cast<size_t>(apanels * mr * std::min(kKCMax, p.k)));
+      float* packed_b = t_pack_b_panel.floats(static_cast<size_t>(nr * std::min(kKCMax, p.k)));
+      const int64_t kslabs = (p.k + kKCMax - 1) / kKCMax;
+      for (int64_t s = 0; s < kslabs; ++s) {
+        const int64_t pc = p.k * s / kslabs, kc = p.k * (s + 1) / kslabs - pc;
+        pack_a(packed_a, a, p.lda, p.trans_a, 0, p.m, pc, kc, mr);
+        GemmTile tile;
+        tile.ldc = p.ldc;
+        tile.alpha = p.alpha;
+        tile.beta = p.beta;
+        tile.first = s == 0;
+        for (int64_t jp = jp_lo; jp < jp_hi; ++jp) {
+          const int64_t j0 = jp * nr;
+          tile.nr = static_cast<int>(std::min<int64_t>(nr, p.n - j0));
+          tile.bias = bias != nullptr ? bias + j0 : nullptr;
+          pack_b_panel(packed_b, b, p.ldb, p.trans_b, pc, kc, j0, tile.nr, nr);
+          for (int64_t ip = 0; ip < apanels; ++ip) {
+            tile.mr = static_cast<int>(std::min<int64_t>(mr, p.m - ip * mr));
+            tile.c = c + ip * mr * p.ldc + j0;
+            kern.kernel(kc, packed_a + ip * mr * kc, packed_b, tile);
+          }
+        }
+      }
+    });
+    return;
+  }
 
   // Column slabs of at most kNC columns; within one, B is packed for as many KC slabs of k as
   // fit in kPackBFloats (usually all of k: then the tasks need no barrier between k slabs).

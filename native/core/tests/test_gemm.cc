@@ -242,12 +242,16 @@ void test_special(const std::vector<SimdLevel>& lv) {
   }
   // k spanning several KC slabs with beta != 0, and odd edges everywhere.
   probs.push_back(make_problem(rng, 33, 47, 1100, true, false, -0.5f, 0.25f, true, 5, 7, 9));
-  // Every blocking loop of cpu::gemm at once: n > NC (2048) gives two column slabs, k = 2500
-  // three KC slabs of 834, and packed B (NC·k floats) past its budget two k groups.
+  // Every blocking loop of cpu::gemm's main path at once (m > 64): n > NC (2048) gives two
+  // column slabs, k = 2100 two KC slabs of 1050, and packed B (NC·k floats) past its budget
+  // two k groups.
   for (int combo = 0; combo < 4; ++combo) {
-    probs.push_back(make_problem(rng, 23, 2100, 2500, combo & 1, combo & 2, 1.0f,
+    probs.push_back(make_problem(rng, 67, 2100, 2100, combo & 1, combo & 2, 1.0f,
                                  combo == 3 ? 0.5f : 0.0f, combo & 1, -1, -1, -1));
   }
+  // The small-m path (m <= 64) with several k slabs and n past NC.
+  probs.push_back(make_problem(rng, 23, 2100, 2500, true, true, 1.0f, 0.5f, true, -1, -1, -1));
+  probs.push_back(make_problem(rng, 64, 300, 1500, false, false, 2.0f, 0.0f, false, -1, -1, -1));
   // alpha = 0: C = beta·C + bias, A and B not needed for the value.
   probs.push_back(make_problem(rng, 17, 31, 15, false, false, 0.0f, 0.5f, true, -1, -1, 2));
   probs.push_back(make_problem(rng, 17, 31, 15, false, true, 0.0f, 0.0f, true, -1, -1, -1));
