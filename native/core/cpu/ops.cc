@@ -19,21 +19,25 @@
 // - reductions are written with explicit lanes (kLanes independent accumulators) because the
 //   compiler may not reorder a floating-point sum by itself; sums use double lanes, which keeps
 //   LayerNorm statistics and softmax denominators essentially exact at little cost (rows are
-//   L1-resident by then);
+//   L1-resident by then; the LayerNorm backward's row sums add four float terms per lane
+//   before widening, see ln_row_sums);
 // - exp is exp_f below: a branch-free Cephes-style expf (range reduction + degree-6 polynomial,
 //   selects written as integer masks so even SSE2 code vectorises). tests/test_ops.cc checks it
-//   against double exp (relative error < 2e-7 over its range). erf/erfc stay std:: (the
-//   erf-GELU path is therefore scalar; CLIP uses quick-GELU);
+//   against double exp (relative error < 2e-7 over its range). The erf GELU uses the same
+//   machinery (erf_parts: Φ(−|x|) = t·G(t)·e^(−x²/2), G a degree-8 polynomial in
+//   t = 1/(1 + 0.345|x|), the exponent split exactly; no libm call, tested over a dense sweep);
 // - std::sqrt is not vectorised by GCC while errno is live (-fmath-errno is the default), so
 //   AdamW uses sqrt_f below (Newton in double, faithfully rounded, tested).
 // Parallel split: rows (LayerNorm, softmax, cross-entropy), contiguous chunks (GELU, AdamW) or
-// column blocks (LayerNorm's dweight/dbias) over merclip::parallel_for; every task writes a
-// disjoint output range, so there are no races, and the grain keeps small inputs on the
-// calling thread.
+// fixed row blocks (LayerNorm backward, whose dweight/dbias per-block partials are summed in
+// block order afterwards) over merclip::parallel_for; every task writes a disjoint output
+// range, so there are no races, results do not depend on the thread count, and the grain keeps
+// small inputs on the calling thread.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,8 +54,7 @@ constexpr int kLanes = 16;
 // Minimum work (elements) per parallel task. A pool hand-off costs microseconds; these keep
 // each task at tens of microseconds or more.
 constexpr int64_t kRowGrainElems = int64_t{1} << 15;
-constexpr int64_t kMapGrain = int64_t{1} << 16;      // vectorised elementwise ops
-constexpr int64_t kScalarMapGrain = int64_t{1} << 13;  // std::erfc-bound elementwise ops
+constexpr int64_t kMapGrain = int64_t{1} << 16;  // vectorised elementwise ops
 constexpr int64_t kTile = 256;  // stack tile for the cross-entropy exp-sum
 
 int64_t row_grain(int64_t cols) { return cols >= kRowGrainElems ? 1 : kRowGrainElems / cols; }
@@ -251,15 +254,120 @@ inline void map2(float* out, const float* d, const float* x, int64_t n, F f) {
 //   tanh form: ½ x (1 + tanh u) = x · σ(2u)  and  1 − tanh² u = 4 σ(2u) (1 − σ(2u)),
 //   which needs only exp and has no cancellation in 1 + tanh u for negative u.
 
-constexpr float kInvSqrt2f = 0.70710678118654752440f;
 constexpr float kInvSqrt2Pif = 0.39894228040143267794f;
 constexpr float kSqrt2OverPif = 0.79788456080286535588f;
 constexpr float kTanhCubicf = 0.044715f;
 constexpr float kQuickf = 1.702f;
 
-inline float gelu_erf_f(float x) { return x * 0.5f * std::erfc(-x * kInvSqrt2f); }
+// erf form. With a = |x| and h = Φ(−a) = ½ erfc(a/√2):  Φ(x) = h for x < 0, 1 − h for x >= 0;
+//   gelu(x) = x · Φ(x),   gelu'(x) = Φ(x) + x · φ(x),   φ(x) = e^(−x²/2) / √(2π).
+// h = t · G(t) · e^(−a²/2) with t = 1 / (1 + p·a), p = 0.345, and G a degree-8 polynomial in
+// t ∈ (0, 1]: G(t) = h · e^(a²/2) / t = ½ erfcx(a/√2) / t is smooth on the whole half line
+// (G(0) = p/√(2π)), so one branch-free formula covers every x; the coefficients are a minimax
+// fit of G's relative error over a ∈ [0, 14] (2.0e-8 in exact arithmetic, 1.6e-7 evaluated in
+// float), the top two then nudged by a few ulps so that G(1) is exactly ½ in float, with or
+// without FMA (so Φ(0) = ½ and gelu'(0) = ½ exactly).
+// e^(−a²/2) comes from exp_neg_half_sq below, whose argument is exact, and h is never formed as
+// 1 − erf, so the negative tail keeps full relative precision down to where gelu underflows
+// (x ≈ −13.2). The derivative reuses t, G and e^(−a²/2) (no second exp).
+// Measured against double erfc/exp (tests/test_ops.cc: x = k·1e-4 over [−14, 14] plus every
+// 509th float bit pattern of either sign, 8.7M points; g++ 12, -march=native (AVX-512, FMA)
+// and portable SSE2 builds alike):
+// - gelu: worst relative error 4.1e-7 wherever |gelu| >= FLT_MIN; below that (x < −13.2) the
+//   absolute error is < 3.3e-39;
+// - gelu': worst relative error 7.0e-7 where |gelu'| >= 0.1 and 5.9e-6 where |gelu'| >= 0.01;
+//   closer to gelu's minimum (x ≈ −0.7518, where gelu' = Φ + xφ crosses 0 by cancellation)
+//   the absolute error stays < 6.6e-8.
+// Special values: gelu(±0) = ±0, gelu(+inf) = +inf, gelu(−inf) = −0, gelu'(±inf) = 1 / 0,
+// NaN → NaN. |x| is clamped to 14 first (e^(−98) is 0 in float), which keeps inf out of the
+// polynomial and the exp. Checked with g++ 12 -fopt-info-vec for SSE2, AVX2 and AVX-512
+// builds: every gelu_erf loop (forward, backward, in place or not) is vectorised.
+constexpr float kErfcP = 0.345f;
+
+// e^(−a²/2) for 0 <= a <= 14 (and NaN → NaN), relative error < 2e-7; 0 for a²/2 > 88.
+// a² is split exactly: ah = a with the low 12 mantissa bits cleared (12 significant bits),
+// al = a − ah, so a²/2 = ah²/2 + ah·al + al²/2 with every product exact in float. The
+// reduction n = round(−a²/2 · log2 e) then r = −ah²/2 − n·ln2_hi is exact (Sterbenz-like:
+// both terms are multiples of ulp(ah²/2) and |r| < 1), the small terms are subtracted after
+// it, and e^r, · 2^n are as in exp_f. A plain −a·a/2 would carry an absolute error of up to
+// ulp(98)/2 ≈ 4e-6 into the exponent, i.e. 4e-6 relative error in the tail.
+inline float exp_neg_half_sq(float a) {
+  const float ah = from_bits(as_bits(a) & 0xFFFFF000u);
+  const float al = a - ah;
+  const float w = -0.5f * (a * a);  // rounded; only used to pick n and for the underflow test
+  const float magic = 12582912.0f;
+  const float t = w * 1.44269504088896341f + magic;
+  const float nf = t - magic;
+  float r = -0.5f * (ah * ah) - nf * 0.693359375f;  // exact
+  r = r + nf * 2.12194440e-4f;
+  r = r - ah * al;
+  r = r - 0.5f * (al * al);
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const uint32_t n = as_bits(t) - 0x4B400000u;  // n in [-127, 0] when w >= -88
+  const float scale = from_bits((n + 127u) << 23);
+  const uint32_t keep = w < -88.0f ? 0u : ~0u;  // underflow → +0 (n < -127 there)
+  return from_bits(as_bits(p * scale) & keep);
+}
+
+// t · G(t) = Φ(−a) · e^(a²/2) for t = 1 / (1 + p·a).
+inline float erfc_scaled_f(float t) {
+  float g = -2.838196233e-02f;
+  g = g * t + 1.452819705e-01f;
+  g = g * t - 2.711730301e-01f;
+  g = g * t + 1.871966124e-01f;
+  g = g * t - 3.760161623e-02f;
+  g = g * t + 1.117995679e-01f;
+  g = g * t + 1.172382906e-01f;
+  g = g * t + 1.380208880e-01f;
+  g = g * t + 1.376192868e-01f;
+  return t * g;
+}
+
+// The clamp and the sign selects are integer masks on the bit pattern, like exp_f's fix-ups:
+// written as float ternaries, GCC turns them into control flow (jump threading on the shared
+// x < 0 condition) and the loop is not vectorised. The sign bit picks the branch, so −0 and a
+// negative NaN take the x < 0 formulas, which give −0 and NaN there too.
+struct ErfParts {
+  float xc;    // x with |x| clamped to 14 (NaN kept)
+  float q;     // Φ(−a) · e^(a²/2), a = |xc|
+  float e;     // e^(−a²/2)
+  uint32_t neg;  // all ones when x's sign bit is set
+};
+inline ErfParts erf_parts(float x) {
+  const uint32_t ux = as_bits(x);
+  const uint32_t ua = ux & 0x7fffffffu;
+  const uint32_t k = 0x41600000u;  // 14.0f
+  // 14 < |x| <= inf (not NaN) as one unsigned compare.
+  const uint32_t over = ua - (k + 1u) < 0x7f800000u - k ? ~0u : 0u;
+  const uint32_t uac = (k & over) | (ua & ~over);
+  const float a = from_bits(uac);
+  const float t = 1.0f / (1.0f + kErfcP * a);
+  ErfParts r;
+  r.xc = from_bits(uac | (ux & 0x80000000u));
+  r.q = erfc_scaled_f(t);
+  r.e = exp_neg_half_sq(a);
+  r.neg = static_cast<uint32_t>(static_cast<int32_t>(ux) >> 31);
+  return r;
+}
+inline float gelu_erf_f(float x) {
+  const ErfParts p = erf_parts(x);
+  // x < 0: x · h, multiplied as (x·q)·e so nothing is subnormal before the result is.
+  const float neg = (p.xc * p.q) * p.e;
+  const float pos = x * (1.0f - p.q * p.e);
+  return from_bits((as_bits(neg) & p.neg) | (as_bits(pos) & ~p.neg));
+}
 inline float gelu_erf_grad_f(float x) {
-  return 0.5f * std::erfc(-x * kInvSqrt2f) + x * kInvSqrt2Pif * std::exp(-0.5f * x * x);
+  const ErfParts p = erf_parts(x);
+  // Φ + xφ = e·(q + x/√(2π)) for x < 0,  1 + e·(x/√(2π) − q) for x >= 0.
+  const float s = from_bits(as_bits(p.q) ^ (~p.neg & 0x80000000u));
+  const float base = from_bits(~p.neg & 0x3f800000u);  // 0 or 1
+  return base + p.e * (s + kInvSqrt2Pif * p.xc);
 }
 inline float gelu_tanh_f(float x) {
   const float u2 = 2.0f * kSqrt2OverPif * (x + kTanhCubicf * x * x * x);
@@ -294,29 +402,123 @@ inline void ln_row_out(float* __restrict out, const float* __restrict x, const f
   }
 }
 
-// One row of the LayerNorm input gradient; g and xh are row-sized scratch.
-inline void ln_row_dx(float* __restrict dx, float* __restrict g, float* __restrict xh,
-                      const float* __restrict dout, const float* __restrict x,
-                      const float* __restrict w, float m, float s, int64_t dim) {
-  for (int64_t i = 0; i < dim; ++i) xh[i] = (x[i] - m) * s;
-  if (w != nullptr) {
-    for (int64_t i = 0; i < dim; ++i) g[i] = dout[i] * w[i];
-  } else {
-    for (int64_t i = 0; i < dim; ++i) g[i] = dout[i];
-  }
-  const float g_mean = static_cast<float>(sum_d(g, dim) / static_cast<double>(dim));
-  const float gx_mean = static_cast<float>(dot_d(g, xh, dim) / static_cast<double>(dim));
-  for (int64_t i = 0; i < dim; ++i) dx[i] = s * ((g[i] - g_mean) - xh[i] * gx_mean);
+// LayerNorm backward, one row at a time (layernorm_backward below), with
+//   xh = (x − m)·s,  g = dout·w (or dout without weight),
+//   dx = s·((g − mean(g)) − xh·mean(g·xh)),  dweight/dbias terms dout·xh and dout.
+
+// g for element i. The product is written d·w + 0: where GCC contracts (-ffp-contract=fast,
+// the default with FMA targets) that becomes fma(d, w, 0), the rounded product, which is not
+// fused again. Written as d·w, the dx loop's d·w − mean(g) would become one FMA on the
+// unrounded product, i.e. a different g than the row sums saw: g − mean(g), exactly 0 for
+// dim = 1 (where dx is exactly 0), would become the rounding residue of d·w times rstd (~316
+// there). The + 0 costs one add where nothing is contracted. (A g row buffer would do the same
+// but measured ~20% slower: the extra pass over the row stalls on memory.)
+template <bool kW>
+inline float ln_g(const float* __restrict dout, const float* __restrict w, int64_t i) {
+  return kW ? dout[i] * w[i] + 0.0f : dout[i];
 }
 
-// Adds one row's contribution to the per-column dweight / dbias accumulators of a column block.
-inline void ln_cols_accumulate(double* __restrict accw, double* __restrict accb,
-                               const float* __restrict dout, const float* __restrict x, float m,
-                               float s, int64_t nj) {
-  for (int64_t j = 0; j < nj; ++j) {
-    const float d = dout[j];
-    accw[j] += static_cast<double>(d * ((x[j] - m) * s));
-    accb[j] += static_cast<double>(d);
+// Σ g and Σ g·xh over a row. Per lane, the four terms 16 apart are added in float as a
+// pairwise tree and that partial goes into a double lane, so a row costs one float→double
+// conversion per four elements (with one per element, the conversions bound the whole
+// backward). The float partials add about 2 ulp of the four terms' magnitudes, the same order
+// as the rounding already in g and xh. Two loops: GCC 12 does not vectorise a loop that carries
+// both lane reductions; the second finds the row in L1.
+template <bool kW>
+inline void ln_row_sums(double& sum_g, double& sum_gx, const float* __restrict dout,
+                        const float* __restrict x, const float* __restrict w, float m, float s,
+                        int64_t dim) {
+  constexpr int64_t kStep = 4 * kLanes;
+  double ag[kLanes] = {}, agx[kLanes] = {};
+  const int64_t nv = dim / kStep * kStep;
+  for (int64_t i = 0; i < nv; i += kStep) {
+    for (int l = 0; l < kLanes; ++l) {
+      const int64_t j0 = i + l, j1 = j0 + kLanes, j2 = j1 + kLanes, j3 = j2 + kLanes;
+      const float g0 = ln_g<kW>(dout, w, j0), g1 = ln_g<kW>(dout, w, j1);
+      const float g2 = ln_g<kW>(dout, w, j2), g3 = ln_g<kW>(dout, w, j3);
+      ag[l] += static_cast<double>((g0 + g1) + (g2 + g3));
+    }
+  }
+  for (int64_t i = 0; i < nv; i += kStep) {
+    for (int l = 0; l < kLanes; ++l) {
+      const int64_t j0 = i + l, j1 = j0 + kLanes, j2 = j1 + kLanes, j3 = j2 + kLanes;
+      const float p0 = ln_g<kW>(dout, w, j0) * ((x[j0] - m) * s);
+      const float p1 = ln_g<kW>(dout, w, j1) * ((x[j1] - m) * s);
+      const float p2 = ln_g<kW>(dout, w, j2) * ((x[j2] - m) * s);
+      const float p3 = ln_g<kW>(dout, w, j3) * ((x[j3] - m) * s);
+      agx[l] += static_cast<double>((p0 + p1) + (p2 + p3));
+    }
+  }
+  double sg = 0.0, sgx = 0.0;
+  for (int l = 0; l < kLanes; ++l) {
+    sg += ag[l];
+    sgx += agx[l];
+  }
+  for (int64_t i = nv; i < dim; ++i) {
+    const float xh = (x[i] - m) * s;
+    const float g = ln_g<kW>(dout, w, i);
+    sg += static_cast<double>(g);
+    sgx += static_cast<double>(g) * static_cast<double>(xh);
+  }
+  sum_g = sg;
+  sum_gx = sgx;
+}
+
+// One row: the sums (kDx), then one pass over the row (found in L1) writing dx (kDx) and adding
+// the row's dweight / dbias terms dout·xh and dout to the block's double accumulators (kAcc),
+// formed as the old column-block pass formed them (float product, widened, summed in double;
+// dbias from the exact dout values). Summing the terms in float over groups of rows before
+// widening would cut this loop's arithmetic by a third, but costs dbias ~1 ulp and dweight up
+// to ~1 ulp more, for only ~5-10% end to end (the kernel is then mostly bound by memory). The
+// dx expression is the same code in every instantiation, so dx does not depend on whether
+// dweight / dbias are requested (tests/test_ops.cc checks that bitwise).
+template <bool kW, bool kDx, bool kAcc>
+inline void ln_bwd_row(float* __restrict dx, double* __restrict accw, double* __restrict accb,
+                       const float* __restrict dout, const float* __restrict x,
+                       const float* __restrict w, float m, float s, int64_t dim) {
+  float g_mean = 0.0f, gx_mean = 0.0f;
+  if (kDx) {
+    double sg, sgx;
+    ln_row_sums<kW>(sg, sgx, dout, x, w, m, s, dim);
+    g_mean = static_cast<float>(sg / static_cast<double>(dim));
+    gx_mean = static_cast<float>(sgx / static_cast<double>(dim));
+  }
+  for (int64_t i = 0; i < dim; ++i) {
+    const float xh = (x[i] - m) * s;
+    if (kDx) dx[i] = s * ((ln_g<kW>(dout, w, i) - g_mean) - xh * gx_mean);
+    if (kAcc) {
+      const float d = dout[i];
+      accw[i] += static_cast<double>(d * xh);
+      accb[i] += static_cast<double>(d);
+    }
+  }
+}
+
+// Rows [r0, r1) of the LayerNorm backward; accw/accb (kAcc) are zeroed first, then every row's
+// terms are added in row order.
+template <bool kW, bool kDx, bool kAcc>
+void ln_bwd_rows(float* dx, double* accw, double* accb, const float* dout, const float* x,
+                 const float* w, const float* mean, const float* rstd, int64_t r0, int64_t r1,
+                 int64_t dim) {
+  if (kAcc) {
+    for (int64_t j = 0; j < dim; ++j) accw[j] = 0.0, accb[j] = 0.0;
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    ln_bwd_row<kW, kDx, kAcc>(kDx ? dx + r * dim : nullptr, accw, accb, dout + r * dim,
+                              x + r * dim, w, mean[r], rstd[r], dim);
+  }
+}
+
+template <bool kW>
+void ln_bwd_block(float* dx, double* accw, double* accb, const float* dout, const float* x,
+                  const float* w, const float* mean, const float* rstd, int64_t r0, int64_t r1,
+                  int64_t dim) {
+  if (dx != nullptr && accw != nullptr) {
+    ln_bwd_rows<kW, true, true>(dx, accw, accb, dout, x, w, mean, rstd, r0, r1, dim);
+  } else if (dx != nullptr) {
+    ln_bwd_rows<kW, true, false>(dx, accw, accb, dout, x, w, mean, rstd, r0, r1, dim);
+  } else {  // dweight / dbias only: the weight is not needed
+    ln_bwd_rows<false, false, true>(dx, accw, accb, dout, x, nullptr, mean, rstd, r0, r1, dim);
   }
 }
 
@@ -358,6 +560,8 @@ inline void adamw_chunk(float* __restrict param, float* __restrict m, float* __r
 // and sqrt this file uses, so their accuracy claims are tested directly.
 float exp_approx_for_test(float x) { return exp_f(x); }
 float sqrt_approx_for_test(float x) { return sqrt_f(x); }
+float gelu_erf_approx_for_test(float x) { return gelu_erf_f(x); }
+float gelu_erf_grad_approx_for_test(float x) { return gelu_erf_grad_f(x); }
 
 // ---------------------------------------------------------------------------------------------
 // LayerNorm forward
@@ -391,49 +595,78 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* x, con
 // LayerNorm backward
 // dx [rows, dim]; dweight, dbias [dim] (null → skipped); dout, x [rows, dim]; weight [dim]
 // (null → 1); mean, rstd [rows] from the forward.
-// Pass 1 (rows in parallel) undoes the normalisation:
-//   xhat = (x − mean)·rstd, g = dout·w, dx = rstd·(g − mean(g) − xhat·mean(g·xhat)),
-//   the two means in double lanes over a row-sized scratch holding g and xhat.
-// Pass 2 (column blocks in parallel) undoes "· w + b": dweight = Σ_rows dout·xhat,
-//   dbias = Σ_rows dout, with one double accumulator per column, so the reduction over rows is
-//   deterministic and needs no per-thread partials.
+// One pass over fixed blocks of rows, blocks in parallel (ln_bwd_rows): per row,
+//   xhat = (x − mean)·rstd, g = dout·w, dx = rstd·(g − mean(g) − xhat·mean(g·xhat))
+// (the two means from double lanes), and the row's dweight / dbias terms dout·xhat, dout are
+// added to the block's per-column double partials, which are then summed in block order. The
+// blocks depend only on rows and dim (never on the thread count), so dx, dweight and dbias are
+// bitwise the same for any number of threads. dout and x are read from memory once (row sums,
+// then dx and the column terms from L1); the old column-block pass for dweight/dbias read them
+// a second time, and the old row pass went through three scratch loops.
+// Blocks: at least row_grain(dim) rows (~32K elements) and 16 rows (so the partials stay below
+// a quarter of the input's size), and at most kLnMaxBlocks blocks.
+
+namespace {
+constexpr int64_t kLnMaxBlocks = 64;
+constexpr int64_t kLnMinBlockRows = 16;
+// A block's dbias partials start kLnPad doubles after its dweight partials end, so the two
+// accumulators of a column are never 4 KiB apart (dim = 512: loads of one would wait on
+// stores to the other, a false dependency).
+constexpr int64_t kLnPad = 8;
+}  // namespace
 
 void layernorm_backward(float* dx, float* dweight, float* dbias, const float* dout, const float* x,
                         const float* weight, const float* mean, const float* rstd, int64_t rows,
                         int64_t dim) {
   MERCLIP_CHECK(rows >= 0 && dim >= 1, "layernorm_backward: rows must be >= 0 and dim >= 1");
-  if (dx != nullptr) {
-    parallel_for(0, rows, row_grain(dim), [&](int64_t r0, int64_t r1) {
-      std::vector<float> scratch(static_cast<size_t>(2 * dim));
-      for (int64_t r = r0; r < r1; ++r) {
-        ln_row_dx(dx + r * dim, scratch.data(), scratch.data() + dim, dout + r * dim, x + r * dim,
-                  weight, mean[r], rstd[r], dim);
-      }
-    });
-  }
-  if (dweight == nullptr && dbias == nullptr) return;
-  constexpr int64_t kColBlock = 64;
-  const int64_t nblocks = (dim + kColBlock - 1) / kColBlock;
-  const int64_t block_work = rows * kColBlock > 1 ? rows * kColBlock : 1;
-  const int64_t block_grain = block_work >= kRowGrainElems ? 1 : kRowGrainElems / block_work;
-  parallel_for(0, nblocks, block_grain, [&](int64_t b0, int64_t b1) {
+  const bool acc = dweight != nullptr || dbias != nullptr;
+  if (dx == nullptr && !acc) return;
+  int64_t block_rows = row_grain(dim);
+  if (block_rows < kLnMinBlockRows) block_rows = kLnMinBlockRows;
+  const int64_t min_rows_for_cap = (rows + kLnMaxBlocks - 1) / kLnMaxBlocks;
+  if (block_rows < min_rows_for_cap) block_rows = min_rows_for_cap;
+  const int64_t nblocks = (rows + block_rows - 1) / block_rows;  // 0 when rows == 0
+  // Per-block partials: nblocks × [dweight terms (dim), pad, dbias terms (dim), pad]; every
+  // block zeroes its own before accumulating, so the buffer needs no initialisation.
+  const int64_t stride = 2 * (dim + kLnPad);
+  std::unique_ptr<double[]> part;
+  if (acc && nblocks > 0) part.reset(new double[static_cast<size_t>(nblocks * stride)]);
+  parallel_for(0, nblocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {
-      const int64_t j0 = blk * kColBlock;
-      const int64_t nj = dim - j0 < kColBlock ? dim - j0 : kColBlock;
-      double accw[kColBlock] = {};
-      double accb[kColBlock] = {};
-      for (int64_t r = 0; r < rows; ++r) {
-        ln_cols_accumulate(accw, accb, dout + r * dim + j0, x + r * dim + j0, mean[r], rstd[r],
-                           nj);
-      }
-      if (dweight != nullptr) {
-        for (int64_t j = 0; j < nj; ++j) dweight[j0 + j] = static_cast<float>(accw[j]);
-      }
-      if (dbias != nullptr) {
-        for (int64_t j = 0; j < nj; ++j) dbias[j0 + j] = static_cast<float>(accb[j]);
+      const int64_t r0 = blk * block_rows;
+      const int64_t r1 = rows - r0 < block_rows ? rows : r0 + block_rows;
+      double* accw = acc ? part.get() + blk * stride : nullptr;
+      double* accb = acc ? accw + dim + kLnPad : nullptr;
+      if (weight != nullptr) {
+        ln_bwd_block<true>(dx, accw, accb, dout, x, weight, mean, rstd, r0, r1, dim);
+      } else {
+        ln_bwd_block<false>(dx, accw, accb, dout, x, nullptr, mean, rstd, r0, r1, dim);
       }
     }
   });
+  if (!acc) return;
+  if (nblocks == 0) {  // no rows: the column sums are 0
+    for (int64_t j = 0; j < dim; ++j) {
+      if (dweight != nullptr) dweight[j] = 0.0f;
+      if (dbias != nullptr) dbias[j] = 0.0f;
+    }
+    return;
+  }
+  // Sum the partials in block order into block 0's (the same order for every split).
+  double* totw = part.get();
+  double* totb = totw + dim + kLnPad;
+  for (int64_t blk = 1; blk < nblocks; ++blk) {
+    const double* pw = part.get() + blk * stride;
+    const double* pb = pw + dim + kLnPad;
+    for (int64_t j = 0; j < dim; ++j) totw[j] += pw[j];
+    for (int64_t j = 0; j < dim; ++j) totb[j] += pb[j];
+  }
+  if (dweight != nullptr) {
+    for (int64_t j = 0; j < dim; ++j) dweight[j] = static_cast<float>(totw[j]);
+  }
+  if (dbias != nullptr) {
+    for (int64_t j = 0; j < dim; ++j) dbias[j] = static_cast<float>(totb[j]);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,8 +678,7 @@ void gelu_forward(float* out, const float* x, int64_t n, GeluApprox approx) {
   MERCLIP_CHECK(approx == GeluApprox::none || approx == GeluApprox::tanh ||
                     approx == GeluApprox::quick,
                 "gelu_forward: unknown approximation");
-  const int64_t grain = approx == GeluApprox::none ? kScalarMapGrain : kMapGrain;
-  parallel_for(0, n, grain, [&](int64_t lo, int64_t hi) {
+  parallel_for(0, n, kMapGrain, [&](int64_t lo, int64_t hi) {
     switch (approx) {
       case GeluApprox::none: map1(out + lo, x + lo, hi - lo, gelu_erf_f); break;
       case GeluApprox::tanh: map1(out + lo, x + lo, hi - lo, gelu_tanh_f); break;
@@ -461,8 +693,7 @@ void gelu_backward(float* dx, const float* dout, const float* x, int64_t n, Gelu
   MERCLIP_CHECK(approx == GeluApprox::none || approx == GeluApprox::tanh ||
                     approx == GeluApprox::quick,
                 "gelu_backward: unknown approximation");
-  const int64_t grain = approx == GeluApprox::none ? kScalarMapGrain : kMapGrain;
-  parallel_for(0, n, grain, [&](int64_t lo, int64_t hi) {
+  parallel_for(0, n, kMapGrain, [&](int64_t lo, int64_t hi) {
     switch (approx) {
       case GeluApprox::none: map2(dx + lo, dout + lo, x + lo, hi - lo, gelu_erf_grad_f); break;
       case GeluApprox::tanh: map2(dx + lo, dout + lo, x + lo, hi - lo, gelu_tanh_grad_f); break;

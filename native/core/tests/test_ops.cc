@@ -15,6 +15,8 @@
 // - masked (-inf) logits: exact zeros, finite loss when the target logit is finite, no NaN;
 // - exp_f / sqrt_f (the vectorisable exp and sqrt in cpu/ops.cc) vs double: relative error
 //   < 2e-7 / 1.2e-7;
+// - the erf GELU (cpu/ops.cc's branch-free erfc) vs double erfc/exp over a dense sweep, both
+//   the scalar hook and the vectorised gelu_forward/backward, plus ±0, ±inf and NaN;
 // - invalid targets throw merclip::Error(invalid_argument) from both implementations.
 #include <algorithm>
 #include <cmath>
@@ -33,8 +35,10 @@
 
 namespace merclip {
 namespace cpu {
-float exp_approx_for_test(float x);   // defined in cpu/ops.cc
-float sqrt_approx_for_test(float x);  // defined in cpu/ops.cc
+float exp_approx_for_test(float x);             // defined in cpu/ops.cc
+float sqrt_approx_for_test(float x);            // defined in cpu/ops.cc
+float gelu_erf_approx_for_test(float x);        // defined in cpu/ops.cc
+float gelu_erf_grad_approx_for_test(float x);   // defined in cpu/ops.cc
 }  // namespace cpu
 }  // namespace merclip
 
@@ -216,6 +220,118 @@ void test_sqrt_approx() {
   CHECK(worst < 1.2e-7);
   CHECK(sqrt_approx_for_test(0.0f) == 0.0f);
   CHECK(sqrt_approx_for_test(4.0f) == 2.0f);
+}
+
+// ---------------------------------------------------------------------------------------------
+// erf GELU accuracy: the branch-free erfc in cpu/ops.cc (no libm in the loop) vs float64.
+// Points: every x = k·1e-4 in [−14, 14] (gelu underflows below −13.2, Φ rounds to 1 above
+// 5.4) and every 509th float bit pattern of either sign (tiny, subnormal and huge values).
+// Criterion: |got − want| <= 1e-5·|want| + floor, with floor = FLT_MIN for gelu and 1e-7 for
+// gelu' (gelu' = Φ + xφ crosses 0 at x ≈ −0.7518 by cancellation, so only an absolute bound
+// is meaningful there). Also reported and checked: the plain relative errors.
+
+struct ErfStats {
+  double ratio = 0, ratio_x = 0;  // max |got − want| / (1e-5·|want| + floor)
+  double rel = 0, rel_x = 0;      // max relative error where |want| >= rel_min
+  double abs = 0, abs_x = 0;      // max absolute error where |want| < rel_min
+  void add(double x, double got, double want, double floor, double rel_min) {
+    const double err = std::fabs(got - want);
+    const double r =
+        std::isnan(got) || std::isnan(want) ? 1e300 : err / (1e-5 * std::fabs(want) + floor);
+    if (r > ratio) ratio = r, ratio_x = x;
+    if (std::fabs(want) >= rel_min) {
+      if (err / std::fabs(want) > rel) rel = err / std::fabs(want), rel_x = x;
+    } else if (err > abs) {
+      abs = err, abs_x = x;
+    }
+  }
+};
+
+void test_gelu_erf_approx() {
+  using merclip::cpu::gelu_erf_approx_for_test;
+  using merclip::cpu::gelu_erf_grad_approx_for_test;
+  const double flt_min = std::numeric_limits<float>::min();
+  std::vector<float> xs;
+  for (int64_t k = -140000; k <= 140000; ++k) xs.push_back(static_cast<float>(k * 1e-4));
+  for (uint32_t b = 0; b < 0x7f800000u; b += 509) {
+    float x;
+    std::memcpy(&x, &b, sizeof x);
+    xs.push_back(x);
+    xs.push_back(-x);
+  }
+  // The vectorised path: gelu_forward / gelu_backward (dout = 1) over chunks of the sweep.
+  ErfStats fwd_s, grad_s, fwd_v, grad_v;  // scalar hook / vectorised op
+  const int64_t chunk = int64_t{1} << 20;
+  std::vector<float> y(chunk), d(chunk), ones(chunk, 1.0f);
+  for (size_t c0 = 0; c0 < xs.size(); c0 += chunk) {
+    const int64_t n = std::min<int64_t>(chunk, static_cast<int64_t>(xs.size() - c0));
+    merclip::cpu::gelu_forward(y.data(), xs.data() + c0, n, GeluApprox::none);
+    merclip::cpu::gelu_backward(d.data(), ones.data(), xs.data() + c0, n, GeluApprox::none);
+    for (int64_t i = 0; i < n; ++i) {
+      const float xf = xs[c0 + i];
+      const double x = xf;
+      const double phi = 0.5 * std::erfc(-x / std::sqrt(2.0));
+      const double want = x * phi;
+      const double want_d =
+          phi + x * std::exp(-0.5 * x * x) / std::sqrt(2.0 * 3.14159265358979323846);
+      fwd_s.add(x, gelu_erf_approx_for_test(xf), want, flt_min, flt_min);
+      grad_s.add(x, gelu_erf_grad_approx_for_test(xf), want_d, 1e-7, 1e-2);
+      fwd_v.add(x, y[i], want, flt_min, flt_min);
+      grad_v.add(x, d[i], want_d, 1e-7, 1e-2);
+    }
+  }
+  for (auto [name, st] : {std::pair<const char*, ErfStats*>{"gelu  (hook)", &fwd_s},
+                          {"gelu  (op)  ", &fwd_v}}) {
+    std::printf("erf %s: %zu points; worst relative error %.3e at x = %.9g; below FLT_MIN worst "
+                "absolute error %.3e at x = %.9g; criterion ratio %.3f\n",
+                name, xs.size(), st->rel, st->rel_x, st->abs, st->abs_x, st->ratio);
+    CHECK(st->rel < 1e-6);
+    CHECK(st->ratio <= 1.0);
+  }
+  for (auto [name, st] : {std::pair<const char*, ErfStats*>{"gelu' (hook)", &grad_s},
+                          {"gelu' (op)  ", &grad_v}}) {
+    std::printf("erf %s: worst relative error %.3e at x = %.9g where |gelu'| >= 0.01; worst "
+                "absolute error %.3e at x = %.9g elsewhere; criterion ratio %.3f\n",
+                name, st->rel, st->rel_x, st->abs, st->abs_x, st->ratio);
+    CHECK(st->rel < 1e-5);
+    CHECK(st->abs < 1e-7);
+    CHECK(st->ratio <= 1.0);
+  }
+  // Special values, through the scalar hook and the vectorised ops (in place too).
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> sx = {0.0f, -0.0f, kInf, -kInf, nan, -nan, 14.0f, -14.0f, 1e30f,
+                                 -1e30f, 1e-45f, -1e-45f, -13.0f, 5.5f, -0.7518f, 1.0f};
+  std::vector<float> sy(sx.size()), sd(sx.size()), sones(sx.size(), 1.0f), sio = sx;
+  merclip::cpu::gelu_forward(sy.data(), sx.data(), static_cast<int64_t>(sx.size()),
+                             GeluApprox::none);
+  merclip::cpu::gelu_backward(sd.data(), sones.data(), sx.data(),
+                              static_cast<int64_t>(sx.size()), GeluApprox::none);
+  merclip::cpu::gelu_forward(sio.data(), sio.data(), static_cast<int64_t>(sio.size()),
+                             GeluApprox::none);
+  for (size_t i = 0; i < sx.size(); ++i) {
+    for (float got : {gelu_erf_approx_for_test(sx[i]), sy[i], sio[i]}) {
+      if (std::isnan(sx[i])) {
+        CHECK(std::isnan(got));
+      } else if (sx[i] == kInf) {
+        CHECK(got == kInf);
+      } else if (sx[i] <= -14.0f) {
+        CHECK(got == 0.0f);  // −0 or +0 (the exact value is below the smallest subnormal)
+      } else if (sx[i] == 0.0f) {
+        CHECK(got == 0.0f && std::signbit(got) == std::signbit(sx[i]));
+      }
+    }
+    for (float got : {gelu_erf_grad_approx_for_test(sx[i]), sd[i]}) {
+      if (std::isnan(sx[i])) {
+        CHECK(std::isnan(got));
+      } else if (sx[i] >= 14.0f) {
+        CHECK(got == 1.0f);
+      } else if (sx[i] <= -14.0f) {
+        CHECK(got == 0.0f);
+      } else if (sx[i] == 0.0f) {
+        CHECK(got == 0.5f);
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -515,18 +631,20 @@ void test_thread_independence() {
   std::vector<int32_t> t(rows);
   for (auto& ti : t) ti = static_cast<int32_t>(rng.index(dim));
   struct Out {
-    Buffer y, mean, rstd, dx, dw, db, sm, gl, loss, lse, dl;
+    Buffer y, mean, rstd, dx, dw, db, sm, gl, ge, gd, loss, lse, dl;
   };
   auto run = [&](Out& o) {
     o.y.resize(n), o.mean.resize(rows), o.rstd.resize(rows), o.dx.resize(n), o.dw.resize(dim);
     o.db.resize(dim), o.sm.resize(n), o.gl.resize(n), o.loss.resize(1), o.lse.resize(rows);
-    o.dl.resize(n);
+    o.dl.resize(n), o.ge.resize(n), o.gd.resize(n);
     merclip::cpu::layernorm_forward(o.y.data(), o.mean.data(), o.rstd.data(), x.data(), w.data(),
                                     b.data(), rows, dim, 1e-5f);
     merclip::cpu::layernorm_backward(o.dx.data(), o.dw.data(), o.db.data(), dout.data(), x.data(),
                                      w.data(), o.mean.data(), o.rstd.data(), rows, dim);
     merclip::cpu::softmax_forward(o.sm.data(), x.data(), rows, dim);
     merclip::cpu::gelu_forward(o.gl.data(), x.data(), n, GeluApprox::quick);
+    merclip::cpu::gelu_forward(o.ge.data(), x.data(), n, GeluApprox::none);
+    merclip::cpu::gelu_backward(o.gd.data(), dout.data(), x.data(), n, GeluApprox::none);
     merclip::cpu::softmax_xent_forward(o.loss.data(), o.lse.data(), x.data(), t.data(), rows, dim);
     merclip::cpu::softmax_xent_backward(o.dl.data(), x.data(), o.lse.data(), t.data(), 1.0f, rows,
                                         dim);
@@ -543,6 +661,8 @@ void test_thread_independence() {
   expect_bitwise("threads: ln dbias", all.db, one.db);
   expect_bitwise("threads: softmax", all.sm, one.sm);
   expect_bitwise("threads: gelu", all.gl, one.gl);
+  expect_bitwise("threads: gelu erf", all.ge, one.ge);
+  expect_bitwise("threads: gelu erf backward", all.gd, one.gd);
   expect_bitwise("threads: xent loss", all.loss, one.loss);
   expect_bitwise("threads: xent dlogits", all.dl, one.dl);
 }
@@ -690,6 +810,7 @@ void test_errors() {
 int main() {
   test_exp_approx();
   test_sqrt_approx();
+  test_gelu_erf_approx();
   test_finite_differences();
   test_errors();
   test_thread_independence();
