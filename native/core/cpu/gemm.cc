@@ -142,7 +142,12 @@ void pack_b_panel(float* dst, const float* b, int64_t ldb, bool trans, int64_t p
     for (int64_t p = 0; p < kc; ++p) {
       float* d = dst + p * nr;
       const float* s = src + p * ldb;
-      if (cols == nr) {
+      // Fixed-size copies compile to a few vector moves; a runtime-size memcpy is a call per row.
+      if (cols == nr && nr == 32) {
+        std::memcpy(d, s, sizeof(float) * 32);
+      } else if (cols == nr && nr == 16) {
+        std::memcpy(d, s, sizeof(float) * 16);
+      } else if (cols == nr) {
         std::memcpy(d, s, sizeof(float) * static_cast<size_t>(nr));
       } else {
         int j = 0;
