@@ -21,8 +21,12 @@ class AlignedBuffer {
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
 
   // Returns at least `count` floats, 64-byte aligned. Contents are unspecified.
-  float* floats(size_t count) {
-    const size_t bytes = count * sizeof(float);
+  float* floats(size_t count) { return get<float>(count); }
+  double* doubles(size_t count) { return get<double>(count); }
+
+  template <class T>
+  T* get(size_t count) {
+    const size_t bytes = count * sizeof(T);
     if (bytes > capacity_) {
       std::free(data_);
       data_ = nullptr;
@@ -35,7 +39,7 @@ class AlignedBuffer {
       data_ = p;
       capacity_ = rounded;
     }
-    return static_cast<float*>(data_);
+    return static_cast<T*>(data_);
   }
 
  private:

@@ -37,10 +37,9 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <memory>
 #include <string>
-#include <vector>
 
+#include "../common/aligned_buffer.h"
 #include "merclip/error.h"
 #include "merclip/ops.h"
 #include "merclip/thread_pool.h"
@@ -629,13 +628,15 @@ void layernorm_backward(float* dx, float* dweight, float* dbias, const float* do
   // Per-block partials: nblocks × [dweight terms (dim), pad, dbias terms (dim), pad]; every
   // block zeroes its own before accumulating, so the buffer needs no initialisation.
   const int64_t stride = 2 * (dim + kLnPad);
-  std::unique_ptr<double[]> part;
-  if (acc && nblocks > 0) part.reset(new double[static_cast<size_t>(nblocks * stride)]);
+  // Reused across calls (a fresh ~0.5 MB allocation per call would be paid in page faults).
+  thread_local AlignedBuffer t_partials;
+  double* const part_base =
+      acc && nblocks > 0 ? t_partials.doubles(static_cast<size_t>(nblocks * stride)) : nullptr;
   parallel_for(0, nblocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t r0 = blk * block_rows;
       const int64_t r1 = rows - r0 < block_rows ? rows : r0 + block_rows;
-      double* accw = acc ? part.get() + blk * stride : nullptr;
+      double* accw = acc ? part_base + blk * stride : nullptr;
       double* accb = acc ? accw + dim + kLnPad : nullptr;
       if (weight != nullptr) {
         ln_bwd_block<true>(dx, accw, accb, dout, x, weight, mean, rstd, r0, r1, dim);
@@ -653,10 +654,10 @@ void layernorm_backward(float* dx, float* dweight, float* dbias, const float* do
     return;
   }
   // Sum the partials in block order into block 0's (the same order for every split).
-  double* totw = part.get();
+  double* totw = part_base;
   double* totb = totw + dim + kLnPad;
   for (int64_t blk = 1; blk < nblocks; ++blk) {
-    const double* pw = part.get() + blk * stride;
+    const double* pw = part_base + blk * stride;
     const double* pb = pw + dim + kLnPad;
     for (int64_t j = 0; j < dim; ++j) totw[j] += pw[j];
     for (int64_t j = 0; j < dim; ++j) totb[j] += pb[j];
@@ -759,7 +760,8 @@ void softmax_xent_forward(float* loss, float* lse, const float* logits, const in
                   "softmax_xent_forward: target " + std::to_string(targets[r]) + " of row " +
                       std::to_string(r) + " is outside [0, " + std::to_string(cols) + ")");
   }
-  std::vector<double> row_loss(static_cast<size_t>(rows));
+  thread_local AlignedBuffer t_row_loss;  // reused across calls
+  double* const row_loss = t_row_loss.doubles(static_cast<size_t>(rows));
   parallel_for(0, rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
     float tile[kTile];
     for (int64_t r = r0; r < r1; ++r) {
