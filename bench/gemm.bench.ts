@@ -5,6 +5,7 @@
 import { backend, kernels } from '../lib/index.js';
 import { measure, printTable, type Row } from './harness.js';
 import type { MachineLimits } from './peak.js';
+import { runTorch } from './torch.js';
 
 interface Shape { name: string; m: number; n: number; k: number; transA: boolean; transB: boolean }
 
@@ -28,10 +29,23 @@ function randomArray(n: number, seed: number): Float32Array {
   return a;
 }
 
+interface TorchGemm { torch: string; blas: string; threads: number; results: Array<{ name: string; threads: number; medianSeconds: number }> }
+
 export function runGemmBench(limits: MachineLimits): { rows: Row[]; results: unknown[] } {
   const rows: Row[] = [];
   const results: unknown[] = [];
   const all = backend.poolThreads();
+  // PyTorch first (its own processes, one per thread count), on the same machine state.
+  const torchRuns = [1, all].map((threads) => runTorch<TorchGemm>('gemm.py', { threads, shapes: GEMM_SHAPES }, threads));
+  const torch = torchRuns.find((r) => !r.ok) ?? torchRuns[0]!;
+  const torchSeconds = (name: string, threads: number): number | undefined => {
+    for (const run of torchRuns) {
+      if (!run.ok) continue;
+      const hit = run.data.results.find((r) => r.name === name && r.threads === threads);
+      if (hit) return hit.medianSeconds;
+    }
+    return undefined;
+  };
   for (const s of GEMM_SHAPES) {
     const a = randomArray(s.m * s.k, 1);
     const b = randomArray(s.k * s.n, 2);
@@ -46,6 +60,7 @@ export function runGemmBench(limits: MachineLimits): { rows: Row[]; results: unk
       const gflops = flop / r.median / 1e9;
       perThreads[threads] = gflops;
       const peak = threads === 1 ? limits.peakGflops1 : limits.peakGflopsAll;
+      const tSec = torchSeconds(s.name, threads);
       rows.push({
         shape: s.name,
         'm×n×k': `${s.m}×${s.n}×${s.k}`,
@@ -53,13 +68,21 @@ export function runGemmBench(limits: MachineLimits): { rows: Row[]; results: unk
         'ms (median)': r.median * 1e3,
         'GFLOP/s': gflops,
         '% of peak': (100 * gflops) / peak,
+        'faults/call': r.faultsPerCall,
+        'torch ms': tSec === undefined ? '-' : tSec * 1e3,
+        'vs torch': tSec === undefined ? '-' : tSec / r.median,
       });
-      results.push({ ...s, threads, medianSeconds: r.median, samples: r.samples, rme: r.rme, gflops, peakGflops: peak, fractionOfPeak: gflops / peak });
+      results.push({
+        ...s, threads, medianSeconds: r.median, samples: r.samples, rme: r.rme, faultsPerCall: r.faultsPerCall,
+        gflops, peakGflops: peak, fractionOfPeak: gflops / peak, torchMedianSeconds: tSec ?? null,
+      });
     }
     const last = rows[rows.length - 1]!;
     last['speedup vs 1 thr'] = perThreads[all]! / perThreads[1]!;
     rows[rows.length - 2]!['speedup vs 1 thr'] = 1;
   }
   backend.setNumThreads(all);
+  if (torch.ok) console.log(`\nPyTorch ${torch.data.torch} (BLAS: ${torch.data.blas}) ran the same shapes with 1 and ${all} threads; 'vs torch' = torch time / merclip time.`);
+  else console.log(`\nPyTorch comparison skipped: ${torch.reason}.`);
   return { rows, results };
 }

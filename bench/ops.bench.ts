@@ -50,8 +50,8 @@ export function runOpsBench(limits: MachineLimits): { rows: Row[]; results: unkn
   for (const c of cases) {
     const r = measure(c.name, c.fn, { maxTime: 1 });
     const gbs = c.bytes / r.median / 1e9;
-    rows.push({ kernel: c.name, 'MB moved': c.bytes / 1e6, 'ms (median)': r.median * 1e3, 'GB/s': gbs, '% of triad bw': (100 * gbs) / limits.triadGBs });
-    results.push({ kernel: c.name, bytes: c.bytes, medianSeconds: r.median, samples: r.samples, rme: r.rme, gbs, triadGBs: limits.triadGBs, readGBs: limits.readGBs });
+    rows.push({ kernel: c.name, 'MB moved': c.bytes / 1e6, 'ms (median)': r.median * 1e3, 'GB/s': gbs, '% of triad bw': (100 * gbs) / limits.triadGBs, 'faults/call': r.faultsPerCall });
+    results.push({ kernel: c.name, bytes: c.bytes, medianSeconds: r.median, samples: r.samples, rme: r.rme, faultsPerCall: r.faultsPerCall, gbs, triadGBs: limits.triadGBs, readGBs: limits.readGBs });
   }
   return { rows, results };
 }
