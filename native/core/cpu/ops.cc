@@ -72,6 +72,19 @@ inline float from_bits(uint32_t u) {
   return f;
 }
 
+
+// e^r for |r| <= ln2/2 (after range reduction): Cephes expf's degree-6 polynomial.
+inline float exp_poly(float r) {
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return p;
+}
+
 // exp_f: single-precision e^x, branch-free so loops calling it vectorise.
 // Cephes expf: n = round(x·log2 e) by the 1.5·2^23 trick (n also read from t's mantissa bits,
 // so there is no float→int conversion), r = x − n·ln 2 in two parts, e^r by a degree-6
@@ -89,13 +102,7 @@ inline float exp_f(float x) {
   const float nf = t - magic;
   float r = x - nf * 0.693359375f;  // ln 2 = 0.693359375 − 2.12194440e-4 (first part exact)
   r = r + nf * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  const float p = exp_poly(r);
   // In range, t's bits are 0x4B400000 + n (two's complement in uint32), n in [-127, 127];
   // n = -127 gives an all-zero exponent field, i.e. scale = +0.
   const uint32_t n = as_bits(t) - 0x4B400000u;
@@ -301,13 +308,7 @@ inline float exp_neg_half_sq(float a) {
   r = r + nf * 2.12194440e-4f;
   r = r - ah * al;
   r = r - 0.5f * (al * al);
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  const float p = exp_poly(r);
   const uint32_t n = as_bits(t) - 0x4B400000u;  // n in [-127, 0] when w >= -88
   const float scale = from_bits((n + 127u) << 23);
   const uint32_t keep = w < -88.0f ? 0u : ~0u;  // underflow → +0 (n < -127 there)
