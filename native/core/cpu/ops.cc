@@ -72,7 +72,6 @@ inline float from_bits(uint32_t u) {
   return f;
 }
 
-
 // e^r for |r| <= ln2/2 (after range reduction): Cephes expf's degree-6 polynomial.
 inline float exp_poly(float r) {
   float p = 1.9875691500e-4f;
