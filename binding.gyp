@@ -64,14 +64,17 @@
         "native/core/common/cuda_stub.cc",
         "native/core/ref/gemm_ref.cc",
         "native/core/ref/ops_ref.cc",
+        "native/core/ref/cosine_ref.cc",
         "native/core/cpu/gemm.cc",
         "native/core/cpu/ops.cc",
+        "native/core/cpu/cosine.cc",
         "native/core/cpu/machine.cc",
         "native/binding/addon.cc",
         "native/binding/args.cc",
         "native/binding/gemm.cc",
         "native/binding/ops.cc",
-        "native/binding/machine.cc"
+        "native/binding/machine.cc",
+        "native/binding/cosine.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

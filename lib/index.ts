@@ -13,6 +13,11 @@ export type {
   CrossEntropyForwardOptions,
   CrossEntropyBackwardOptions,
   AdamWStepOptions,
+  CosineSimilarityOptions,
+  CosineSimilarityBackwardOptions,
+  CosinePairedOptions,
+  CosinePairedBackwardOptions,
+  CosineTopKOptions,
 } from './kernels/index.js';
 export { backend, AddonLoadError } from './backend/index.js';
 export type { BackendInfo, NativeBinding, NativeInfo, SimdLevelName, GeluApproximate } from './backend/index.js';

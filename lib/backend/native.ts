@@ -79,6 +79,24 @@ export interface NativeOps {
     param: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array;
     lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number;
   }): void;
+  cosineSimilarity(args: {
+    x: Float32Array; e: Float32Array; out: Float32Array; n: number; c: number; dim: number; scale: number; eps: number;
+  }): void;
+  cosineSimilarityBackward(args: {
+    dOut: Float32Array; out: Float32Array; x: Float32Array; e: Float32Array; dx: Float32Array; de: Float32Array;
+    n: number; c: number; dim: number; scale: number; eps: number;
+  }): void;
+  cosinePaired(args: {
+    h: Float32Array; e: Float32Array; out: Float32Array; batch: number; c: number; dim: number; scale: number; eps: number;
+  }): void;
+  cosinePairedBackward(args: {
+    dOut: Float32Array; out: Float32Array; h: Float32Array; e: Float32Array; dh: Float32Array; de: Float32Array;
+    batch: number; c: number; dim: number; scale: number; eps: number;
+  }): void;
+  cosineTopK(args: {
+    x: Float32Array; e: Float32Array; indices: Int32Array; scores: Float32Array;
+    n: number; c: number; dim: number; k: number; scale: number; eps: number;
+  }): void;
 }
 
 export type NativeOpName = keyof NativeOps;

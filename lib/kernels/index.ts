@@ -2,6 +2,18 @@
 // Every kernel has a synchronous form and an `…Async` form that runs off the event loop.
 import { adamwStep, adamwStepAsync } from './adamw.js';
 import {
+  cosinePaired,
+  cosinePairedAsync,
+  cosinePairedBackward,
+  cosinePairedBackwardAsync,
+  cosineSimilarity,
+  cosineSimilarityAsync,
+  cosineSimilarityBackward,
+  cosineSimilarityBackwardAsync,
+  cosineTopK,
+  cosineTopKAsync,
+} from './cosine.js';
+import {
   softmaxCrossEntropyBackward,
   softmaxCrossEntropyBackwardAsync,
   softmaxCrossEntropyForward,
@@ -18,6 +30,13 @@ export type { GeluForwardOptions, GeluBackwardOptions } from './gelu.js';
 export type { SoftmaxOptions, SoftmaxBackwardOptions } from './softmax.js';
 export type { CrossEntropyForwardOptions, CrossEntropyBackwardOptions } from './crossEntropy.js';
 export type { AdamWStepOptions } from './adamw.js';
+export type {
+  CosineSimilarityOptions,
+  CosineSimilarityBackwardOptions,
+  CosinePairedOptions,
+  CosinePairedBackwardOptions,
+  CosineTopKOptions,
+} from './cosine.js';
 
 export const kernels = {
   gemm,
@@ -43,4 +62,14 @@ export const kernels = {
   softmaxCrossEntropyBackwardAsync,
   adamwStep,
   adamwStepAsync,
+  cosineSimilarity,
+  cosineSimilarityAsync,
+  cosineSimilarityBackward,
+  cosineSimilarityBackwardAsync,
+  cosinePaired,
+  cosinePairedAsync,
+  cosinePairedBackward,
+  cosinePairedBackwardAsync,
+  cosineTopK,
+  cosineTopKAsync,
 };

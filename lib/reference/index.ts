@@ -10,11 +10,19 @@ import { erf, erfc, geluBackward, geluDerivative, geluForward, geluScalar, norma
 import { softmax, softmaxBackward } from './softmax.js';
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './crossEntropy.js';
 import { adamwStep } from './adamw.js';
+import { cosinePaired, cosinePairedBackward, cosineSimilarity, cosineSimilarityBackward, cosineTopK } from './cosine.js';
 
 export type { GemmRefOptions, GemmBatchedRefOptions } from './gemm.js';
 export type { LayerNormForwardRefOptions, LayerNormBackwardRefOptions } from './layernorm.js';
 export type { GeluApproximate } from './gelu.js';
 export type { AdamwStepRefOptions } from './adamw.js';
+export type {
+  CosineRefOptions,
+  CosineBackwardRefOptions,
+  CosinePairedRefOptions,
+  CosinePairedBackwardRefOptions,
+  CosineTopKRefOptions,
+} from './cosine.js';
 
 export const reference = {
   gemm,
@@ -29,6 +37,11 @@ export const reference = {
   softmaxCrossEntropyForward,
   softmaxCrossEntropyBackward,
   adamwStep,
+  cosineSimilarity,
+  cosineSimilarityBackward,
+  cosinePaired,
+  cosinePairedBackward,
+  cosineTopK,
   // scalar helpers (used by the gelu reference; exported for tests)
   erf,
   erfc,

@@ -5,10 +5,11 @@
 
 namespace merclip_binding {
 
-constexpr int kBindingApiVersion = 1;  // bump when the binding's functions or arguments change
+constexpr int kBindingApiVersion = 2;  // bump when the binding's functions or arguments change
 
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_ops(Napi::Env env, Napi::Object exports);
 void register_machine(Napi::Env env, Napi::Object exports);
+void register_cosine(Napi::Env env, Napi::Object exports);
 
 }  // namespace merclip_binding

@@ -1,0 +1,631 @@
+// native/core/cpu/cosine.cc — fast CPU batched cosine similarity (merclip::cpu, declared in
+// merclip/cosine.h): forward, backward, paired forward/backward and top-k. The readable twin is
+// ref/cosine_ref.cc; tests/test_cosine.cc holds the two together.
+//
+// Contract (same as ref/cosine_ref.cc):
+// - every output is OVERWRITTEN, never accumulated into; optional outputs may be null;
+// - saved inverse norms are float(1 / max(‖v‖, eps)); the backward treats a vector as clamped
+//   (no projection term) iff its inverse norm is >= float(1 / double(eps));
+// - top-k ties go to the lower index; NaN scores rank below every number.
+//
+// Two regimes, chosen from the shape only (never from the thread count, so results do not
+// depend on it):
+// - few labels (c <= kFusedMaxLabels and e small enough to stay in L2): one fused pass per row
+//   of x computes its sum of squares and its dot products with every e_j at once (labels in
+//   groups of 4, 32 float lanes per accumulator, so GCC vectorises the lane loops at -O3 and
+//   keeps enough independent FMA chains; no intrinsics: this file gets the build's default
+//   flags). x is read exactly once; e stays in cache. The backward is the same single pass
+//   over rows: dx row in L1, de as per-row-block partials reduced in block order.
+// - many labels: x̂ = rx·x and ê = scale·re·e are written into thread_local scratch (the
+//   factors folded into the normalisation), then one merclip::cpu::gemm (transB) gives out.
+//   The backward is two GEMMs (dout·ê', doutᵀ·x') followed by a per-row fix-up pass that
+//   subtracts the projection terms and applies the outer inverse norm.
+// - top-k: labels in tiles of kTopkTile, rows in blocks of kTopkRows; each tile's raw scores
+//   x·e_tileᵀ come from the GEMM into thread_local scratch, are scaled by scale·rx_i·re_j and
+//   merged into the per-row lists kept sorted in the output arrays (memory O(n·k + tile)).
+// Parallel split: rows, labels or fixed blocks over merclip::parallel_for; every task writes a
+// disjoint range; reductions across tasks (de, column sums) use fixed blocks summed in block
+// order, so results are bitwise identical for any thread count.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "../common/aligned_buffer.h"
+#include "merclip/cosine.h"
+#include "merclip/error.h"
+#include "merclip/gemm.h"
+#include "merclip/thread_pool.h"
+
+namespace merclip {
+namespace cpu {
+
+namespace {
+
+constexpr int kW = 32;                       // float lanes per accumulator (2 zmm / 4 ymm)
+constexpr int kGroup = 4;                    // labels per fused group
+constexpr int64_t kFusedMaxLabels = 32;      // few-labels regime up to this many labels …
+constexpr int64_t kFusedMaxBytes = 1 << 18;  // … while e fits in 256 KiB (L2)
+constexpr int64_t kGrainElems = int64_t{1} << 15;  // minimum elements per parallel task
+constexpr int64_t kTopkTile = 2048;          // labels per top-k tile
+constexpr int64_t kTopkRows = 256;           // rows per top-k GEMM block
+constexpr int64_t kBwdBlockRows = 256;       // rows per de partial block (few-labels backward)
+
+thread_local AlignedBuffer t_a;  // x̂ / x' / de partials
+thread_local AlignedBuffer t_b;  // ê / ê'
+thread_local AlignedBuffer t_r;  // inverse norms, top-k factors
+thread_local AlignedBuffer t_s;  // top-k tile scores
+thread_local std::vector<std::pair<float, int32_t>> t_cand;  // top-k merge (per worker)
+thread_local std::vector<std::pair<float, int32_t>> t_merge;
+
+int64_t grain_rows(int64_t elems_per_row) {
+  return std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, elems_per_row));
+}
+
+bool use_fused(int64_t c, int64_t dim) {
+  return c <= kFusedMaxLabels && c * dim * static_cast<int64_t>(sizeof(float)) <= kFusedMaxBytes;
+}
+
+float inv_norm(double ss, float eps) {
+  return static_cast<float>(1.0 / std::max(std::sqrt(ss), static_cast<double>(eps)));
+}
+float clamped_rnorm(float eps) { return static_cast<float>(1.0 / static_cast<double>(eps)); }
+
+// ---------------------------------------------------------------------------------------------
+// Vectorisable row kernels (kW independent lanes; lane sums added in double at the end).
+
+// Sum of kW float lanes: a halving tree (vectorises; a serial loop over the lanes is a ~100-cycle
+// dependency chain per row and label, which dominated the fused pass), last 8 lanes in double.
+inline double lane_sum(float* __restrict a) {
+  for (int l = 0; l < kW / 2; ++l) a[l] += a[l + kW / 2];
+  for (int l = 0; l < kW / 4; ++l) a[l] += a[l + kW / 4];
+  return ((static_cast<double>(a[0]) + a[1]) + (static_cast<double>(a[2]) + a[3])) +
+         ((static_cast<double>(a[4]) + a[5]) + (static_cast<double>(a[6]) + a[7]));
+}
+
+inline double sumsq(const float* __restrict x, int64_t dim) {
+  float acc[kW] = {};
+  int64_t d = 0;
+  for (; d + kW <= dim; d += kW)
+    for (int l = 0; l < kW; ++l) acc[l] += x[d + l] * x[d + l];
+  double s = lane_sum(acc);
+  for (; d < dim; ++d) s += static_cast<double>(x[d]) * x[d];
+  return s;
+}
+
+// dots[j] = <x, e_j> for J consecutive rows of e (row stride dim); with kNorm also *ss = ‖x‖².
+template <int J, bool kNorm>
+inline void fused_dots(const float* __restrict x, const float* __restrict e, int64_t dim,
+                       float* __restrict dots, double* __restrict ss) {
+  float acc[J][kW] = {};
+  float nacc[kW] = {};
+  int64_t d = 0;
+  for (; d + kW <= dim; d += kW) {
+    for (int j = 0; j < J; ++j) {
+      const float* __restrict ej = e + j * dim + d;
+      for (int l = 0; l < kW; ++l) acc[j][l] += x[d + l] * ej[l];
+    }
+    if (kNorm) {
+      for (int l = 0; l < kW; ++l) nacc[l] += x[d + l] * x[d + l];
+    }
+  }
+  for (int j = 0; j < J; ++j) {
+    double s = lane_sum(acc[j]);
+    for (int64_t t = d; t < dim; ++t) s += static_cast<double>(x[t]) * e[j * dim + t];
+    dots[j] = static_cast<float>(s);
+  }
+  if (kNorm) {
+    double s = lane_sum(nacc);
+    for (int64_t t = d; t < dim; ++t) s += static_cast<double>(x[t]) * x[t];
+    *ss = s;
+  }
+}
+
+// dots[j] = <x, e_j> for all c labels, *ss = ‖x‖²: x read once per group of kGroup labels
+// (from L1 after the first).
+inline void row_dots(const float* x, const float* e, int64_t c, int64_t dim, float* dots,
+                     double* ss) {
+  int64_t j = 0;
+  bool have_norm = false;
+  while (j < c) {
+    const int64_t r = c - j;
+    const float* ej = e + j * dim;
+    if (r >= 4) {
+      if (have_norm) fused_dots<4, false>(x, ej, dim, dots + j, ss);
+      else fused_dots<4, true>(x, ej, dim, dots + j, ss);
+      j += 4;
+    } else if (r >= 2) {  // 3 = 2 + 1: GCC keeps J = 3's accumulators on the stack
+      if (have_norm) fused_dots<2, false>(x, ej, dim, dots + j, ss);
+      else fused_dots<2, true>(x, ej, dim, dots + j, ss);
+      j += 2;
+    } else {
+      if (have_norm) fused_dots<1, false>(x, ej, dim, dots + j, ss);
+      else fused_dots<1, true>(x, ej, dim, dots + j, ss);
+      j += 1;
+    }
+    have_norm = true;
+  }
+  if (!have_norm) *ss = sumsq(x, dim);
+}
+
+// y = a·v (row scale)
+inline void scale_row(float* __restrict y, const float* __restrict v, float a, int64_t dim) {
+  for (int64_t d = 0; d < dim; ++d) y[d] = a * v[d];
+}
+
+// y += Σ_{j<c} w[j]·e_j (rows of e with stride dim), labels in groups of 4.
+inline void axpy_rows(float* __restrict y, const float* __restrict w, const float* __restrict e,
+                      int64_t c, int64_t dim) {
+  int64_t j = 0;
+  for (; j + 4 <= c; j += 4) {
+    const float w0 = w[j], w1 = w[j + 1], w2 = w[j + 2], w3 = w[j + 3];
+    const float* __restrict e0 = e + j * dim;
+    const float* __restrict e1 = e0 + dim;
+    const float* __restrict e2 = e1 + dim;
+    const float* __restrict e3 = e2 + dim;
+    for (int64_t d = 0; d < dim; ++d) y[d] += w0 * e0[d] + w1 * e1[d] + w2 * e2[d] + w3 * e3[d];
+  }
+  for (; j < c; ++j) {
+    const float wj = w[j];
+    const float* __restrict ej = e + j * dim;
+    for (int64_t d = 0; d < dim; ++d) y[d] += wj * ej[d];
+  }
+}
+
+// y = a·(y − b·v)
+inline void fixup_row(float* __restrict y, const float* __restrict v, float a, float b,
+                      int64_t dim) {
+  for (int64_t d = 0; d < dim; ++d) y[d] = a * (y[d] - b * v[d]);
+}
+
+// r[i] = 1 / max(‖v_i‖, eps) for `rows` vectors, parallel over rows.
+void compute_rnorms(float* r, const float* v, int64_t rows, int64_t dim, float eps) {
+  parallel_for(0, rows, grain_rows(dim), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) r[i] = inv_norm(sumsq(v + i * dim, dim), eps);
+  });
+}
+
+// Inverse norms: the saved ones if given, else computed into `scratch`.
+const float* rnorms_or_compute(const float* saved, float* scratch, const float* v, int64_t rows,
+                               int64_t dim, float eps) {
+  if (saved) return saved;
+  compute_rnorms(scratch, v, rows, dim, eps);
+  return scratch;
+}
+
+// colsum[j] = Σ_i a_ij·b_ij over [rows, cols] (double, fixed order; parallel over columns).
+void col_dot_sums(double* colsum, const float* a, const float* b, int64_t rows, int64_t cols) {
+  constexpr int64_t kChunk = 64;
+  const int64_t chunks = (cols + kChunk - 1) / kChunk;
+  parallel_for(0, chunks, std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, rows * kChunk)),
+               [&](int64_t lo, int64_t hi) {
+                 double acc[kChunk];
+                 for (int64_t ch = lo; ch < hi; ++ch) {
+                   const int64_t j0 = ch * kChunk;
+                   const int64_t w = std::min<int64_t>(kChunk, cols - j0);
+                   for (int64_t j = 0; j < w; ++j) acc[j] = 0.0;
+                   for (int64_t i = 0; i < rows; ++i) {
+                     const float* ar = a + i * cols + j0;
+                     const float* br = b + i * cols + j0;
+                     for (int64_t j = 0; j < w; ++j)
+                       acc[j] += static_cast<double>(ar[j]) * static_cast<double>(br[j]);
+                   }
+                   for (int64_t j = 0; j < w; ++j) colsum[j0 + j] = acc[j];
+                 }
+               });
+}
+
+void check_params(int64_t n, int64_t c, int64_t dim, const char* fn) {
+  MERCLIP_CHECK(n >= 0 && c >= 0 && dim >= 0, std::string(fn) + ": sizes must be >= 0");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+// out [n,c]; x_rnorm [n], e_rnorm [c] (optional); x [n,dim]; e [c,dim]
+//   out_ij = scale·<x_i, e_j>·rx_i·re_j
+
+void cosine_forward(float* out, float* x_rnorm, float* e_rnorm, const float* x, const float* e,
+                    const CosineParams& p) {
+  check_params(p.n, p.c, p.dim, "cosine_forward");
+  const int64_t n = p.n, c = p.c, dim = p.dim;
+  const float scale = p.scale, eps = p.eps;
+  if (dim == 0) {  // every vector is zero: cos = 0, r = 1/eps
+    for (int64_t i = 0; i < n * c; ++i) out[i] = 0.0f;
+    if (x_rnorm) for (int64_t i = 0; i < n; ++i) x_rnorm[i] = clamped_rnorm(eps);
+    if (e_rnorm) for (int64_t j = 0; j < c; ++j) e_rnorm[j] = clamped_rnorm(eps);
+    return;
+  }
+  float* re = e_rnorm ? e_rnorm : t_r.floats(static_cast<size_t>(c));
+
+  if (use_fused(c, dim) || n == 0) {
+    // Few labels: one fused pass per row of x (x read once, e cache-resident).
+    compute_rnorms(re, e, c, dim, eps);
+    parallel_for(0, n, grain_rows((c + 1) * dim), [&](int64_t lo, int64_t hi) {
+      float dots[kFusedMaxLabels];
+      for (int64_t i = lo; i < hi; ++i) {
+        double ss = 0.0;
+        row_dots(x + i * dim, e, c, dim, dots, &ss);
+        const float rx = inv_norm(ss, eps);
+        if (x_rnorm) x_rnorm[i] = rx;
+        const float f = scale * rx;
+        float* oi = out + i * c;
+        for (int64_t j = 0; j < c; ++j) oi[j] = f * dots[j] * re[j];
+      }
+    });
+    return;
+  }
+  if (c == 0) {
+    if (x_rnorm) compute_rnorms(x_rnorm, x, n, dim, eps);
+    return;
+  }
+
+  // Many labels: x̂ = rx·x, ê = scale·re·e into scratch, then out = x̂·êᵀ.
+  float* xh = t_a.floats(static_cast<size_t>(n * dim));
+  float* eh = t_b.floats(static_cast<size_t>(c * dim));
+  parallel_for(0, c, grain_rows(dim), [&](int64_t lo, int64_t hi) {
+    for (int64_t j = lo; j < hi; ++j) {
+      const float r = inv_norm(sumsq(e + j * dim, dim), eps);
+      re[j] = r;
+      scale_row(eh + j * dim, e + j * dim, scale * r, dim);
+    }
+  });
+  parallel_for(0, n, grain_rows(dim), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const float r = inv_norm(sumsq(x + i * dim, dim), eps);
+      if (x_rnorm) x_rnorm[i] = r;
+      scale_row(xh + i * dim, x + i * dim, r, dim);
+    }
+  });
+  GemmParams g;
+  g.m = n, g.n = c, g.k = dim, g.trans_b = true;
+  gemm(out, xh, eh, nullptr, g);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward
+// dx [n,dim], de [c,dim] (either may be null); dout, out [n,c]; x [n,dim]; e [c,dim];
+// x_rnorm [n], e_rnorm [c] (null → recomputed). Undoes out_ij = scale·<x_i,e_j>·rx_i·re_j:
+//   g_i = Σ_j dout_ij·out_ij,  h_j = Σ_i dout_ij·out_ij
+//   dx_i = rx_i·(scale·Σ_j dout_ij·re_j·e_j − [active x_i]·rx_i·g_i·x_i)
+//   de_j = re_j·(scale·Σ_i dout_ij·rx_i·x_i − [active e_j]·re_j·h_j·e_j)
+
+void cosine_backward(float* dx, float* de, const float* dout, const float* out, const float* x,
+                     const float* e, const float* x_rnorm, const float* e_rnorm,
+                     const CosineParams& p) {
+  check_params(p.n, p.c, p.dim, "cosine_backward");
+  const int64_t n = p.n, c = p.c, dim = p.dim;
+  const float scale = p.scale, eps = p.eps;
+  if (!dx && !de) return;
+  if (dim == 0) return;  // dx, de are empty
+  if (n == 0 || c == 0) {  // nothing flows back
+    if (dx) std::memset(dx, 0, sizeof(float) * static_cast<size_t>(n * dim));
+    if (de) std::memset(de, 0, sizeof(float) * static_cast<size_t>(c * dim));
+    return;
+  }
+  const float clamped = clamped_rnorm(eps);
+  float* rbuf = (x_rnorm && e_rnorm) ? nullptr : t_r.floats(static_cast<size_t>(n + c));
+  const float* rx = rnorms_or_compute(x_rnorm, rbuf, x, n, dim, eps);
+  const float* re = rnorms_or_compute(e_rnorm, rbuf ? rbuf + n : nullptr, e, c, dim, eps);
+
+  if (use_fused(c, dim)) {
+    // Few labels: one pass over the rows of x; dx rows directly, de as per-block partials
+    // (fixed blocks of kBwdBlockRows rows, reduced in block order below).
+    const int64_t nblk = de ? (n + kBwdBlockRows - 1) / kBwdBlockRows : 0;
+    const size_t part_elems = static_cast<size_t>(c * dim);
+    float* part = de ? t_a.floats(static_cast<size_t>(nblk) * (part_elems + static_cast<size_t>(c)))
+                     : nullptr;
+    float* hpart = de ? part + static_cast<size_t>(nblk) * part_elems : nullptr;  // [nblk, c]
+    const int64_t nb_tasks = de ? nblk : (n + kBwdBlockRows - 1) / kBwdBlockRows;
+    parallel_for(0, nb_tasks, std::max<int64_t>(1, grain_rows((c + 1) * dim) / kBwdBlockRows),
+                 [&](int64_t lo, int64_t hi) {
+      float w[kFusedMaxLabels];
+      for (int64_t blk = lo; blk < hi; ++blk) {
+        const int64_t i0 = blk * kBwdBlockRows, i1 = std::min(n, i0 + kBwdBlockRows);
+        float* pb = de ? part + static_cast<size_t>(blk) * part_elems : nullptr;
+        float* hb = de ? hpart + blk * c : nullptr;
+        if (de) {
+          std::memset(pb, 0, sizeof(float) * part_elems);
+          for (int64_t j = 0; j < c; ++j) hb[j] = 0.0f;
+        }
+        for (int64_t i = i0; i < i1; ++i) {
+          const float* xi = x + i * dim;
+          const float* di = dout + i * c;
+          const float* oi = out + i * c;
+          double g = 0.0;
+          for (int64_t j = 0; j < c; ++j) g += static_cast<double>(di[j]) * oi[j];
+          if (dx) {
+            float* dxi = dx + i * dim;
+            const float proj = rx[i] < clamped ? rx[i] * static_cast<float>(g) : 0.0f;
+            const float f = rx[i] * scale;
+            for (int64_t j = 0; j < c; ++j) w[j] = f * di[j] * re[j];
+            scale_row(dxi, xi, -rx[i] * proj, dim);
+            axpy_rows(dxi, w, e, c, dim);
+          }
+          if (de) {
+            const float f = scale * rx[i];
+            for (int64_t j = 0; j < c; ++j) {
+              hb[j] += di[j] * oi[j];
+              const float wj = f * di[j];
+              float* __restrict pj = pb + j * dim;
+              for (int64_t d = 0; d < dim; ++d) pj[d] += wj * xi[d];
+            }
+          }
+        }
+      }
+    });
+    if (de) {
+      parallel_for(0, c, grain_rows(dim * nblk), [&](int64_t lo, int64_t hi) {
+        for (int64_t j = lo; j < hi; ++j) {
+          double hsum = 0.0;
+          for (int64_t b = 0; b < nblk; ++b) hsum += hpart[b * c + j];
+          float* dej = de + j * dim;
+          std::memcpy(dej, part + j * dim, sizeof(float) * static_cast<size_t>(dim));
+          for (int64_t b = 1; b < nblk; ++b) {
+            const float* __restrict pj = part + static_cast<size_t>(b) * part_elems + j * dim;
+            for (int64_t d = 0; d < dim; ++d) dej[d] += pj[d];
+          }
+          const float proj = re[j] < clamped ? re[j] * static_cast<float>(hsum) : 0.0f;
+          fixup_row(dej, e + j * dim, re[j], proj, dim);
+        }
+      });
+    }
+    return;
+  }
+
+  // Many labels: GEMMs, then a per-row fix-up.
+  if (dx) {
+    // dx = dout·ê' with ê'_j = scale·re_j·e_j; then dx_i = rx_i·(dx_i − [act]·rx_i·g_i·x_i).
+    float* ep = t_b.floats(static_cast<size_t>(c * dim));
+    parallel_for(0, c, grain_rows(dim), [&](int64_t lo, int64_t hi) {
+      for (int64_t j = lo; j < hi; ++j) scale_row(ep + j * dim, e + j * dim, scale * re[j], dim);
+    });
+    GemmParams g;
+    g.m = n, g.n = dim, g.k = c;
+    gemm(dx, dout, ep, nullptr, g);
+    parallel_for(0, n, grain_rows(dim + c), [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const float* di = dout + i * c;
+        const float* oi = out + i * c;
+        double gi = 0.0;
+        for (int64_t j = 0; j < c; ++j) gi += static_cast<double>(di[j]) * oi[j];
+        const float proj = rx[i] < clamped ? rx[i] * static_cast<float>(gi) : 0.0f;
+        fixup_row(dx + i * dim, x + i * dim, rx[i], proj, dim);
+      }
+    });
+  }
+  if (de) {
+    // de = doutᵀ·x' with x'_i = scale·rx_i·x_i; then de_j = re_j·(de_j − [act]·re_j·h_j·e_j).
+    float* xp = t_a.floats(static_cast<size_t>(n * dim));
+    double* hsum = reinterpret_cast<double*>(t_b.floats(static_cast<size_t>(2 * c)));
+    parallel_for(0, n, grain_rows(dim), [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) scale_row(xp + i * dim, x + i * dim, scale * rx[i], dim);
+    });
+    GemmParams g;
+    g.m = c, g.n = dim, g.k = n, g.trans_a = true;
+    gemm(de, dout, xp, nullptr, g);
+    col_dot_sums(hsum, dout, out, n, c);
+    parallel_for(0, c, grain_rows(dim), [&](int64_t lo, int64_t hi) {
+      for (int64_t j = lo; j < hi; ++j) {
+        const float proj = re[j] < clamped ? re[j] * static_cast<float>(hsum[j]) : 0.0f;
+        fixup_row(de + j * dim, e + j * dim, re[j], proj, dim);
+      }
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paired forward
+// out [batch,c]; h_rnorm [batch·c], e_rnorm [c] (optional); h [batch,c,dim]; e [c,dim]
+//   out_bj = scale·<h_bj, e_j>·rh_bj·re_j; one pass over h, parallel over (b, j) pairs.
+
+void cosine_paired_forward(float* out, float* h_rnorm, float* e_rnorm, const float* h,
+                           const float* e, const CosinePairedParams& p) {
+  check_params(p.batch, p.c, p.dim, "cosine_paired_forward");
+  const int64_t batch = p.batch, c = p.c, dim = p.dim;
+  const float scale = p.scale, eps = p.eps;
+  float* re = e_rnorm ? e_rnorm : t_r.floats(static_cast<size_t>(c));
+  compute_rnorms(re, e, c, dim, eps);
+  parallel_for(0, batch * c, grain_rows(2 * dim + 1), [&](int64_t lo, int64_t hi) {
+    for (int64_t q = lo; q < hi; ++q) {
+      const int64_t j = q % c;
+      float dot = 0.0f;
+      double ss = 0.0;
+      fused_dots<1, true>(h + q * dim, e + j * dim, dim, &dot, &ss);
+      const float rh = inv_norm(ss, eps);
+      if (h_rnorm) h_rnorm[q] = rh;
+      out[q] = scale * dot * rh * re[j];
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paired backward
+// dh [batch,c,dim], de [c,dim] (either may be null); dout, out [batch,c]; h [batch,c,dim];
+// e [c,dim]; h_rnorm [batch·c], e_rnorm [c] (null → recomputed)
+//   dh_bj = rh_bj·(scale·dout_bj·re_j·e_j − [active h_bj]·rh_bj·dout_bj·out_bj·h_bj)
+//   de_j  = re_j·(scale·Σ_b dout_bj·rh_bj·h_bj − [active e_j]·re_j·(Σ_b dout_bj·out_bj)·e_j)
+// Tasks are (label j, batch block kb), j-major; nb batch blocks chosen from the shape only.
+// Each task makes dh for its pairs and a de partial; with nb == 1 the partial is de itself,
+// otherwise the nb partials are summed in block order: one pass over h, deterministic.
+
+void cosine_paired_backward(float* dh, float* de, const float* dout, const float* out,
+                            const float* h, const float* e, const float* h_rnorm,
+                            const float* e_rnorm, const CosinePairedParams& p) {
+  check_params(p.batch, p.c, p.dim, "cosine_paired_backward");
+  const int64_t batch = p.batch, c = p.c, dim = p.dim;
+  const float scale = p.scale, eps = p.eps;
+  if (!dh && !de) return;
+  if (dim == 0 || c == 0) return;  // outputs are empty
+  if (batch == 0) {
+    if (de) std::memset(de, 0, sizeof(float) * static_cast<size_t>(c * dim));
+    return;
+  }
+  const float clamped = clamped_rnorm(eps);
+  const float* re =
+      rnorms_or_compute(e_rnorm, e_rnorm ? nullptr : t_r.floats(static_cast<size_t>(c)), e, c,
+                        dim, eps);
+  // Batch blocks: enough tasks for the pool when c is small, one block when c is large.
+  const int64_t want_tasks = 32;
+  const int64_t nb =
+      std::max<int64_t>(1, std::min<int64_t>(batch / 16, (want_tasks + c - 1) / c));
+  const int64_t bs = (batch + nb - 1) / nb;
+  float* part = (de && nb > 1) ? t_a.floats(static_cast<size_t>(nb * (c * dim + c))) : nullptr;
+  float* hpart = part ? part + nb * c * dim : nullptr;  // [nb, c]
+  parallel_for(0, c * nb, std::max<int64_t>(1, grain_rows(bs * dim)), [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t j = t / nb, kb = t % nb;
+      const int64_t b0 = kb * bs, b1 = std::min(batch, b0 + bs);
+      const float* ej = e + j * dim;
+      float* acc = de ? (nb > 1 ? part + (kb * c + j) * dim : de + j * dim) : nullptr;
+      double hs = 0.0;
+      if (acc) std::memset(acc, 0, sizeof(float) * static_cast<size_t>(dim));
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t q = b * c + j;
+        const float* hq = h + q * dim;
+        const float rh = h_rnorm ? h_rnorm[q] : inv_norm(sumsq(hq, dim), eps);
+        const float dq = dout[q];
+        if (dh) {
+          const float proj = rh < clamped ? rh * dq * out[q] : 0.0f;
+          const float a = rh * scale * dq * re[j], bb = rh * proj;
+          float* __restrict dhq = dh + q * dim;
+          for (int64_t d = 0; d < dim; ++d) dhq[d] = a * ej[d] - bb * hq[d];
+        }
+        if (acc) {
+          hs += static_cast<double>(dq) * out[q];
+          const float w = scale * dq * rh;
+          float* __restrict ac = acc;
+          for (int64_t d = 0; d < dim; ++d) ac[d] += w * hq[d];
+        }
+      }
+      if (acc) {
+        if (nb > 1) {
+          hpart[kb * c + j] = static_cast<float>(hs);
+        } else {
+          const float proj = re[j] < clamped ? re[j] * static_cast<float>(hs) : 0.0f;
+          fixup_row(acc, ej, re[j], proj, dim);
+        }
+      }
+    }
+  });
+  if (de && nb > 1) {
+    parallel_for(0, c, grain_rows(dim * nb), [&](int64_t lo, int64_t hi) {
+      for (int64_t j = lo; j < hi; ++j) {
+        double hs = 0.0;
+        for (int64_t kb = 0; kb < nb; ++kb) hs += hpart[kb * c + j];
+        float* dej = de + j * dim;
+        std::memcpy(dej, part + j * dim, sizeof(float) * static_cast<size_t>(dim));
+        for (int64_t kb = 1; kb < nb; ++kb) {
+          const float* __restrict pj = part + (kb * c + j) * dim;
+          for (int64_t d = 0; d < dim; ++d) dej[d] += pj[d];
+        }
+        const float proj = re[j] < clamped ? re[j] * static_cast<float>(hs) : 0.0f;
+        fixup_row(dej, e + j * dim, re[j], proj, dim);
+      }
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Top-k
+// indices [n,k] (int32), scores [n,k]; x [n,dim]; e [c,dim]; 1 <= k <= c
+// For each label tile (kTopkTile labels) and row block (kTopkRows rows): S = x_blk·e_tileᵀ by
+// the GEMM, score_ij = S_ij·rx_i·(scale·re_j), then each row's candidates above its current
+// k-th score are sorted and merged into its list (kept sorted in indices/scores; all rows have
+// seen the same labels, so every list holds min(k, labels seen) entries). Tiles arrive in
+// increasing label order, so an equal score from a later tile never displaces an earlier one.
+
+void cosine_topk(int32_t* indices, float* scores, const float* x, const float* e,
+                 const CosineParams& p, int64_t k) {
+  check_params(p.n, p.c, p.dim, "cosine_topk");
+  MERCLIP_CHECK(k >= 1 && k <= p.c, "cosine_topk: k must be in [1, c]");
+  MERCLIP_CHECK(p.c <= INT32_MAX, "cosine_topk: c must fit in int32");
+  const int64_t n = p.n, c = p.c, dim = p.dim;
+  const float scale = p.scale, eps = p.eps;
+  if (n == 0) return;
+  const int64_t tile = std::min(c, kTopkTile);
+  const int64_t rblk = std::min(n, kTopkRows);
+  float* rx = t_r.floats(static_cast<size_t>(n + tile));
+  float* fe = rx + n;  // scale·re_j of the current tile
+  float* s = t_s.floats(static_cast<size_t>(rblk * tile));
+  compute_rnorms(rx, x, n, dim, eps);
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  auto before = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
+
+  for (int64_t t0 = 0; t0 < c; t0 += tile) {
+    const int64_t tc = std::min(tile, c - t0);
+    const int64_t have = std::min(k, t0);  // list length of every row before this tile
+    const int64_t now = std::min(k, t0 + tc);
+    const float* et = e + t0 * dim;
+    parallel_for(0, tc, grain_rows(dim), [&](int64_t lo, int64_t hi) {
+      for (int64_t j = lo; j < hi; ++j) fe[j] = scale * inv_norm(sumsq(et + j * dim, dim), eps);
+    });
+    for (int64_t r0 = 0; r0 < n; r0 += rblk) {
+      const int64_t rc = std::min(rblk, n - r0);
+      if (dim > 0) {
+        GemmParams g;
+        g.m = rc, g.n = tc, g.k = dim, g.trans_b = true;
+        gemm(s, x + r0 * dim, et, nullptr, g);
+      } else {
+        std::memset(s, 0, sizeof(float) * static_cast<size_t>(rc * tc));
+      }
+      parallel_for(0, rc, std::max<int64_t>(1, 4096 / tc), [&](int64_t lo, int64_t hi) {
+        auto& cand = t_cand;
+        auto& merged = t_merge;
+        for (int64_t r = lo; r < hi; ++r) {
+          const int64_t i = r0 + r;
+          float* si = s + r * tc;
+          const float f = rx[i];
+          for (int64_t j = 0; j < tc; ++j) si[j] = si[j] * f * fe[j];
+          int32_t* ii = indices + i * k;
+          float* sc = scores + i * k;
+          cand.clear();
+          if (have == k) {
+            const float thr = sc[k - 1];
+            for (int64_t j = 0; j < tc; ++j)
+              if (si[j] > thr) cand.emplace_back(si[j], static_cast<int32_t>(t0 + j));
+          } else {
+            for (int64_t j = 0; j < tc; ++j) {
+              const float v = std::isnan(si[j]) ? neg_inf : si[j];
+              cand.emplace_back(v, static_cast<int32_t>(t0 + j));
+            }
+          }
+          if (cand.empty()) continue;
+          const int64_t take = std::min<int64_t>(static_cast<int64_t>(cand.size()), now);
+          if (take < static_cast<int64_t>(cand.size())) {
+            std::partial_sort(cand.begin(), cand.begin() + take, cand.end(), before);
+            cand.resize(static_cast<size_t>(take));
+          } else {
+            std::sort(cand.begin(), cand.end(), before);
+          }
+          // Merge the old list (have entries) with the sorted candidates, keep `now`.
+          merged.clear();
+          int64_t a = 0, b = 0;
+          const int64_t nc = static_cast<int64_t>(cand.size());
+          while (static_cast<int64_t>(merged.size()) < now && (a < have || b < nc)) {
+            if (b >= nc || (a < have && before({sc[a], ii[a]}, cand[b]))) {
+              merged.emplace_back(sc[a], ii[a]);
+              ++a;
+            } else {
+              merged.push_back(cand[b]);
+              ++b;
+            }
+          }
+          for (int64_t t = 0; t < now; ++t) {
+            sc[t] = merged[t].first;
+            ii[t] = merged[t].second;
+          }
+        }
+      });
+    }
+  }
+}
+
+}  // namespace cpu
+}  // namespace merclip

@@ -1,0 +1,364 @@
+// test/binding/cosine.errors.test.ts — bad arguments to the cosine kernels never crash the
+// process: every row is one bad argument (a valid base object with one field changed), the error
+// class it must raise and a message regex naming the function and the argument
+// ("<fn>: expected <arg> …"). Every row runs against BOTH the TypeScript wrapper
+// (`kernels.<fn>`, outputs optional) and the raw binding (`backend.native().<fn>`, every output
+// passed, no defaults), and against both `…Async` forms, which must return a rejected promise
+// (never throw synchronously) with the same class and message; the wrapper's rejection must
+// carry the caller's stack. After the table, valid calls to every function still work.
+
+import { describe, expect, it } from 'vitest';
+import { backend, kernels } from '../../lib/index.js';
+
+type Target = 'kernels' | 'native';
+type Options = Record<string, unknown>;
+type ErrorClass = typeof TypeError | typeof RangeError;
+
+const FNS = ['cosineSimilarity', 'cosineSimilarityBackward', 'cosinePaired', 'cosinePairedBackward', 'cosineTopK'] as const;
+type Fn = (typeof FNS)[number];
+
+const f32 = (n: number, start = 0.5): Float32Array => Float32Array.from({ length: n }, (_, i) => start + 0.25 * i);
+
+// ---------------------------------------------------------------------------------------------
+// Valid base objects (n = batch = 2, c = 3, dim = 4, k = 2). `inputs` go to both layers;
+// `outputs` and `defaults` only to the raw binding. Built fresh for every call.
+
+interface Base {
+  inputs: () => Options;
+  outputs: () => Options;
+  defaults: Options;
+}
+
+const DEFAULTS = { scale: 1, eps: 1e-8 };
+
+const BASES: Record<Fn, Base> = {
+  cosineSimilarity: {
+    inputs: () => ({ x: f32(8), e: f32(12, -1), n: 2, c: 3, dim: 4 }),
+    outputs: () => ({ out: f32(6) }),
+    defaults: DEFAULTS,
+  },
+  cosineSimilarityBackward: {
+    inputs: () => ({ dOut: f32(6), out: f32(6, -0.5), x: f32(8), e: f32(12, -1), n: 2, c: 3, dim: 4 }),
+    outputs: () => ({ dx: f32(8), de: f32(12) }),
+    defaults: DEFAULTS,
+  },
+  cosinePaired: {
+    inputs: () => ({ h: f32(24), e: f32(12, -1), batch: 2, c: 3, dim: 4 }),
+    outputs: () => ({ out: f32(6) }),
+    defaults: DEFAULTS,
+  },
+  cosinePairedBackward: {
+    inputs: () => ({ dOut: f32(6), out: f32(6, -0.5), h: f32(24), e: f32(12, -1), batch: 2, c: 3, dim: 4 }),
+    outputs: () => ({ dh: f32(24), de: f32(12) }),
+    defaults: DEFAULTS,
+  },
+  cosineTopK: {
+    inputs: () => ({ x: f32(8), e: f32(12, -1), n: 2, c: 3, dim: 4, k: 2 }),
+    outputs: () => ({ indices: new Int32Array(4), scores: f32(4) }),
+    defaults: DEFAULTS,
+  },
+};
+
+function baseFor(fn: Fn, target: Target): Options {
+  const base = BASES[fn];
+  return target === 'kernels' ? base.inputs() : { ...base.defaults, ...base.inputs(), ...base.outputs() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows.
+
+const MISSING = Symbol('missing');
+
+interface Row {
+  fn: Fn;
+  what: string;
+  /** Fields to change (MISSING deletes), or a function of the base, or `whole` replaces it. */
+  patch?: Record<string, unknown> | ((base: Options) => Options) | undefined;
+  whole?: unknown;
+  cls: ErrorClass;
+  /** The argument the message must name: "expected <arg> to …" / "expected <arg> not to …". */
+  arg?: string;
+  message?: RegExp;
+  only?: Target;
+}
+
+const bad = (fn: Fn, what: string, patch: Row['patch'], cls: ErrorClass, arg: string, only?: Target): Row =>
+  ({ fn, what, patch, cls, arg, ...(only ? { only } : {}) });
+
+const BAD_SIZES: Array<[string, unknown, ErrorClass]> = [
+  ['0', 0, RangeError],
+  ['negative', -1, RangeError],
+  ['non-integer', 2.5, RangeError],
+  ['NaN', NaN, RangeError],
+  ['Infinity', Infinity, RangeError],
+  ['-Infinity', -Infinity, RangeError],
+  ['2**31', 2 ** 31, RangeError],
+  ['2**40', 2 ** 40, RangeError],
+  ['a string', '2', TypeError],
+  ['a boolean', true, TypeError],
+  ['null', null, TypeError],
+  ['a BigInt', 2n, TypeError],
+  ['missing', MISSING, TypeError],
+];
+const SIZE_ARGS: Record<Fn, string[]> = {
+  cosineSimilarity: ['n', 'c', 'dim'],
+  cosineSimilarityBackward: ['n', 'c', 'dim'],
+  cosinePaired: ['batch', 'c', 'dim'],
+  cosinePairedBackward: ['batch', 'c', 'dim'],
+  cosineTopK: ['n', 'c', 'dim', 'k'],
+};
+
+interface BufferArg {
+  name: string;
+  length: number;
+  /** 'both': a required input; 'native': an output only the raw binding requires. */
+  required: 'both' | 'native';
+  int32?: boolean;
+}
+const BUFFERS: Record<Fn, BufferArg[]> = {
+  cosineSimilarity: [
+    { name: 'x', length: 8, required: 'both' }, { name: 'e', length: 12, required: 'both' },
+    { name: 'out', length: 6, required: 'native' },
+  ],
+  cosineSimilarityBackward: [
+    { name: 'dOut', length: 6, required: 'both' }, { name: 'out', length: 6, required: 'both' },
+    { name: 'x', length: 8, required: 'both' }, { name: 'e', length: 12, required: 'both' },
+    { name: 'dx', length: 8, required: 'native' }, { name: 'de', length: 12, required: 'native' },
+  ],
+  cosinePaired: [
+    { name: 'h', length: 24, required: 'both' }, { name: 'e', length: 12, required: 'both' },
+    { name: 'out', length: 6, required: 'native' },
+  ],
+  cosinePairedBackward: [
+    { name: 'dOut', length: 6, required: 'both' }, { name: 'out', length: 6, required: 'both' },
+    { name: 'h', length: 24, required: 'both' }, { name: 'e', length: 12, required: 'both' },
+    { name: 'dh', length: 24, required: 'native' }, { name: 'de', length: 12, required: 'native' },
+  ],
+  cosineTopK: [
+    { name: 'x', length: 8, required: 'both' }, { name: 'e', length: 12, required: 'both' },
+    { name: 'indices', length: 4, required: 'native', int32: true }, { name: 'scores', length: 4, required: 'native' },
+  ],
+};
+
+const ROWS: Row[] = [];
+
+// not an options object at all
+for (const fn of FNS) {
+  for (const [what, whole] of [['undefined', undefined], ['null', null], ['a number', 42], ['a string', 'x'], ['an array', []], ['a Float32Array', f32(4)]] as const) {
+    ROWS.push({ fn, what: `options ${what}`, whole, cls: TypeError, message: /expected an options object/ });
+  }
+}
+
+// sizes
+for (const fn of FNS) {
+  for (const arg of SIZE_ARGS[fn]) {
+    for (const [what, value, cls] of BAD_SIZES) ROWS.push(bad(fn, `${arg} ${what}`, { [arg]: value }, cls, arg));
+  }
+}
+
+// scale and eps: finite, eps > 0; the raw binding has no defaults
+for (const fn of FNS) {
+  ROWS.push(
+    bad(fn, 'scale NaN', { scale: NaN }, RangeError, 'scale'),
+    bad(fn, 'scale Infinity', { scale: Infinity }, RangeError, 'scale'),
+    bad(fn, 'scale -Infinity', { scale: -Infinity }, RangeError, 'scale'),
+    bad(fn, 'scale a string', { scale: '1' }, TypeError, 'scale'),
+    bad(fn, 'scale null', { scale: null }, TypeError, 'scale'),
+    bad(fn, 'scale missing (raw binding has no default)', { scale: MISSING }, TypeError, 'scale', 'native'),
+    bad(fn, 'eps 0', { eps: 0 }, RangeError, 'eps'),
+    bad(fn, 'eps -0', { eps: -0 }, RangeError, 'eps'),
+    bad(fn, 'eps negative', { eps: -1e-8 }, RangeError, 'eps'),
+    bad(fn, 'eps NaN', { eps: NaN }, RangeError, 'eps'),
+    bad(fn, 'eps Infinity', { eps: Infinity }, RangeError, 'eps'),
+    bad(fn, 'eps a string', { eps: '1e-8' }, TypeError, 'eps'),
+    bad(fn, 'eps missing (raw binding has no default)', { eps: MISSING }, TypeError, 'eps', 'native'),
+  );
+}
+
+// buffers: wrong type, missing, short, long
+for (const fn of FNS) {
+  for (const { name, length, required, int32 } of BUFFERS[fn]) {
+    ROWS.push(bad(fn, `${name} a plain Array`, { [name]: Array.from({ length }, () => 1) }, TypeError, name));
+    ROWS.push(bad(fn, `${name} a Float64Array`, { [name]: new Float64Array(length) }, TypeError, name));
+    if (int32) {
+      ROWS.push(bad(fn, `${name} a Float32Array`, { [name]: new Float32Array(length) }, TypeError, name));
+      ROWS.push(bad(fn, `${name} a Uint32Array`, { [name]: new Uint32Array(length) }, TypeError, name));
+      ROWS.push(bad(fn, `${name} one element short`, { [name]: new Int32Array(length - 1) }, RangeError, name));
+      ROWS.push(bad(fn, `${name} one element long`, { [name]: new Int32Array(length + 1) }, RangeError, name));
+    } else {
+      ROWS.push(bad(fn, `${name} an Int32Array`, { [name]: new Int32Array(length) }, TypeError, name));
+      ROWS.push(bad(fn, `${name} an ArrayBuffer`, { [name]: new ArrayBuffer(4 * length) }, TypeError, name));
+      ROWS.push(bad(fn, `${name} one element short`, { [name]: f32(length - 1) }, RangeError, name));
+      ROWS.push(bad(fn, `${name} one element long`, { [name]: f32(length + 1) }, RangeError, name));
+    }
+    ROWS.push(bad(fn, `${name} missing`, { [name]: MISSING }, TypeError, name, required === 'native' ? 'native' : undefined));
+  }
+}
+
+// one buffer of `total` floats; views [a0, a0 + alen) and [b0, b0 + blen) of it
+const views = (total: number, a: string, a0: number, alen: number, b: string, b0: number, blen: number): Options => {
+  const buf = new Float32Array(total);
+  return { [a]: buf.subarray(a0, a0 + alen), [b]: buf.subarray(b0, b0 + blen) };
+};
+
+ROWS.push(
+  // ---- k: an integer in [1, c]
+  bad('cosineTopK', 'k = c + 1', { k: 4 }, RangeError, 'k'),
+  bad('cosineTopK', 'k = c + 1 with c = 1', { c: 1, e: f32(4), k: 2 }, RangeError, 'k'),
+  bad('cosineTopK', 'k = 2**31 − 1 > c', { k: 2 ** 31 - 1 }, RangeError, 'k'),
+
+  // ---- shape / length mismatches and huge shapes
+  bad('cosineSimilarity', 'dim = 3 does not match x', { dim: 3 }, RangeError, 'x'),
+  bad('cosineSimilarity', 'c = 4 does not match e', { c: 4 }, RangeError, 'e'),
+  bad('cosineSimilarity', 'a 1e9-row shape with a tiny buffer', { n: 1e9 }, RangeError, 'x'),
+  bad('cosineSimilarity', 'n = c = dim = 2**31 − 1 (products beyond 2^53)', { n: 2 ** 31 - 1, c: 2 ** 31 - 1, dim: 2 ** 31 - 1 }, RangeError, 'x'),
+  bad('cosineSimilarityBackward', 'n = 3 does not match dOut', { n: 3 }, RangeError, 'dOut'),
+  bad('cosineSimilarityBackward', 'dim = 2 does not match x', { dim: 2 }, RangeError, 'x'),
+  bad('cosineSimilarityBackward', 'a 1e9-label shape with a tiny buffer', { c: 1e9 }, RangeError, 'dOut'),
+  bad('cosinePaired', 'batch = 3 does not match h', { batch: 3 }, RangeError, 'h'),
+  bad('cosinePaired', 'e of [c, dim] = 12 but h of [c, dim] = 12 instead of [batch, c, dim]', { h: f32(12) }, RangeError, 'h'),
+  bad('cosinePaired', 'batch = c = dim = 2**31 − 1', { batch: 2 ** 31 - 1, c: 2 ** 31 - 1, dim: 2 ** 31 - 1 }, RangeError, 'h'),
+  bad('cosinePairedBackward', 'batch = 3 does not match dOut', { batch: 3 }, RangeError, 'dOut'),
+  bad('cosinePairedBackward', 'a 1e9-batch shape with a tiny buffer', { batch: 1e9 }, RangeError, 'dOut'),
+  bad('cosineTopK', 'dim = 3 does not match x', { dim: 3 }, RangeError, 'x'),
+  bad('cosineTopK', 'a 1e9-row shape with a tiny buffer', { n: 1e9 }, RangeError, 'x'),
+
+  // ---- outputs overlapping inputs (or each other)
+  bad('cosineSimilarity', 'out overlapping x', () => views(12, 'x', 0, 8, 'out', 6, 6), RangeError, 'out'),
+  bad('cosineSimilarity', 'out overlapping e (one element)', () => views(18, 'e', 0, 12, 'out', 11, 6), RangeError, 'out'),
+  bad('cosineSimilarity', 'out is x (n = c = dim)', () => {
+    const x = f32(4);
+    return { x, out: x, e: f32(4, -1), n: 2, c: 2, dim: 2 };
+  }, RangeError, 'out'),
+  bad('cosineSimilarityBackward', 'dx overlapping x', () => views(12, 'x', 0, 8, 'dx', 4, 8), RangeError, 'dx'),
+  bad('cosineSimilarityBackward', 'dx overlapping dOut', () => views(12, 'dOut', 0, 6, 'dx', 2, 8), RangeError, 'dx'),
+  bad('cosineSimilarityBackward', 'de overlapping out', () => views(20, 'out', 0, 6, 'de', 5, 12), RangeError, 'de'),
+  bad('cosineSimilarityBackward', 'de overlapping e', () => views(24, 'e', 0, 12, 'de', 11, 12), RangeError, 'de'),
+  bad('cosineSimilarityBackward', 'dx overlapping de', () => views(20, 'dx', 0, 8, 'de', 7, 12), RangeError, '(?:dx|de)'),
+  bad('cosinePaired', 'out overlapping h', () => views(30, 'h', 0, 24, 'out', 20, 6), RangeError, 'out'),
+  bad('cosinePaired', 'out overlapping e', () => views(18, 'out', 0, 6, 'e', 5, 12), RangeError, 'out'),
+  bad('cosinePairedBackward', 'dh overlapping h', () => views(30, 'h', 0, 24, 'dh', 6, 24), RangeError, 'dh'),
+  bad('cosinePairedBackward', 'de overlapping dOut', () => views(20, 'dOut', 0, 6, 'de', 3, 12), RangeError, 'de'),
+  bad('cosinePairedBackward', 'dh overlapping de', () => views(40, 'de', 0, 12, 'dh', 10, 24), RangeError, '(?:dh|de)'),
+  bad('cosineTopK', 'scores overlapping x', () => views(10, 'x', 0, 8, 'scores', 6, 4), RangeError, 'scores'),
+  bad('cosineTopK', 'indices overlapping e (Int32 view of e\'s buffer)', () => {
+    const buf = new ArrayBuffer(4 * 14);
+    return { e: new Float32Array(buf, 0, 12), indices: new Int32Array(buf, 4 * 10, 4) };
+  }, RangeError, 'indices'),
+  bad('cosineTopK', 'indices overlapping scores', () => {
+    const buf = new ArrayBuffer(4 * 6);
+    return { scores: new Float32Array(buf, 0, 4), indices: new Int32Array(buf, 8, 4) };
+  }, RangeError, '(?:indices|scores)'),
+);
+
+// ---------------------------------------------------------------------------------------------
+
+function optionsFor(row: Row, target: Target): unknown {
+  if ('whole' in row) return row.whole;
+  const base = baseFor(row.fn, target);
+  const patch = typeof row.patch === 'function' ? row.patch(base) : row.patch ?? {};
+  const opts: Options = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === MISSING) delete opts[key];
+    else opts[key] = value;
+  }
+  return opts;
+}
+
+function messageRe(row: Row, fnPattern: string): RegExp {
+  const prefix = `^${fnPattern}: `;
+  if (row.message) return new RegExp(prefix + '.*' + row.message.source);
+  return new RegExp(`${prefix}expected ${row.arg!} (?:to|not to) `);
+}
+
+type AnyFn = (opts: unknown) => unknown;
+function lookup(target: Target, name: string): { fn: AnyFn; self: object } {
+  const self = (target === 'kernels' ? kernels : backend.native()) as unknown as Record<string, unknown>;
+  const fn = self[name];
+  if (typeof fn !== 'function') throw new Error(`${target}.${name} is not a function`);
+  return { fn: fn as AnyFn, self };
+}
+
+function rowTitle(row: Row): string {
+  return `${row.fn}: ${row.what} → ${row.cls.name}${row.only ? ` (${row.only} only)` : ''}`;
+}
+
+function targetsFor(row: Row): Target[] {
+  return row.only ? [row.only] : ['kernels', 'native'];
+}
+
+describe('base options are valid (so every row below fails for its one change)', () => {
+  for (const fn of FNS) {
+    for (const target of ['kernels', 'native'] as const) {
+      it(`${target}.${fn} and ${target}.${fn}Async`, async () => {
+        const { fn: f, self } = lookup(target, fn);
+        expect(() => f.call(self, baseFor(fn, target))).not.toThrow();
+        const { fn: fa, self: sa } = lookup(target, `${fn}Async`);
+        await fa.call(sa, baseFor(fn, target));
+      });
+    }
+  }
+});
+
+describe.each(['kernels', 'native'] as const)('%s: bad arguments throw the right error class naming the argument', (target) => {
+  const rows = ROWS.filter((r) => targetsFor(r).includes(target));
+  it.each(rows.map((r): [string, Row] => [rowTitle(r), r]))('%s', (_title, row) => {
+    const { fn, self } = lookup(target, row.fn);
+    let thrown: unknown;
+    try {
+      fn.call(self, optionsFor(row, target));
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown, 'expected the call to throw').toBeDefined();
+    expect(thrown).toBeInstanceOf(row.cls);
+    expect((thrown as Error).message).toMatch(messageRe(row, row.fn));
+  });
+});
+
+describe.each(['kernels', 'native'] as const)('%s: the …Async forms reject (never throw synchronously)', (target) => {
+  const rows = ROWS.filter((r) => targetsFor(r).includes(target));
+  it.each(rows.map((r): [string, Row] => [rowTitle(r), r]))('%s', async (_title, row) => {
+    const asyncName = `${row.fn}Async`;
+    const { fn, self } = lookup(target, asyncName);
+    let result: unknown;
+    expect(() => {
+      result = fn.call(self, optionsFor(row, target));
+    }, `${target}.${asyncName} must return a rejected promise, not throw`).not.toThrow();
+    expect(result).toBeInstanceOf(Promise);
+    const err = await (result as Promise<unknown>).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err, 'expected the promise to reject').toBeDefined();
+    expect(err).toBeInstanceOf(row.cls);
+    expect((err as Error).message).toMatch(messageRe(row, `${row.fn}(?:Async)?`));
+    if (target === 'kernels') expect((err as Error).stack ?? '').toContain('cosine.errors.test');
+  });
+});
+
+describe('nothing crashed the process', () => {
+  it('valid calls to every function still work after the table (both layers, sync and async)', async () => {
+    for (const fn of FNS) {
+      for (const target of ['kernels', 'native'] as const) {
+        const { fn: f, self } = lookup(target, fn);
+        expect(() => f.call(self, baseFor(fn, target)), `${target}.${fn}`).not.toThrow();
+      }
+    }
+    const x = f32(8);
+    const e = f32(12, -1);
+    const out = kernels.cosineSimilarity({ x, e, n: 2, c: 3, dim: 4 });
+    expect(Array.from(await kernels.cosineSimilarityAsync({ x, e, n: 2, c: 3, dim: 4 }))).toEqual(Array.from(out));
+    const raw = new Float32Array(6);
+    await backend.native().cosineSimilarityAsync({ x, e, out: raw, n: 2, c: 3, dim: 4, scale: 1, eps: 1e-8 });
+    expect(Array.from(raw)).toEqual(Array.from(out));
+    // x0 = [0.5, 0.75, 1, 1.25], e0 = [-1, -0.75, -0.5, -0.25]: cos by hand
+    const dot0 = 0.5 * -1 + 0.75 * -0.75 + 1 * -0.5 + 1.25 * -0.25;
+    const nx = Math.hypot(0.5, 0.75, 1, 1.25);
+    const ne = Math.hypot(-1, -0.75, -0.5, -0.25);
+    expect(out[0]).toBeCloseTo(dot0 / (nx * ne), 6);
+    // k = c is valid
+    const top = kernels.cosineTopK({ x, e, n: 2, c: 3, dim: 4, k: 3 });
+    expect(Array.from(top.indices).sort()).toEqual([0, 0, 1, 1, 2, 2]);
+  });
+});
