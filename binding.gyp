@@ -35,7 +35,8 @@
         ["merclip_x86==1", {
           "sources": [
             "native/core/cpu/gemm_avx512.cc",
-            "native/core/cpu/machine_avx512.cc"
+            "native/core/cpu/machine_avx512.cc",
+            "native/core/cpu/cosine_avx512.cc"
           ],
           "cflags": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mavx2", "-Wno-uninitialized"]
         }]

@@ -36,12 +36,20 @@
 
 #include "../common/aligned_buffer.h"
 #include "merclip/cosine.h"
+#include "merclip/cpu_features.h"
 #include "merclip/error.h"
 #include "merclip/gemm.h"
 #include "merclip/thread_pool.h"
 
 namespace merclip {
 namespace cpu {
+
+namespace detail {
+// cosine_avx512.cc: dots{0,1}[j] = <x{0,1}, e_j> for j < c and ss[r] = ‖x_r‖², for rows = 1 or 2
+// rows of x (x1 unused when rows = 1).
+void cosine_rows_dots_avx512(int rows, const float* x0, const float* x1, const float* e,
+                             int64_t c, int64_t dim, float* dots0, float* dots1, float* ss);
+}  // namespace detail
 
 namespace {
 
@@ -245,6 +253,28 @@ void cosine_forward(float* out, float* x_rnorm, float* e_rnorm, const float* x, 
   if (use_fused(c, dim) || n == 0) {
     // Few labels: one fused pass per row of x (x read once, e cache-resident).
     compute_rnorms(re, e, c, dim, eps);
+#ifdef MERCLIP_HAVE_AVX512
+    if (simd_level() == SimdLevel::avx512 && c >= 1) {
+      // Rows in pairs: each loaded label vector feeds both rows' FMAs (cosine_avx512.cc).
+      parallel_for(0, n, grain_rows((c + 1) * dim), [&](int64_t lo, int64_t hi) {
+        float dots[2][kFusedMaxLabels];
+        float ss[2];
+        for (int64_t i = lo; i < hi; i += 2) {
+          const int rows = hi - i >= 2 ? 2 : 1;
+          detail::cosine_rows_dots_avx512(rows, x + i * dim, rows == 2 ? x + (i + 1) * dim : nullptr,
+                                          e, c, dim, dots[0], dots[1], ss);
+          for (int r = 0; r < rows; ++r) {
+            const float rx = inv_norm(static_cast<double>(ss[r]), eps);
+            if (x_rnorm) x_rnorm[i + r] = rx;
+            const float f = scale * rx;
+            float* oi = out + (i + r) * c;
+            for (int64_t j = 0; j < c; ++j) oi[j] = f * dots[r][j] * re[j];
+          }
+        }
+      });
+      return;
+    }
+#endif
     parallel_for(0, n, grain_rows((c + 1) * dim), [&](int64_t lo, int64_t hi) {
       float dots[kFusedMaxLabels];
       for (int64_t i = lo; i < hi; ++i) {
