@@ -36,7 +36,8 @@
           "sources": [
             "native/core/cpu/gemm_avx512.cc",
             "native/core/cpu/machine_avx512.cc",
-            "native/core/cpu/cosine_avx512.cc"
+            "native/core/cpu/cosine_avx512.cc",
+            "native/core/cpu/attention_avx512.cc"
           ],
           "cflags": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mavx2", "-Wno-uninitialized"]
         }]
@@ -66,16 +67,19 @@
         "native/core/ref/gemm_ref.cc",
         "native/core/ref/ops_ref.cc",
         "native/core/ref/cosine_ref.cc",
+        "native/core/ref/attention_ref.cc",
         "native/core/cpu/gemm.cc",
         "native/core/cpu/ops.cc",
         "native/core/cpu/cosine.cc",
+        "native/core/cpu/attention.cc",
         "native/core/cpu/machine.cc",
         "native/binding/addon.cc",
         "native/binding/args.cc",
         "native/binding/gemm.cc",
         "native/binding/ops.cc",
         "native/binding/machine.cc",
-        "native/binding/cosine.cc"
+        "native/binding/cosine.cc",
+        "native/binding/attention.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -31,6 +31,17 @@ export interface NativeGemmBatchedArgs extends NativeGemmArgs {
   strideC: number;
 }
 
+export interface NativeAttentionShape {
+  batch: number;
+  heads: number;
+  lq: number;
+  lk: number;
+  headDim: number;
+  scale: number;
+  causal: boolean;
+  keyLengths?: Int32Array | null;
+}
+
 export interface NativeInfo {
   bindingApiVersion: number;
   buildSystem: 'node-gyp' | 'cmake-js';
@@ -92,6 +103,13 @@ export interface NativeOps {
   cosinePairedBackward(args: {
     dOut: Float32Array; out: Float32Array; h: Float32Array; e: Float32Array; dh: Float32Array; de: Float32Array;
     batch: number; c: number; dim: number; scale: number; eps: number;
+  }): void;
+  attentionForward(args: NativeAttentionShape & {
+    q: Float32Array; k: Float32Array; v: Float32Array; out: Float32Array; lse: Float32Array;
+  }): void;
+  attentionBackward(args: NativeAttentionShape & {
+    q: Float32Array; k: Float32Array; v: Float32Array; out: Float32Array; lse: Float32Array; dOut: Float32Array;
+    dq: Float32Array; dk: Float32Array; dv: Float32Array;
   }): void;
   cosineTopK(args: {
     x: Float32Array; e: Float32Array; indices: Int32Array; scores: Float32Array;

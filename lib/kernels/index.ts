@@ -1,6 +1,7 @@
 // lib/kernels/index.ts — the typed kernel API: `import { kernels } from 'merclip'`.
 // Every kernel has a synchronous form and an `…Async` form that runs off the event loop.
 import { adamwStep, adamwStepAsync } from './adamw.js';
+import { attentionBackward, attentionBackwardAsync, attentionForward, attentionForwardAsync } from './attention.js';
 import {
   cosinePaired,
   cosinePairedAsync,
@@ -30,6 +31,7 @@ export type { GeluForwardOptions, GeluBackwardOptions } from './gelu.js';
 export type { SoftmaxOptions, SoftmaxBackwardOptions } from './softmax.js';
 export type { CrossEntropyForwardOptions, CrossEntropyBackwardOptions } from './crossEntropy.js';
 export type { AdamWStepOptions } from './adamw.js';
+export type { AttentionForwardOptions, AttentionBackwardOptions, AttentionShape } from './attention.js';
 export type {
   CosineSimilarityOptions,
   CosineSimilarityBackwardOptions,
@@ -62,6 +64,10 @@ export const kernels = {
   softmaxCrossEntropyBackwardAsync,
   adamwStep,
   adamwStepAsync,
+  attentionForward,
+  attentionForwardAsync,
+  attentionBackward,
+  attentionBackwardAsync,
   cosineSimilarity,
   cosineSimilarityAsync,
   cosineSimilarityBackward,

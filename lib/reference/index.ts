@@ -11,6 +11,7 @@ import { softmax, softmaxBackward } from './softmax.js';
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './crossEntropy.js';
 import { adamwStep } from './adamw.js';
 import { cosinePaired, cosinePairedBackward, cosineSimilarity, cosineSimilarityBackward, cosineTopK } from './cosine.js';
+import { attentionBackward, attentionForward } from './attention.js';
 
 export type { GemmRefOptions, GemmBatchedRefOptions } from './gemm.js';
 export type { LayerNormForwardRefOptions, LayerNormBackwardRefOptions } from './layernorm.js';
@@ -23,6 +24,7 @@ export type {
   CosinePairedBackwardRefOptions,
   CosineTopKRefOptions,
 } from './cosine.js';
+export type { AttentionRefOptions, AttentionBackwardRefOptions } from './attention.js';
 
 export const reference = {
   gemm,
@@ -42,6 +44,8 @@ export const reference = {
   cosinePaired,
   cosinePairedBackward,
   cosineTopK,
+  attentionForward,
+  attentionBackward,
   // scalar helpers (used by the gelu reference; exported for tests)
   erf,
   erfc,

@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   merclip_binding::register_gemm(env, exports);
   merclip_binding::register_ops(env, exports);
   merclip_binding::register_cosine(env, exports);
+  merclip_binding::register_attention(env, exports);
   return exports;
 }
 

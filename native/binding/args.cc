@@ -202,6 +202,9 @@ F32 Args::f32_any(const char* name) {
 I32 Args::i32(const char* name, uint64_t length, const char* what) {
   return typed<int32_t>(name, napi_int32_array, "Int32Array", false, length, what, false);
 }
+I32 Args::i32_optional(const char* name, uint64_t length, const char* what) {
+  return typed<int32_t>(name, napi_int32_array, "Int32Array", true, length, what, false);
+}
 
 void Args::no_overlap_bytes(const char* an, const void* a, size_t abytes, const char* bn,
                             const void* b, size_t bbytes, bool allow_identical) const {

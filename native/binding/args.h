@@ -69,6 +69,8 @@ class Args {
   // Float32Array of any non-zero length.
   F32 f32_any(const char* name);
   I32 i32(const char* name, uint64_t length, const char* what);
+  // Optional: absent (undefined/null) → empty view (data == nullptr).
+  I32 i32_optional(const char* name, uint64_t length, const char* what);
 
   // Throws RangeError "<fn>: expected <a.name> not to overlap <b.name>" when their bytes
   // overlap; identical views are accepted when allow_identical.

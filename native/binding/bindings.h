@@ -11,5 +11,6 @@ void register_gemm(Napi::Env env, Napi::Object exports);
 void register_ops(Napi::Env env, Napi::Object exports);
 void register_machine(Napi::Env env, Napi::Object exports);
 void register_cosine(Napi::Env env, Napi::Object exports);
+void register_attention(Napi::Env env, Napi::Object exports);
 
 }  // namespace merclip_binding

@@ -1,0 +1,122 @@
+// bench/attention.bench.ts — fused attention against this run's fp32 peak and against an
+// unfused composition of the package's own kernels (batched GEMM S = scale·QKᵀ, row softmax,
+// batched GEMM P·V; it materialises S and ignores the key padding, i.e. it does at least the
+// fused kernel's work). FLOPs count every key, padded or not: forward 4·B·H·Lq·Lk·Dh (causal:
+// half), forward + backward 3.5× the forward. Also the memory curve: peak RSS of a fresh
+// process running B 1, H 8, Lq = Lk = 1024 … 32768 forward, with the growth fitted in log-log.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+import { backend, kernels } from '../lib/index.js';
+import { packageRoot } from '../lib/backend/index.js';
+import { measure, type Row } from './harness.js';
+import type { MachineLimits } from './peak.js';
+
+interface Shape { name: string; b: number; h: number; lq: number; lk: number; dh: number; causal?: boolean; pad?: boolean }
+
+export const ATTENTION_SHAPES: Shape[] = [
+  { name: 'decoder cross', b: 32, h: 8, lq: 7, lk: 375, dh: 64, pad: true },
+  { name: 'decoder cross', b: 32, h: 8, lq: 7, lk: 500, dh: 64, pad: true },
+  { name: 'encoder self', b: 32, h: 8, lq: 375, lk: 375, dh: 64, pad: true },
+  { name: 'encoder self', b: 32, h: 8, lq: 500, lk: 500, dh: 64, pad: true },
+  { name: 'CLIP text causal', b: 32, h: 8, lq: 77, lk: 77, dh: 64, causal: true },
+  { name: 'long', b: 8, h: 8, lq: 1024, lk: 1024, dh: 64 },
+  { name: 'MulT head dim 6', b: 32, h: 5, lq: 375, lk: 375, dh: 6, pad: true },
+];
+
+function filled(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    a[i] = s / 4294967296 - 0.5;
+  }
+  return a;
+}
+
+/** Key lengths uniform in [0.4·lk, lk], deterministic. */
+function keyLengths(b: number, lk: number): Int32Array {
+  const out = new Int32Array(b);
+  let s = 12345;
+  for (let i = 0; i < b; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = Math.round(0.4 * lk + (s / 4294967296) * 0.6 * lk);
+  }
+  return out;
+}
+
+function memoryCurve(): Array<{ lk: number; peakRssMB: number; duringCallMB: number }> {
+  const entry = join(packageRoot(), 'dist', 'index.js');
+  const points: Array<{ lk: number; peakRssMB: number; duringCallMB: number }> = [];
+  for (const lk of [1024, 2048, 4096, 8192, 16384, 32768]) {
+    const script = `
+      const { kernels } = await import(${JSON.stringify('file://' + entry)});
+      const h = 8, d = 64, lk = ${lk}, lq = 64;
+      const q = new Float32Array(h * lq * d).fill(0.01), k = new Float32Array(h * lk * d).fill(0.02), v = new Float32Array(h * lk * d).fill(0.03);
+      const before = process.resourceUsage().maxRSS;
+      kernels.attentionForward({ q, k, v, batch: 1, heads: h, lq, lk, headDim: d });
+      console.log(JSON.stringify({ inputsMB: (q.byteLength + k.byteLength + v.byteLength) / 1e6, maxRSS: process.resourceUsage().maxRSS, before }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    if (r.status !== 0) break;
+    const j = JSON.parse(r.stdout) as { maxRSS: number; before: number };
+    points.push({ lk, peakRssMB: j.maxRSS / 1024, duringCallMB: (j.maxRSS - j.before) / 1024 });
+  }
+  return points;
+}
+
+export function runAttentionBench(limits: MachineLimits): { rows: Row[]; results: unknown[] } {
+  const rows: Row[] = [];
+  const results: unknown[] = [];
+  const native = backend.native() as unknown as Record<string, unknown>;
+  if (typeof native.attentionForward !== 'function') {
+    console.log('\nattention: this addon has no attention kernels yet (skipped).');
+    return { rows, results };
+  }
+  for (const s of ATTENTION_SHAPES) {
+    const nq = s.b * s.h * s.lq * s.dh, nk = s.b * s.h * s.lk * s.dh;
+    const q = filled(nq, 1), k = filled(nk, 2), v = filled(nk, 3), dOut = filled(nq, 4);
+    const kl = s.pad ? keyLengths(s.b, s.lk) : null;
+    const base = { batch: s.b, heads: s.h, lq: s.lq, lk: s.lk, headDim: s.dh, causal: !!s.causal, keyLengths: kl };
+    const out = new Float32Array(nq), lse = new Float32Array(s.b * s.h * s.lq);
+    const dq = new Float32Array(nq), dk = new Float32Array(nk), dv = new Float32Array(nk);
+    const fwd = measure(`attention fwd ${s.name}`, () => kernels.attentionForward({ ...base, q, k, v, out, lse }), { maxTime: 1.5 });
+    const bwd = measure(`attention bwd ${s.name}`, () => kernels.attentionBackward({ ...base, q, k, v, out, lse, dOut, dq, dk, dv }), { maxTime: 1.5 });
+    // Unfused: S = scale·Q·Kᵀ (batched GEMM), softmax, O = P·V.
+    const sMat = new Float32Array(s.b * s.h * s.lq * s.lk), o2 = new Float32Array(nq);
+    const scale = 1 / Math.sqrt(s.dh);
+    const unfused = measure(`attention unfused ${s.name}`, () => {
+      kernels.gemmBatched({ a: q, b: k, c: sMat, batch: s.b * s.h, m: s.lq, n: s.lk, k: s.dh, transB: true, alpha: scale });
+      kernels.softmax({ x: sMat, out: sMat, rows: s.b * s.h * s.lq, cols: s.lk });
+      kernels.gemmBatched({ a: sMat, b: v, c: o2, batch: s.b * s.h, m: s.lq, n: s.dh, k: s.lk });
+    }, { maxTime: 1.5 });
+    const flopF = 4 * s.b * s.h * s.lq * s.lk * s.dh * (s.causal ? 0.5 : 1);
+    const gF = flopF / fwd.median / 1e9;
+    const gFB = (3.5 * flopF) / (fwd.median + bwd.median) / 1e9;
+    rows.push({
+      shape: s.name,
+      'B×H×Lq×Lk×Dh': `${s.b}×${s.h}×${s.lq}×${s.lk}×${s.dh}`,
+      'fwd ms': fwd.median * 1e3,
+      'fwd % peak': (100 * gF) / limits.peakGflopsAll,
+      'bwd ms': bwd.median * 1e3,
+      'fwd+bwd % peak': (100 * gFB) / limits.peakGflopsAll,
+      'unfused fwd ms': unfused.median * 1e3,
+      'vs unfused': unfused.median / fwd.median,
+      'faults/call': fwd.faultsPerCall,
+    });
+    results.push({ ...s, forwardSeconds: fwd.median, backwardSeconds: bwd.median, unfusedSeconds: unfused.median, forwardGflops: gF, forwardBackwardGflops: gFB, peakGflops: limits.peakGflopsAll });
+  }
+  const curve = memoryCurve();
+  if (curve.length >= 2) {
+    const first = curve[0]!, last = curve[curve.length - 1]!;
+    const exponent = Math.log(last.peakRssMB / first.peakRssMB) / Math.log(last.lk / first.lk);
+    for (const p of curve) {
+      rows.push({
+        shape: `memory: peak RSS ${p.peakRssMB.toFixed(1)} MB`, 'B×H×Lq×Lk×Dh': `1×8×64×${p.lk}×64`, 'fwd ms': '-', 'fwd % peak': '-',
+        'bwd ms': '-', 'fwd+bwd % peak': '-', 'unfused fwd ms': '-', 'vs unfused': '-', 'faults/call': `+${p.duringCallMB.toFixed(1)} MB in call`,
+      });
+    }
+    console.log(`\nattention memory: peak RSS from Lk ${first.lk} to ${last.lk} grows as Lk^${exponent.toFixed(2)} (1 = linear; inputs themselves grow linearly)`);
+    results.push({ memoryCurve: curve, exponent });
+  }
+  return { rows, results };
+}

@@ -1,0 +1,504 @@
+// native/core/cpu/attention.cc — fused multi-head attention on the CPU (merclip::cpu, declared
+// in merclip/attention.h), fp32. The readable twin is ref/attention_ref.cc; tests/
+// test_attention.cc holds the two together.
+//
+// Contract (same as the ref):
+// (a) the forward saves lse [B,H,Lq] (float, log Σ_j exp(S_ij) in the scaled domain);
+// (b) every output is OVERWRITTEN: out and lse by the forward, dq / dk / dv by the backward
+//     (it zeroes them itself — no hidden beta = 1 contract);
+// (c) a query row whose keys are all masked gives out = 0, lse = +inf and zero gradients (dq
+//     row 0, and it adds nothing to dk / dv) — flash-attention's convention, never NaN;
+// (d) parallel split, race-free and independent of the thread count (see each function).
+//
+// Tiles: kBQ query rows × kBK keys. The two small GEMMs of a tile are register-tiled loops over
+// fixed-width float lanes (kBK = 64 keys, or 64 / 16 / 1 head-dim columns), written so GCC
+// vectorises them at -O3 (4 rows × 64 lanes = 16 zmm accumulators, A broadcast with any strides
+// so Pᵀ / dSᵀ products need no transposed copy); no intrinsics here. When simd_level() is
+// avx512 the same loops run from attention_avx512.cc (AVX-512 flags, so a portable build gets
+// zmm kernels too; that is also measurably faster than this file's -march=native copy), and the
+// kᵀ tiles [Dh, 64] the score kernel wants are transposed through registers there (a pure copy).
+// The forward keeps the transposed tiles of the current (b, h) per thread for its next query
+// tiles. Levels may differ in rounding (FMA or not); threads never do. exp is
+// exp_f (a copy of cpu/ops.cc's branch-free Cephes expf, relative error < 2e-7), so the softmax
+// loops vectorise too; no libm call sits in a hot loop (one std::log per query row).
+// Scratch: thread_local grow-only AlignedBuffers (no per-call allocation once warm).
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "../common/aligned_buffer.h"
+#include "merclip/attention.h"
+#include "merclip/cpu_features.h"
+#include "merclip/error.h"
+#include "merclip/thread_pool.h"
+
+namespace merclip {
+namespace cpu {
+
+namespace detail {
+// attention_avx512.cc: the same as transpose_tile below (a pure copy, bitwise identical) …
+void attention_transpose_tile_avx512(float* Bt, const float* X, int64_t nk, int64_t dh);
+// … and as gemm_nt / gemm_nn_acc below (the same loops compiled with AVX-512 flags).
+void attention_gemm_nt_avx512(float* C, int64_t ldc, const float* A, int64_t lda,
+                              const float* Bt, int64_t rows, int64_t dh);
+void attention_gemm_nn_acc_avx512(float* C, int64_t ldc, const float* A, int64_t ars,
+                                  int64_t acs, const float* B, int64_t ldb, int64_t rows,
+                                  int64_t nc, int64_t dh);
+}  // namespace detail
+
+namespace {
+
+constexpr int64_t kBQ = 64;  // query rows per tile
+constexpr int64_t kBK = 64;  // keys per tile (the lane width of the score kernel)
+// Split-K (flash-decoding) when (batch·heads·query tiles) is below this — a function of the
+// shape only, never of the thread count, so results do not depend on it.
+constexpr int64_t kSplitMinTasks = 32;
+constexpr int64_t kSplitMinTiles = 2;  // key tiles per split block, at least
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+thread_local AlignedBuffer t_tile;      // per-task tiles (forward and backward)
+thread_local AlignedBuffer t_partials;  // split-K partial (m, l, acc), caller thread
+
+// Forward kᵀ cache: the key tiles of the (b, h) this thread worked on last, transposed once and
+// reused by its next query tiles of the same (b, h) (tasks are claimed in order, so a thread
+// usually gets several). Keyed by a per-call generation number, so a later call never sees a
+// stale copy; the values are exact copies, so caching cannot change any result.
+std::atomic<uint64_t> g_forward_generation{0};
+struct KtCache {
+  uint64_t generation = 0;  // 0 = empty
+  int64_t bh = -1;
+  const float* data = nullptr;  // tiles' storage when the flags were set
+  std::vector<uint8_t> ready;  // per key tile
+  AlignedBuffer tiles;         // [nkt][dh][kBK]
+};
+thread_local KtCache t_kt;
+
+// ---------------------------------------------------------------------------------------------
+// exp_f (from cpu/ops.cc): branch-free single-precision e^x; x = −inf → +0.
+
+inline uint32_t as_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+inline float from_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+inline float exp_poly(float r) {
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return p;
+}
+inline float exp_f(float x) {
+  const float magic = 12582912.0f;
+  const float t = x * 1.44269504088896341f + magic;
+  const float nf = t - magic;
+  float r = x - nf * 0.693359375f;
+  r = r + nf * 2.12194440e-4f;
+  const float p = exp_poly(r);
+  const uint32_t n = as_bits(t) - 0x4B400000u;
+  const float scale = from_bits((n + 127u) << 23);
+  uint32_t y = as_bits(p * scale);
+  const uint32_t keep = x < -88.0f ? 0u : ~0u;
+  const uint32_t over = x > 88.3762626647949f ? ~0u : 0u;
+  y = (y & keep & ~over) | (0x7f800000u & over);
+  return from_bits(y);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small register-tiled GEMMs.
+
+// "NT": C[r][0..kBK) = Σ_{d<dh} A[r·lda + d] · Bt[d·kBK + 0..kBK) for R rows.
+template <int R>
+inline void nt_rows(float* __restrict C, int64_t ldc, const float* __restrict A, int64_t lda,
+                    const float* __restrict Bt, int64_t dh) {
+  float acc[R][kBK] = {};
+  for (int64_t d = 0; d < dh; ++d) {
+    const float* __restrict b = Bt + d * kBK;
+    for (int r = 0; r < R; ++r) {
+      const float a = A[r * lda + d];
+      for (int j = 0; j < kBK; ++j) acc[r][j] += a * b[j];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < kBK; ++j) C[r * ldc + j] = acc[r][j];
+}
+
+// C [rows, kBK] (row stride ldc) = A [rows, dh] · Btᵀ, Bt [dh, kBK].
+inline void gemm_nt(float* C, int64_t ldc, const float* A, int64_t lda, const float* Bt,
+                    int64_t rows, int64_t dh) {
+#ifdef MERCLIP_HAVE_AVX512
+  if (simd_level() == SimdLevel::avx512) {
+    detail::attention_gemm_nt_avx512(C, ldc, A, lda, Bt, rows, dh);
+    return;
+  }
+#endif
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) nt_rows<4>(C + r * ldc, ldc, A + r * lda, lda, Bt, dh);
+  switch (rows - r) {
+    case 3: nt_rows<3>(C + r * ldc, ldc, A + r * lda, lda, Bt, dh); break;
+    case 2: nt_rows<2>(C + r * ldc, ldc, A + r * lda, lda, Bt, dh); break;
+    case 1: nt_rows<1>(C + r * ldc, ldc, A + r * lda, lda, Bt, dh); break;
+    default: break;
+  }
+}
+
+// "NN, accumulate": C[r][w0 + 0..W) += Σ_{c<nc} A[r·ars + c·acs] · B[c·ldb + w0 + 0..W) for R
+// rows (A read with any strides, so Aᵀ needs no transposed copy).
+template <int R, int W>
+inline void nn_acc_rows(float* __restrict C, int64_t ldc, const float* __restrict A, int64_t ars,
+                        int64_t acs, const float* __restrict B, int64_t ldb, int64_t nc) {
+  float acc[R][W];
+  for (int r = 0; r < R; ++r)
+    for (int w = 0; w < W; ++w) acc[r][w] = C[r * ldc + w];
+  for (int64_t c = 0; c < nc; ++c) {
+    const float* __restrict b = B + c * ldb;
+    for (int r = 0; r < R; ++r) {
+      const float a = A[r * ars + c * acs];
+      for (int w = 0; w < W; ++w) acc[r][w] += a * b[w];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int w = 0; w < W; ++w) C[r * ldc + w] = acc[r][w];
+}
+
+template <int R>
+inline void nn_acc_block(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
+                         const float* B, int64_t ldb, int64_t nc, int64_t dh) {
+  int64_t w = 0;
+  for (; w + 64 <= dh; w += 64) nn_acc_rows<R, 64>(C + w, ldc, A, ars, acs, B + w, ldb, nc);
+  for (; w + 16 <= dh; w += 16) nn_acc_rows<R, 16>(C + w, ldc, A, ars, acs, B + w, ldb, nc);
+  for (; w < dh; ++w) nn_acc_rows<R, 1>(C + w, ldc, A, ars, acs, B + w, ldb, nc);
+}
+
+// C [rows, dh] += op(A) [rows, nc] · B [nc, dh]; element (r, c) of op(A) is A[r·ars + c·acs]
+// (ars = lda, acs = 1 for A; ars = 1, acs = lda for Aᵀ).
+inline void gemm_nn_acc(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
+                        const float* B, int64_t ldb, int64_t rows, int64_t nc, int64_t dh) {
+#ifdef MERCLIP_HAVE_AVX512
+  if (simd_level() == SimdLevel::avx512) {
+    detail::attention_gemm_nn_acc_avx512(C, ldc, A, ars, acs, B, ldb, rows, nc, dh);
+    return;
+  }
+#endif
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4)
+    nn_acc_block<4>(C + r * ldc, ldc, A + r * ars, ars, acs, B, ldb, nc, dh);
+  const float* Ar = A + r * ars;
+  float* Cr = C + r * ldc;
+  switch (rows - r) {
+    case 3: nn_acc_block<3>(Cr, ldc, Ar, ars, acs, B, ldb, nc, dh); break;
+    case 2: nn_acc_block<2>(Cr, ldc, Ar, ars, acs, B, ldb, nc, dh); break;
+    case 1: nn_acc_block<1>(Cr, ldc, Ar, ars, acs, B, ldb, nc, dh); break;
+    default: break;
+  }
+}
+
+// Bt [dh, kBK] = rows [j0, j0 + nk) of X (row stride dh) transposed, zero-padded to kBK columns.
+inline void transpose_tile(float* __restrict Bt, const float* __restrict X, int64_t nk,
+                           int64_t dh) {
+#ifdef MERCLIP_HAVE_AVX512
+  if (simd_level() == SimdLevel::avx512) {
+    detail::attention_transpose_tile_avx512(Bt, X, nk, dh);
+    return;
+  }
+#endif
+  for (int64_t d = 0; d < dh; ++d) {
+    float* __restrict row = Bt + d * kBK;
+    for (int64_t j = 0; j < nk; ++j) row[j] = X[j * dh + d];
+    for (int64_t j = nk; j < kBK; ++j) row[j] = 0.0f;
+  }
+}
+
+// Keys query i may see: [0, key_end(i)).
+inline int64_t key_limit(const AttentionParams& p, int64_t b) {
+  return p.key_lengths ? std::min<int64_t>(std::max<int32_t>(p.key_lengths[b], 0), p.lk) : p.lk;
+}
+
+void check_params(const AttentionParams& p) {
+  MERCLIP_CHECK(p.batch >= 0 && p.heads >= 0 && p.lq >= 0 && p.lk >= 0,
+                "attention: negative size");
+  MERCLIP_CHECK(p.head_dim >= 1 && p.head_dim <= 256, "attention: head_dim must be in [1, 256]");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward tile: query rows [i0, i0 + nr) of one (b, h) against key tiles [kt0, kt1) (keys
+// clipped to [0, kend), and to j <= i when causal). Produces the running max m[r], running sum
+// l[r] and unnormalised accumulator acc[r·dh + d] (not divided by l). A row that saw no
+// unmasked key keeps m = −inf, l = 0, acc = 0.
+void fwd_tile(float* m, float* l, float* acc, const float* q, const float* k, const float* v,
+              int64_t i0, int64_t nr, int64_t kt0, int64_t kt1, int64_t kend, bool causal,
+              float scale, int64_t dh, uint64_t generation, int64_t bh, int64_t nkt) {
+  float* qs = t_tile.floats(static_cast<size_t>(kBQ * dh + kBQ * kBK));
+  float* s = qs + kBQ * dh;
+  float* kt_all = t_kt.tiles.floats(static_cast<size_t>(nkt * dh * kBK));
+  if (t_kt.generation != generation || t_kt.bh != bh || t_kt.data != kt_all) {
+    t_kt.generation = generation;
+    t_kt.bh = bh;
+    t_kt.data = kt_all;
+    t_kt.ready.assign(static_cast<size_t>(nkt), 0);
+  }
+  for (int64_t r = 0; r < nr; ++r) {
+    const float* qi = q + (i0 + r) * dh;
+    float* qo = qs + r * dh;
+    for (int64_t d = 0; d < dh; ++d) qo[d] = scale * qi[d];
+    m[r] = -kInf;
+    l[r] = 0.0f;
+  }
+  std::memset(acc, 0, sizeof(float) * static_cast<size_t>(nr * dh));
+  int64_t jend = kend;
+  if (causal) jend = std::min(jend, i0 + nr);  // j <= i0 + nr − 1
+  for (int64_t t = kt0; t < kt1; ++t) {
+    const int64_t j0 = t * kBK;
+    if (j0 >= jend) break;
+    const int64_t nk = std::min(kBK, jend - j0);
+    float* kt = kt_all + t * dh * kBK;
+    if (!t_kt.ready[static_cast<size_t>(t)]) {  // all keys < kend of the tile (masked below)
+      transpose_tile(kt, k + j0 * dh, std::min(kBK, kend - j0), dh);
+      t_kt.ready[static_cast<size_t>(t)] = 1;
+    }
+    gemm_nt(s, kBK, qs, dh, kt, nr, dh);  // S = (scale·q) kᵀ on the tile
+    const bool need_causal = causal && j0 + nk - 1 > i0;
+    for (int64_t r = 0; r < nr; ++r) {
+      float* sr = s + r * kBK;
+      // Mask: columns past nk, and j > i when causal.
+      int64_t lim = nk;
+      if (need_causal) lim = std::max<int64_t>(0, std::min(nk, i0 + r - j0 + 1));
+      for (int64_t j = lim; j < kBK; ++j) sr[j] = -kInf;
+      float mx = m[r];
+      for (int j = 0; j < kBK; ++j) mx = std::max(mx, sr[j]);
+      if (mx == -kInf) {  // nothing seen yet: P row = 0
+        for (int j = 0; j < kBK; ++j) sr[j] = 0.0f;
+        continue;
+      }
+      float sum = 0.0f;
+      for (int j = 0; j < kBK; ++j) {
+        const float e = exp_f(sr[j] - mx);
+        sr[j] = e;
+        sum += e;
+      }
+      const float alpha = exp_f(m[r] - mx);  // m = −inf → 0
+      l[r] = l[r] * alpha + sum;
+      m[r] = mx;
+      if (alpha != 1.0f) {
+        float* ar = acc + r * dh;
+        for (int64_t d = 0; d < dh; ++d) ar[d] *= alpha;
+      }
+    }
+    gemm_nn_acc(acc, dh, s, kBK, 1, v + j0 * dh, dh, nr, nk, dh);  // acc += P v
+  }
+}
+
+// out / lse rows from (m, l, acc).
+void finish_rows(float* out, float* lse, const float* m, const float* l, const float* acc,
+                 int64_t nr, int64_t dh) {
+  for (int64_t r = 0; r < nr; ++r) {
+    float* o = out + r * dh;
+    if (l[r] > 0.0f) {
+      const float inv = 1.0f / l[r];
+      for (int64_t d = 0; d < dh; ++d) o[d] = acc[r * dh + d] * inv;
+      lse[r] = m[r] + std::log(l[r]);
+    } else {
+      for (int64_t d = 0; d < dh; ++d) o[d] = 0.0f;
+      lse[r] = kInf;
+    }
+  }
+}
+
+}  // namespace
+
+// =============================================================================================
+// attention_forward: out [B,H,Lq,Dh], lse [B,H,Lq] from q [B,H,Lq,Dh], k, v [B,H,Lk,Dh].
+//
+// Per (b, h, query tile of kBQ rows): for each key tile of kBK keys (up to the key length, and
+// the diagonal when causal): S = scale·q kᵀ on the tile, running row max m, rescale factor
+// α = e^{m_old − m_new}, l = α·l + Σ_j e^{S − m}, acc = α·acc + P v; at the end out = acc / l,
+// lse = m + log l. Memory: the lse output plus per-thread tiles (q tile, kᵀ tile, S tile).
+// Parallel split: one task per (b, h, query tile), each writing its own rows of out and lse.
+// Split-K: when B·H·⌈Lq/kBQ⌉ < kSplitMinTasks (a fixed constant — the split depends on the shape
+// only), each task's key tiles are also split into nsplit blocks; block s writes its partial
+// (m, l, acc) into its own slot of a scratch array, then a second pass merges the slots of a
+// task in block order (M = max m_s, L = Σ l_s e^{m_s − M}, acc = Σ acc_s e^{m_s − M}). No two
+// tasks write the same memory, and the arithmetic is the same for any thread count.
+void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                       const AttentionParams& p) {
+  check_params(p);
+  const int64_t B = p.batch, H = p.heads, lq = p.lq, lk = p.lk, dh = p.head_dim;
+  if (B == 0 || H == 0 || lq == 0) return;
+  const int64_t nqt = (lq + kBQ - 1) / kBQ;
+  const int64_t nkt = (lk + kBK - 1) / kBK;
+  const int64_t ntasks = B * H * nqt;
+  int64_t nsplit = 1;
+  if (ntasks < kSplitMinTasks && nkt >= 2 * kSplitMinTiles)
+    nsplit = std::min((kSplitMinTasks + ntasks - 1) / ntasks, nkt / kSplitMinTiles);
+  const int64_t tiles_per_split = (nkt + nsplit - 1) / std::max<int64_t>(nsplit, 1);
+  const uint64_t gen = ++g_forward_generation;
+
+  auto task_coords = [&](int64_t task, int64_t* bh, int64_t* i0, int64_t* nr) {
+    *bh = task / nqt;
+    *i0 = (task % nqt) * kBQ;
+    *nr = std::min(kBQ, lq - *i0);
+  };
+
+  if (nsplit == 1) {
+    ThreadPool::global().run(ntasks, [&](int64_t task) {
+      int64_t bh, i0, nr;
+      task_coords(task, &bh, &i0, &nr);
+      const int64_t b = bh / H;
+      float* stats = t_partials.floats(static_cast<size_t>(kBQ * (dh + 2)));
+      float* m = stats;
+      float* l = m + kBQ;
+      float* acc = l + kBQ;
+      fwd_tile(m, l, acc, q + bh * lq * dh, k + bh * lk * dh, v + bh * lk * dh, i0, nr, 0, nkt,
+               key_limit(p, b), p.causal, p.scale, dh, gen, bh, nkt);
+      finish_rows(out + (bh * lq + i0) * dh, lse + bh * lq + i0, m, l, acc, nr, dh);
+    });
+    return;
+  }
+
+  // Split-K: slot (task, s) holds m [kBQ], l [kBQ], acc [kBQ·dh].
+  const int64_t slot = kBQ * (dh + 2);
+  float* parts = t_partials.floats(static_cast<size_t>(ntasks * nsplit * slot));
+  ThreadPool::global().run(ntasks * nsplit, [&](int64_t ts) {
+    const int64_t task = ts / nsplit, s = ts % nsplit;
+    int64_t bh, i0, nr;
+    task_coords(task, &bh, &i0, &nr);
+    float* m = parts + ts * slot;
+    float* l = m + kBQ;
+    float* acc = l + kBQ;
+    const int64_t kt0 = s * tiles_per_split, kt1 = std::min(nkt, kt0 + tiles_per_split);
+    fwd_tile(m, l, acc, q + bh * lq * dh, k + bh * lk * dh, v + bh * lk * dh, i0, nr, kt0, kt1,
+             key_limit(p, bh / H), p.causal, p.scale, dh, gen, bh, nkt);
+  });
+  ThreadPool::global().run(ntasks, [&](int64_t task) {
+    int64_t bh, i0, nr;
+    task_coords(task, &bh, &i0, &nr);
+    float* base = parts + task * nsplit * slot;  // merged in place into slot 0
+    float* M = base;
+    float* L = M + kBQ;
+    float* A = L + kBQ;
+    for (int64_t s = 1; s < nsplit; ++s) {
+      const float* m = base + s * slot;
+      const float* l = m + kBQ;
+      const float* acc = l + kBQ;
+      for (int64_t r = 0; r < nr; ++r) {
+        if (l[r] == 0.0f) continue;  // block saw no key for this row
+        const float mx = std::max(M[r], m[r]);
+        const float a = exp_f(M[r] - mx), c = exp_f(m[r] - mx);
+        L[r] = L[r] * a + l[r] * c;
+        M[r] = mx;
+        float* ar = A + r * dh;
+        const float* br = acc + r * dh;
+        for (int64_t d = 0; d < dh; ++d) ar[d] = ar[d] * a + br[d] * c;
+      }
+    }
+    finish_rows(out + (bh * lq + i0) * dh, lse + bh * lq + i0, M, L, A, nr, dh);
+  });
+}
+
+// =============================================================================================
+// attention_backward: dq [B,H,Lq,Dh], dk, dv [B,H,Lk,Dh] from dout [B,H,Lq,Dh] and the
+// forward's out and lse.
+//
+// Per (b, h) — one task each, so every task owns its dq, dk, dv slices (race-free, no atomics;
+// each task's arithmetic order is fixed, hence bitwise identical for any thread count):
+//   0. dq slice = 0; D_i = Σ_d dO_id · O_id (undoes the normalisation out = acc / l);
+//   for each key tile (keys < key length): dK_t = dV_t = 0; for each query tile (skipping those
+//   entirely above the diagonal when causal):
+//   1. S = scale·q kᵀ, P = e^{S − lse_i} (recomputes the forward's softmax; masked or +inf lse
+//      → 0);
+//   2. dV_t += Pᵀ dO                     (undoes out = P v, w.r.t. v);
+//   3. dP = dO vᵀ, dS = P ∘ (dP − D)     (undoes out = P v w.r.t. P, then the softmax);
+//   4. dq_i += scale · dS k, dK_t += scale · dSᵀ q (undoes S = scale·q kᵀ);
+//   then dk, dv rows of the tile = dK_t, dV_t. Keys at or past the key length get dk = dv = 0.
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                        const float* k, const float* v, const float* out, const float* lse,
+                        const AttentionParams& p) {
+  check_params(p);
+  const int64_t B = p.batch, H = p.heads, lq = p.lq, lk = p.lk, dh = p.head_dim;
+  const float scale = p.scale;
+  ThreadPool::global().run(B * H, [&](int64_t bh) {
+    const int64_t kend = key_limit(p, bh / H);
+    const float* qb = q + bh * lq * dh;
+    const float* kb = k + bh * lk * dh;
+    const float* vb = v + bh * lk * dh;
+    const float* gb = dout + bh * lq * dh;
+    const float* ob = out + bh * lq * dh;
+    const float* lb = lse + bh * lq;
+    float* dqb = dq + bh * lq * dh;
+    float* dkb = dk + bh * lk * dh;
+    float* dvb = dv + bh * lk * dh;
+    std::memset(dqb, 0, sizeof(float) * static_cast<size_t>(lq * dh));
+    // Keys past the key length get no gradient; the others are written tile by tile below.
+    std::memset(dkb + kend * dh, 0, sizeof(float) * static_cast<size_t>((lk - kend) * dh));
+    std::memset(dvb + kend * dh, 0, sizeof(float) * static_cast<size_t>((lk - kend) * dh));
+    if (lq == 0 || kend == 0) {
+      std::memset(dkb, 0, sizeof(float) * static_cast<size_t>(kend * dh));
+      std::memset(dvb, 0, sizeof(float) * static_cast<size_t>(kend * dh));
+      return;
+    }
+    const size_t need = static_cast<size_t>(2 * dh * kBK + 2 * kBQ * kBK + 2 * kBK * dh);
+    float* Dv = t_tile.floats(need + static_cast<size_t>(lq));
+    float* ktr = Dv + lq;                 // kᵀ tile [dh, kBK]
+    float* vtr = ktr + dh * kBK;          // vᵀ tile [dh, kBK]
+    float* P = vtr + dh * kBK;            // [kBQ, kBK]
+    float* dP = P + kBQ * kBK;            // [kBQ, kBK], then scale·dS
+    float* dKt = dP + kBQ * kBK;          // [kBK, dh]
+    float* dVt = dKt + kBK * dh;          // [kBK, dh]
+    for (int64_t i = 0; i < lq; ++i) {
+      float s = 0.0f;
+      for (int64_t d = 0; d < dh; ++d) s += gb[i * dh + d] * ob[i * dh + d];
+      Dv[i] = s;
+    }
+    for (int64_t j0 = 0; j0 < kend; j0 += kBK) {
+      const int64_t nk = std::min(kBK, kend - j0);
+      transpose_tile(ktr, kb + j0 * dh, nk, dh);
+      transpose_tile(vtr, vb + j0 * dh, nk, dh);
+      std::memset(dKt, 0, sizeof(float) * static_cast<size_t>(2 * kBK * dh));
+      const int64_t i_first = p.causal ? (j0 / kBQ) * kBQ : 0;  // tiles with some i >= j0
+      for (int64_t i0 = i_first; i0 < lq; i0 += kBQ) {
+        const int64_t nr = std::min(kBQ, lq - i0);
+        // 1. P = exp(scale·q kᵀ − lse)
+        gemm_nt(P, kBK, qb + i0 * dh, dh, ktr, nr, dh);
+        const bool need_causal = p.causal && j0 + nk - 1 > i0;
+        for (int64_t r = 0; r < nr; ++r) {
+          float* pr = P + r * kBK;
+          int64_t lim = nk;
+          if (need_causal) lim = std::max<int64_t>(0, std::min(nk, i0 + r - j0 + 1));
+          const float L = lb[i0 + r];
+          for (int j = 0; j < kBK; ++j) pr[j] = j < lim ? exp_f(scale * pr[j] - L) : 0.0f;
+        }
+        // 2. dV_t += Pᵀ dO
+        gemm_nn_acc(dVt, dh, P, 1, kBK, gb + i0 * dh, dh, nk, nr, dh);
+        // 3. dP = dO vᵀ; dS·scale = scale · P ∘ (dP − D)
+        gemm_nt(dP, kBK, gb + i0 * dh, dh, vtr, nr, dh);
+        for (int64_t r = 0; r < nr; ++r) {
+          float* dr = dP + r * kBK;
+          const float* pr = P + r * kBK;
+          const float Di = Dv[i0 + r];
+          for (int j = 0; j < kBK; ++j) dr[j] = scale * pr[j] * (dr[j] - Di);
+        }
+        // 4. dq += dS·scale k; dK_t += (dS·scale)ᵀ q
+        gemm_nn_acc(dqb + i0 * dh, dh, dP, kBK, 1, kb + j0 * dh, dh, nr, nk, dh);
+        gemm_nn_acc(dKt, dh, dP, 1, kBK, qb + i0 * dh, dh, nk, nr, dh);
+      }
+      std::memcpy(dkb + j0 * dh, dKt, sizeof(float) * static_cast<size_t>(nk * dh));
+      std::memcpy(dvb + j0 * dh, dVt, sizeof(float) * static_cast<size_t>(nk * dh));
+    }
+  });
+}
+
+}  // namespace cpu
+}  // namespace merclip
