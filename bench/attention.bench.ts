@@ -3,7 +3,7 @@
 // batched GEMM P·V; it materialises S and ignores the key padding, i.e. it does at least the
 // fused kernel's work). FLOPs count every key, padded or not: forward 4·B·H·Lq·Lk·Dh (causal:
 // half), forward + backward 3.5× the forward. Also the memory curve: peak RSS of a fresh
-// process running B 1, H 8, Lq = Lk = 1024 … 32768 forward, with the growth fitted in log-log.
+// process running a B 1, H 1, Lq = Lk = 1024 … 32768 forward, with the growth fitted in log-log.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -45,21 +45,32 @@ function keyLengths(b: number, lk: number): Int32Array {
   return out;
 }
 
-function memoryCurve(): Array<{ lk: number; peakRssMB: number; duringCallMB: number }> {
+/**
+ * Peak RSS of a fresh process running one self-attention forward (B 1, H 1, Lq = Lk, Dh 64):
+ * `aboveStartMB` = peak − RSS at start (inputs + outputs + kernel memory). Inputs and outputs
+ * grow linearly in Lk; a materialised score matrix would add Lk²·4 bytes (4.3 GB at 32768).
+ */
+function memoryCurve(): Array<{ lk: number; aboveStartMB: number; duringCallMB: number }> {
   const entry = join(packageRoot(), 'dist', 'index.js');
-  const points: Array<{ lk: number; peakRssMB: number; duringCallMB: number }> = [];
+  const points: Array<{ lk: number; aboveStartMB: number; duringCallMB: number }> = [];
   for (const lk of [1024, 2048, 4096, 8192, 16384, 32768]) {
+    // VmHWM (peak RSS) from /proc, reset to the current RSS at start via clear_refs ("5"), so
+    // the peak measured is this run's, not the process start-up's.
     const script = `
+      import { readFileSync, writeFileSync } from 'node:fs';
+      const hwm = () => Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
       const { kernels } = await import(${JSON.stringify('file://' + entry)});
-      const h = 8, d = 64, lk = ${lk}, lq = 64;
-      const q = new Float32Array(h * lq * d).fill(0.01), k = new Float32Array(h * lk * d).fill(0.02), v = new Float32Array(h * lk * d).fill(0.03);
-      const before = process.resourceUsage().maxRSS;
-      kernels.attentionForward({ q, k, v, batch: 1, heads: h, lq, lk, headDim: d });
-      console.log(JSON.stringify({ inputsMB: (q.byteLength + k.byteLength + v.byteLength) / 1e6, maxRSS: process.resourceUsage().maxRSS, before }));`;
+      const d = 64, lk = ${lk};
+      try { writeFileSync('/proc/self/clear_refs', '5'); } catch {}
+      const start = hwm();
+      const q = new Float32Array(lk * d).fill(0.01), k = new Float32Array(lk * d).fill(0.02), v = new Float32Array(lk * d).fill(0.03);
+      const before = hwm();
+      kernels.attentionForward({ q, k, v, batch: 1, heads: 1, lq: lk, lk, headDim: d });
+      console.log(JSON.stringify({ start, before, after: hwm() }));`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     if (r.status !== 0) break;
-    const j = JSON.parse(r.stdout) as { maxRSS: number; before: number };
-    points.push({ lk, peakRssMB: j.maxRSS / 1024, duringCallMB: (j.maxRSS - j.before) / 1024 });
+    const j = JSON.parse(r.stdout) as { start: number; before: number; after: number };
+    points.push({ lk, aboveStartMB: (j.after - j.start) / 1024, duringCallMB: (j.after - j.before) / 1024 });
   }
   return points;
 }
@@ -108,14 +119,10 @@ export function runAttentionBench(limits: MachineLimits): { rows: Row[]; results
   const curve = memoryCurve();
   if (curve.length >= 2) {
     const first = curve[0]!, last = curve[curve.length - 1]!;
-    const exponent = Math.log(last.peakRssMB / first.peakRssMB) / Math.log(last.lk / first.lk);
-    for (const p of curve) {
-      rows.push({
-        shape: `memory: peak RSS ${p.peakRssMB.toFixed(1)} MB`, 'B×H×Lq×Lk×Dh': `1×8×64×${p.lk}×64`, 'fwd ms': '-', 'fwd % peak': '-',
-        'bwd ms': '-', 'fwd+bwd % peak': '-', 'unfused fwd ms': '-', 'vs unfused': '-', 'faults/call': `+${p.duringCallMB.toFixed(1)} MB in call`,
-      });
-    }
-    console.log(`\nattention memory: peak RSS from Lk ${first.lk} to ${last.lk} grows as Lk^${exponent.toFixed(2)} (1 = linear; inputs themselves grow linearly)`);
+    const exponent = Math.log(last.aboveStartMB / first.aboveStartMB) / Math.log(last.lk / first.lk);
+    console.log('\nattention memory (B 1, H 1, Lq = Lk, Dh 64; peak RSS above process start):');
+    for (const p of curve) console.log(`  Lk ${String(p.lk).padStart(5)}: ${p.aboveStartMB.toFixed(1)} MB (${p.duringCallMB.toFixed(1)} MB during the call)`);
+    console.log(`  growth ≈ Lk^${exponent.toFixed(2)} (1 = linear, 2 = quadratic)`);
     results.push({ memoryCurve: curve, exponent });
   }
   return { rows, results };
