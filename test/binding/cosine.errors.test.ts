@@ -9,10 +9,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { backend, kernels } from '../../lib/index.js';
-
-type Target = 'kernels' | 'native';
-type Options = Record<string, unknown>;
-type ErrorClass = typeof TypeError | typeof RangeError;
+import {
+  MISSING, bad as badRow, expectBasesValid, runErrorTable,
+  type ErrorClass, type Options, type Row as TableRow, type Target,
+} from '../helpers/errorTable.js';
 
 const FNS = ['cosineSimilarity', 'cosineSimilarityBackward', 'cosinePaired', 'cosinePairedBackward', 'cosineTopK'] as const;
 type Fn = (typeof FNS)[number];
@@ -67,23 +67,8 @@ function baseFor(fn: Fn, target: Target): Options {
 // ---------------------------------------------------------------------------------------------
 // Rows.
 
-const MISSING = Symbol('missing');
-
-interface Row {
-  fn: Fn;
-  what: string;
-  /** Fields to change (MISSING deletes), or a function of the base, or `whole` replaces it. */
-  patch?: Record<string, unknown> | ((base: Options) => Options) | undefined;
-  whole?: unknown;
-  cls: ErrorClass;
-  /** The argument the message must name: "expected <arg> to …" / "expected <arg> not to …". */
-  arg?: string;
-  message?: RegExp;
-  only?: Target;
-}
-
-const bad = (fn: Fn, what: string, patch: Row['patch'], cls: ErrorClass, arg: string, only?: Target): Row =>
-  ({ fn, what, patch, cls, arg, ...(only ? { only } : {}) });
+type Row = TableRow<Fn>;
+const bad = badRow<Fn>;
 
 const BAD_SIZES: Array<[string, unknown, ErrorClass]> = [
   ['0', 0, RangeError],
@@ -253,98 +238,11 @@ ROWS.push(
 
 // ---------------------------------------------------------------------------------------------
 
-function optionsFor(row: Row, target: Target): unknown {
-  if ('whole' in row) return row.whole;
-  const base = baseFor(row.fn, target);
-  const patch = typeof row.patch === 'function' ? row.patch(base) : row.patch ?? {};
-  const opts: Options = { ...base };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === MISSING) delete opts[key];
-    else opts[key] = value;
-  }
-  return opts;
-}
-
-function messageRe(row: Row, fnPattern: string): RegExp {
-  const prefix = `^${fnPattern}: `;
-  if (row.message) return new RegExp(prefix + '.*' + row.message.source);
-  return new RegExp(`${prefix}expected ${row.arg!} (?:to|not to) `);
-}
-
-type AnyFn = (opts: unknown) => unknown;
-function lookup(target: Target, name: string): { fn: AnyFn; self: object } {
-  const self = (target === 'kernels' ? kernels : backend.native()) as unknown as Record<string, unknown>;
-  const fn = self[name];
-  if (typeof fn !== 'function') throw new Error(`${target}.${name} is not a function`);
-  return { fn: fn as AnyFn, self };
-}
-
-function rowTitle(row: Row): string {
-  return `${row.fn}: ${row.what} → ${row.cls.name}${row.only ? ` (${row.only} only)` : ''}`;
-}
-
-function targetsFor(row: Row): Target[] {
-  return row.only ? [row.only] : ['kernels', 'native'];
-}
-
-describe('base options are valid (so every row below fails for its one change)', () => {
-  for (const fn of FNS) {
-    for (const target of ['kernels', 'native'] as const) {
-      it(`${target}.${fn} and ${target}.${fn}Async`, async () => {
-        const { fn: f, self } = lookup(target, fn);
-        expect(() => f.call(self, baseFor(fn, target))).not.toThrow();
-        const { fn: fa, self: sa } = lookup(target, `${fn}Async`);
-        await fa.call(sa, baseFor(fn, target));
-      });
-    }
-  }
-});
-
-describe.each(['kernels', 'native'] as const)('%s: bad arguments throw the right error class naming the argument', (target) => {
-  const rows = ROWS.filter((r) => targetsFor(r).includes(target));
-  it.each(rows.map((r): [string, Row] => [rowTitle(r), r]))('%s', (_title, row) => {
-    const { fn, self } = lookup(target, row.fn);
-    let thrown: unknown;
-    try {
-      fn.call(self, optionsFor(row, target));
-    } catch (e) {
-      thrown = e;
-    }
-    expect(thrown, 'expected the call to throw').toBeDefined();
-    expect(thrown).toBeInstanceOf(row.cls);
-    expect((thrown as Error).message).toMatch(messageRe(row, row.fn));
-  });
-});
-
-describe.each(['kernels', 'native'] as const)('%s: the …Async forms reject (never throw synchronously)', (target) => {
-  const rows = ROWS.filter((r) => targetsFor(r).includes(target));
-  it.each(rows.map((r): [string, Row] => [rowTitle(r), r]))('%s', async (_title, row) => {
-    const asyncName = `${row.fn}Async`;
-    const { fn, self } = lookup(target, asyncName);
-    let result: unknown;
-    expect(() => {
-      result = fn.call(self, optionsFor(row, target));
-    }, `${target}.${asyncName} must return a rejected promise, not throw`).not.toThrow();
-    expect(result).toBeInstanceOf(Promise);
-    const err = await (result as Promise<unknown>).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err, 'expected the promise to reject').toBeDefined();
-    expect(err).toBeInstanceOf(row.cls);
-    expect((err as Error).message).toMatch(messageRe(row, `${row.fn}(?:Async)?`));
-    if (target === 'kernels') expect((err as Error).stack ?? '').toContain('cosine.errors.test');
-  });
-});
+runErrorTable({ fns: FNS, baseFor, rows: ROWS, baseAsync: true });
 
 describe('nothing crashed the process', () => {
   it('valid calls to every function still work after the table (both layers, sync and async)', async () => {
-    for (const fn of FNS) {
-      for (const target of ['kernels', 'native'] as const) {
-        const { fn: f, self } = lookup(target, fn);
-        expect(() => f.call(self, baseFor(fn, target)), `${target}.${fn}`).not.toThrow();
-      }
-    }
+    expectBasesValid(FNS, baseFor);
     const x = f32(8);
     const e = f32(12, -1);
     const out = kernels.cosineSimilarity({ x, e, n: 2, c: 3, dim: 4 });

@@ -13,14 +13,16 @@
 // Tiles: kBQ query rows × kBK keys. The two small GEMMs of a tile are register-tiled loops over
 // fixed-width float lanes (kBK = 64 keys, or 64 / 16 / 1 head-dim columns), written so GCC
 // vectorises them at -O3 (4 rows × 64 lanes = 16 zmm accumulators, A broadcast with any strides
-// so Pᵀ / dSᵀ products need no transposed copy); no intrinsics here. When simd_level() is
-// avx512 the same loops run from attention_avx512.cc (AVX-512 flags, so a portable build gets
-// zmm kernels too; that is also measurably faster than this file's -march=native copy), and the
-// kᵀ tiles [Dh, 64] the score kernel wants are transposed through registers there (a pure copy).
-// The forward keeps the transposed tiles of the current (b, h) per thread for its next query
-// tiles. Levels may differ in rounding (FMA or not); threads never do. exp is
-// exp_f (a copy of cpu/ops.cc's branch-free Cephes expf, relative error < 2e-7), so the softmax
-// loops vectorise too; no libm call sits in a hot loop (one std::log per query row).
+// so Pᵀ / dSᵀ products need no transposed copy); no intrinsics. They live in
+// cpu/attention_tiles.h, which this file and attention_avx512.cc each compile with their own
+// flags. When simd_level() is avx512 the loops run from attention_avx512.cc (AVX-512 flags, so
+// a portable build gets zmm kernels too; that is also measurably faster than this file's
+// -march=native copy), and the kᵀ tiles [Dh, 64] the score kernel wants are transposed through
+// registers there (a pure copy). The forward keeps the transposed tiles of the current (b, h)
+// per thread for its next query tiles. Levels may differ in rounding (FMA or not); threads never
+// do. exp is exp_f (cpu/vec_math.h, shared with cpu/ops.cc: a branch-free Cephes expf, relative
+// error < 2e-7), so the softmax loops vectorise too; no libm call sits in a hot loop (one
+// std::log per query row).
 // Scratch: thread_local grow-only AlignedBuffers (no per-call allocation once warm).
 #include <algorithm>
 #include <atomic>
@@ -35,6 +37,8 @@
 #include "merclip/cpu_features.h"
 #include "merclip/error.h"
 #include "merclip/thread_pool.h"
+#include "attention_tiles.h"
+#include "vec_math.h"
 
 namespace merclip {
 namespace cpu {
@@ -79,62 +83,9 @@ struct KtCache {
 thread_local KtCache t_kt;
 
 // ---------------------------------------------------------------------------------------------
-// exp_f (from cpu/ops.cc): branch-free single-precision e^x; x = −inf → +0.
-
-inline uint32_t as_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-inline float from_bits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-inline float exp_poly(float r) {
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  return p;
-}
-inline float exp_f(float x) {
-  const float magic = 12582912.0f;
-  const float t = x * 1.44269504088896341f + magic;
-  const float nf = t - magic;
-  float r = x - nf * 0.693359375f;
-  r = r + nf * 2.12194440e-4f;
-  const float p = exp_poly(r);
-  const uint32_t n = as_bits(t) - 0x4B400000u;
-  const float scale = from_bits((n + 127u) << 23);
-  uint32_t y = as_bits(p * scale);
-  const uint32_t keep = x < -88.0f ? 0u : ~0u;
-  const uint32_t over = x > 88.3762626647949f ? ~0u : 0u;
-  y = (y & keep & ~over) | (0x7f800000u & over);
-  return from_bits(y);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small register-tiled GEMMs.
-
-// "NT": C[r][0..kBK) = Σ_{d<dh} A[r·lda + d] · Bt[d·kBK + 0..kBK) for R rows.
-template <int R>
-inline void nt_rows(float* __restrict C, int64_t ldc, const float* __restrict A, int64_t lda,
-                    const float* __restrict Bt, int64_t dh) {
-  float acc[R][kBK] = {};
-  for (int64_t d = 0; d < dh; ++d) {
-    const float* __restrict b = Bt + d * kBK;
-    for (int r = 0; r < R; ++r) {
-      const float a = A[r * lda + d];
-      for (int j = 0; j < kBK; ++j) acc[r][j] += a * b[j];
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int j = 0; j < kBK; ++j) C[r * ldc + j] = acc[r][j];
-}
+// Small register-tiled GEMMs: the loops live in cpu/attention_tiles.h (this file's own copy,
+// built with its flags); with AVX-512 the same loops run from attention_avx512.cc.
+static_assert(kBK == kTileN, "attention_tiles.h's lane width must match kBK");
 
 // C [rows, kBK] (row stride ldc) = A [rows, dh] · Btᵀ, Bt [dh, kBK].
 inline void gemm_nt(float* C, int64_t ldc, const float* A, int64_t lda, const float* Bt,
@@ -145,42 +96,7 @@ inline void gemm_nt(float* C, int64_t ldc, const float* A, int64_t lda, const fl
     return;
   }
 #endif
-  int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) nt_rows<4>(C + r * ldc, ldc, A + r * lda, lda, Bt, dh);
-  switch (rows - r) {
-    case 3: nt_rows<3>(C + r * ldc, ldc, A + r * lda, lda, Bt, dh); break;
-    case 2: nt_rows<2>(C + r * ldc, ldc, A + r * lda, lda, Bt, dh); break;
-    case 1: nt_rows<1>(C + r * ldc, ldc, A + r * lda, lda, Bt, dh); break;
-    default: break;
-  }
-}
-
-// "NN, accumulate": C[r][w0 + 0..W) += Σ_{c<nc} A[r·ars + c·acs] · B[c·ldb + w0 + 0..W) for R
-// rows (A read with any strides, so Aᵀ needs no transposed copy).
-template <int R, int W>
-inline void nn_acc_rows(float* __restrict C, int64_t ldc, const float* __restrict A, int64_t ars,
-                        int64_t acs, const float* __restrict B, int64_t ldb, int64_t nc) {
-  float acc[R][W];
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < W; ++w) acc[r][w] = C[r * ldc + w];
-  for (int64_t c = 0; c < nc; ++c) {
-    const float* __restrict b = B + c * ldb;
-    for (int r = 0; r < R; ++r) {
-      const float a = A[r * ars + c * acs];
-      for (int w = 0; w < W; ++w) acc[r][w] += a * b[w];
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < W; ++w) C[r * ldc + w] = acc[r][w];
-}
-
-template <int R>
-inline void nn_acc_block(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
-                         const float* B, int64_t ldb, int64_t nc, int64_t dh) {
-  int64_t w = 0;
-  for (; w + 64 <= dh; w += 64) nn_acc_rows<R, 64>(C + w, ldc, A, ars, acs, B + w, ldb, nc);
-  for (; w + 16 <= dh; w += 16) nn_acc_rows<R, 16>(C + w, ldc, A, ars, acs, B + w, ldb, nc);
-  for (; w < dh; ++w) nn_acc_rows<R, 1>(C + w, ldc, A, ars, acs, B + w, ldb, nc);
+  gemm_nt_tiles(C, ldc, A, lda, Bt, rows, dh);
 }
 
 // C [rows, dh] += op(A) [rows, nc] · B [nc, dh]; element (r, c) of op(A) is A[r·ars + c·acs]
@@ -193,17 +109,7 @@ inline void gemm_nn_acc(float* C, int64_t ldc, const float* A, int64_t ars, int6
     return;
   }
 #endif
-  int64_t r = 0;
-  for (; r + 4 <= rows; r += 4)
-    nn_acc_block<4>(C + r * ldc, ldc, A + r * ars, ars, acs, B, ldb, nc, dh);
-  const float* Ar = A + r * ars;
-  float* Cr = C + r * ldc;
-  switch (rows - r) {
-    case 3: nn_acc_block<3>(Cr, ldc, Ar, ars, acs, B, ldb, nc, dh); break;
-    case 2: nn_acc_block<2>(Cr, ldc, Ar, ars, acs, B, ldb, nc, dh); break;
-    case 1: nn_acc_block<1>(Cr, ldc, Ar, ars, acs, B, ldb, nc, dh); break;
-    default: break;
-  }
+  gemm_nn_acc_tiles(C, ldc, A, ars, acs, B, ldb, rows, nc, dh);
 }
 
 // Bt [dh, kBK] = rows [j0, j0 + nk) of X (row stride dh) transposed, zero-padded to kBK columns.

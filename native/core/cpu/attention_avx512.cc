@@ -3,8 +3,9 @@
 // x86-64 generic code) still gets zmm tile kernels.
 //
 // attention_gemm_nt_avx512 / attention_gemm_nn_acc_avx512: the two tile GEMMs of attention.cc
-// (gemm_nt, gemm_nn_acc there — the same loops, kept in step by hand; compiled here with
-// AVX-512 flags they become 4-row × 64-lane register tiles of zmm FMAs).
+// (gemm_nt_tiles / gemm_nn_acc_tiles from cpu/attention_tiles.h, the same loops attention.cc
+// runs otherwise; the header's anonymous namespace gives this file its own copy, compiled here
+// with AVX-512 flags into 4-row × 64-lane register tiles of zmm FMAs).
 //
 // transpose_tile_avx512: Bt [dh, 64] = X [nk, dh] (row stride dh)ᵀ, columns nk … 63 zeroed — the
 // kᵀ / vᵀ tiles of the attention kernels. Full 16 × 16 blocks go through registers (the
@@ -13,6 +14,8 @@
 #include <immintrin.h>
 
 #include <cstdint>
+
+#include "attention_tiles.h"
 
 namespace merclip {
 namespace cpu {
@@ -48,77 +51,17 @@ inline void transpose16(float* dst, int64_t ldd, const float* src, int64_t lds) 
   for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
 }
 
-// C [rows, 64] = A [rows, dh] · Btᵀ, Bt [dh, 64].
-template <int R>
-inline void nt_rows(float* __restrict C, int64_t ldc, const float* __restrict A, int64_t lda,
-                    const float* __restrict Bt, int64_t dh) {
-  constexpr int kBK = 64;
-  float acc[R][kBK] = {};
-  for (int64_t d = 0; d < dh; ++d) {
-    const float* __restrict b = Bt + d * kBK;
-    for (int r = 0; r < R; ++r) {
-      const float a = A[r * lda + d];
-      for (int j = 0; j < kBK; ++j) acc[r][j] += a * b[j];
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int j = 0; j < kBK; ++j) C[r * ldc + j] = acc[r][j];
-}
-
-template <int R, int W>
-inline void nn_acc_rows(float* __restrict C, int64_t ldc, const float* __restrict A, int64_t ars,
-                        int64_t acs, const float* __restrict B, int64_t ldb, int64_t nc) {
-  float acc[R][W];
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < W; ++w) acc[r][w] = C[r * ldc + w];
-  for (int64_t c = 0; c < nc; ++c) {
-    const float* __restrict b = B + c * ldb;
-    for (int r = 0; r < R; ++r) {
-      const float a = A[r * ars + c * acs];
-      for (int w = 0; w < W; ++w) acc[r][w] += a * b[w];
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < W; ++w) C[r * ldc + w] = acc[r][w];
-}
-
-template <int R>
-inline void nn_acc_block(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
-                         const float* B, int64_t ldb, int64_t nc, int64_t dh) {
-  int64_t w = 0;
-  for (; w + 64 <= dh; w += 64) nn_acc_rows<R, 64>(C + w, ldc, A, ars, acs, B + w, ldb, nc);
-  for (; w + 16 <= dh; w += 16) nn_acc_rows<R, 16>(C + w, ldc, A, ars, acs, B + w, ldb, nc);
-  for (; w < dh; ++w) nn_acc_rows<R, 1>(C + w, ldc, A, ars, acs, B + w, ldb, nc);
-}
-
 }  // namespace
 
 void attention_gemm_nt_avx512(float* C, int64_t ldc, const float* A, int64_t lda,
                               const float* Bt, int64_t rows, int64_t dh) {
-  int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) nt_rows<4>(C + r * ldc, ldc, A + r * lda, lda, Bt, dh);
-  switch (rows - r) {
-    case 3: nt_rows<3>(C + r * ldc, ldc, A + r * lda, lda, Bt, dh); break;
-    case 2: nt_rows<2>(C + r * ldc, ldc, A + r * lda, lda, Bt, dh); break;
-    case 1: nt_rows<1>(C + r * ldc, ldc, A + r * lda, lda, Bt, dh); break;
-    default: break;
-  }
+  gemm_nt_tiles(C, ldc, A, lda, Bt, rows, dh);
 }
 
 void attention_gemm_nn_acc_avx512(float* C, int64_t ldc, const float* A, int64_t ars,
                                   int64_t acs, const float* B, int64_t ldb, int64_t rows,
                                   int64_t nc, int64_t dh) {
-  int64_t r = 0;
-  for (; r + 4 <= rows; r += 4)
-    nn_acc_block<4>(C + r * ldc, ldc, A + r * ars, ars, acs, B, ldb, nc, dh);
-  const float* Ar = A + r * ars;
-  float* Cr = C + r * ldc;
-  switch (rows - r) {
-    case 3: nn_acc_block<3>(Cr, ldc, Ar, ars, acs, B, ldb, nc, dh); break;
-    case 2: nn_acc_block<2>(Cr, ldc, Ar, ars, acs, B, ldb, nc, dh); break;
-    case 1: nn_acc_block<1>(Cr, ldc, Ar, ars, acs, B, ldb, nc, dh); break;
-    default: break;
-  }
+  gemm_nn_acc_tiles(C, ldc, A, ars, acs, B, ldb, rows, nc, dh);
 }
 
 void attention_transpose_tile_avx512(float* Bt, const float* X, int64_t nk, int64_t dh) {
