@@ -50,50 +50,55 @@ void attention_params(Args& args, merclip::AttentionParams* p,
   p->key_lengths = copy->data();
 }
 
-void parse_forward(Args& args, OpJob& job) {
+constexpr const char* kWhatQ = "batch·heads·lq·headDim";
+constexpr const char* kWhatK = "batch·heads·lk·headDim";
+
+// What forward and backward share: parameters, key lengths (owned copy), q, k, v, out, lse —
+// read in this order, as lib/kernels/attention.ts does.
+struct Common {
   merclip::AttentionParams p;
-  std::shared_ptr<std::vector<int32_t>> lengths;
-  attention_params(args, &p, &lengths);
-  const uint64_t nq = prod({p.batch, p.heads, p.lq, p.head_dim});
-  const uint64_t nk = prod({p.batch, p.heads, p.lk, p.head_dim});
-  const F32 q = args.f32("q", nq, "batch·heads·lq·headDim");
-  const F32 k = args.f32("k", nk, "batch·heads·lk·headDim");
-  const F32 v = args.f32("v", nk, "batch·heads·lk·headDim");
-  const F32 out = args.f32("out", nq, "batch·heads·lq·headDim");
-  const F32 lse = args.f32("lse", prod({p.batch, p.heads, p.lq}), "batch·heads·lq");
-  for (const F32* o : {&out, &lse})
-    for (const F32* i : {&q, &k, &v}) args.no_overlap(*o, *i);
-  args.no_overlap(out, lse);
-  job.run = [=] {
-    (void)lengths;  // owns p.key_lengths
-    merclip::cpu::attention_forward(out.data, lse.data, q.data, k.data, v.data, p);
+  std::shared_ptr<std::vector<int32_t>> lengths;  // owns p.key_lengths
+  uint64_t nq = 0, nk = 0;
+  F32 q, k, v, out, lse;
+};
+
+Common parse_common(Args& args) {
+  Common c;
+  attention_params(args, &c.p, &c.lengths);
+  c.nq = prod({c.p.batch, c.p.heads, c.p.lq, c.p.head_dim});
+  c.nk = prod({c.p.batch, c.p.heads, c.p.lk, c.p.head_dim});
+  c.q = args.f32("q", c.nq, kWhatQ);
+  c.k = args.f32("k", c.nk, kWhatK);
+  c.v = args.f32("v", c.nk, kWhatK);
+  c.out = args.f32("out", c.nq, kWhatQ);
+  c.lse = args.f32("lse", prod({c.p.batch, c.p.heads, c.p.lq}), "batch·heads·lq");
+  return c;
+}
+
+void parse_forward(Args& args, OpJob& job) {
+  const Common c = parse_common(args);
+  for (const F32* o : {&c.out, &c.lse})
+    for (const F32* i : {&c.q, &c.k, &c.v}) args.no_overlap(*o, *i);
+  args.no_overlap(c.out, c.lse);
+  job.run = [c] {
+    merclip::cpu::attention_forward(c.out.data, c.lse.data, c.q.data, c.k.data, c.v.data, c.p);
   };
 }
 
 void parse_backward(Args& args, OpJob& job) {
-  merclip::AttentionParams p;
-  std::shared_ptr<std::vector<int32_t>> lengths;
-  attention_params(args, &p, &lengths);
-  const uint64_t nq = prod({p.batch, p.heads, p.lq, p.head_dim});
-  const uint64_t nk = prod({p.batch, p.heads, p.lk, p.head_dim});
-  const F32 q = args.f32("q", nq, "batch·heads·lq·headDim");
-  const F32 k = args.f32("k", nk, "batch·heads·lk·headDim");
-  const F32 v = args.f32("v", nk, "batch·heads·lk·headDim");
-  const F32 out = args.f32("out", nq, "batch·heads·lq·headDim");
-  const F32 lse = args.f32("lse", prod({p.batch, p.heads, p.lq}), "batch·heads·lq");
-  const F32 dout = args.f32("dOut", nq, "batch·heads·lq·headDim");
-  const F32 dq = args.f32("dq", nq, "batch·heads·lq·headDim");
-  const F32 dk = args.f32("dk", nk, "batch·heads·lk·headDim");
-  const F32 dv = args.f32("dv", nk, "batch·heads·lk·headDim");
+  const Common c = parse_common(args);
+  const F32 dout = args.f32("dOut", c.nq, kWhatQ);
+  const F32 dq = args.f32("dq", c.nq, kWhatQ);
+  const F32 dk = args.f32("dk", c.nk, kWhatK);
+  const F32 dv = args.f32("dv", c.nk, kWhatK);
   for (const F32* o : {&dq, &dk, &dv})
-    for (const F32* i : {&q, &k, &v, &out, &lse, &dout}) args.no_overlap(*o, *i);
+    for (const F32* i : {&c.q, &c.k, &c.v, &c.out, &c.lse, &dout}) args.no_overlap(*o, *i);
   args.no_overlap(dq, dk);
   args.no_overlap(dq, dv);
   args.no_overlap(dk, dv);
-  job.run = [=] {
-    (void)lengths;  // owns p.key_lengths
-    merclip::cpu::attention_backward(dq.data, dk.data, dv.data, dout.data, q.data, k.data, v.data,
-                                     out.data, lse.data, p);
+  job.run = [c, dout, dq, dk, dv] {
+    merclip::cpu::attention_backward(dq.data, dk.data, dv.data, dout.data, c.q.data, c.k.data,
+                                     c.v.data, c.out.data, c.lse.data, c.p);
   };
 }
 
