@@ -11,6 +11,7 @@ import { backend, kernels } from '../lib/index.js';
 import { packageRoot } from '../lib/backend/index.js';
 import { measure, type Row } from './harness.js';
 import type { MachineLimits } from './peak.js';
+import { runTorch } from './torch.js';
 
 interface Shape { name: string; b: number; h: number; lq: number; lk: number; dh: number; causal?: boolean; pad?: boolean }
 
@@ -83,6 +84,15 @@ export function runAttentionBench(limits: MachineLimits): { rows: Row[]; results
     console.log('\nattention: this addon has no attention kernels yet (skipped).');
     return { rows, results };
   }
+  // PyTorch's composition (matmul + masked softmax + matmul, autograd for the backward) first, in
+  // its own process with every thread.
+  const all = backend.poolThreads();
+  const torch = runTorch<{ torch: string; results: Array<{ name: string; lq: number; lk: number; forwardSeconds: number; forwardBackwardSeconds: number }> }>(
+    'attention.py',
+    { threads: all, shapes: ATTENTION_SHAPES.map((s) => ({ ...s, keyLengths: s.pad ? Array.from(keyLengths(s.b, s.lk)) : null })) },
+    all,
+  );
+  const torchFor = (s: Shape) => (torch.ok ? torch.data.results.find((r) => r.name === s.name && r.lq === s.lq && r.lk === s.lk) : undefined);
   for (const s of ATTENTION_SHAPES) {
     const nq = s.b * s.h * s.lq * s.dh, nk = s.b * s.h * s.lk * s.dh;
     const q = filled(nq, 1), k = filled(nk, 2), v = filled(nk, 3), dOut = filled(nq, 4);
@@ -100,6 +110,7 @@ export function runAttentionBench(limits: MachineLimits): { rows: Row[]; results
       kernels.softmax({ x: sMat, out: sMat, rows: s.b * s.h * s.lq, cols: s.lk });
       kernels.gemmBatched({ a: sMat, b: v, c: o2, batch: s.b * s.h, m: s.lq, n: s.dh, k: s.lk });
     }, { maxTime: 1.5 });
+    const t = torchFor(s);
     const flopF = 4 * s.b * s.h * s.lq * s.lk * s.dh * (s.causal ? 0.5 : 1);
     const gF = flopF / fwd.median / 1e9;
     const gFB = (3.5 * flopF) / (fwd.median + bwd.median) / 1e9;
@@ -112,10 +123,19 @@ export function runAttentionBench(limits: MachineLimits): { rows: Row[]; results
       'fwd+bwd % peak': (100 * gFB) / limits.peakGflopsAll,
       'unfused fwd ms': unfused.median * 1e3,
       'vs unfused': unfused.median / fwd.median,
+      'torch fwd ms': t ? t.forwardSeconds * 1e3 : '-',
+      'vs torch fwd': t ? t.forwardSeconds / fwd.median : '-',
+      'vs torch fwd+bwd': t ? t.forwardBackwardSeconds / (fwd.median + bwd.median) : '-',
       'faults/call': fwd.faultsPerCall,
     });
-    results.push({ ...s, forwardSeconds: fwd.median, backwardSeconds: bwd.median, unfusedSeconds: unfused.median, forwardGflops: gF, forwardBackwardGflops: gFB, peakGflops: limits.peakGflopsAll });
+    results.push({
+      ...s, forwardSeconds: fwd.median, backwardSeconds: bwd.median, unfusedSeconds: unfused.median, forwardGflops: gF,
+      forwardBackwardGflops: gFB, peakGflops: limits.peakGflopsAll,
+      torchForwardSeconds: t?.forwardSeconds ?? null, torchForwardBackwardSeconds: t?.forwardBackwardSeconds ?? null,
+    });
   }
+  if (torch.ok) console.log(`\nPyTorch ${torch.data.torch} (matmul + masked softmax + matmul; autograd backward) ran the same shapes with ${all} threads; 'vs torch' = torch time / merclip time.`);
+  else console.log(`\nPyTorch attention comparison skipped: ${torch.reason}.`);
   const curve = memoryCurve();
   if (curve.length >= 2) {
     const first = curve[0]!, last = curve[curve.length - 1]!;
