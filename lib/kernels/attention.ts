@@ -87,10 +87,7 @@ const attentionForwardOp = defineOp('attentionForward', (fn, opts: AttentionForw
   const vv = v.f32('v', s.nk, WHAT_K);
   const out = v.f32Out('out', s.nq, WHAT_Q);
   const lse = v.f32Out('lse', s.nl, WHAT_L);
-  for (const [on, o] of [['out', out], ['lse', lse]] as const) {
-    for (const [inName, i] of [['q', q], ['k', k], ['v', vv]] as const) v.noOverlap(on, o, inName, i);
-  }
-  v.noOverlap('out', out, 'lse', lse);
+  v.disjoint([['out', out], ['lse', lse]], [['q', q], ['k', k], ['v', vv]]);
   const { batch, heads, lq, lk, headDim, scale, causal, keyLengths } = s;
   return {
     args: { q, k, v: vv, out, lse, batch, heads, lq, lk, headDim, scale, causal, keyLengths },
@@ -110,13 +107,7 @@ const attentionBackwardOp = defineOp('attentionBackward', (fn, opts: AttentionBa
   const dq = v.f32Out('dq', s.nq, WHAT_Q);
   const dk = v.f32Out('dk', s.nk, WHAT_K);
   const dv = v.f32Out('dv', s.nk, WHAT_K);
-  const inputs = [['q', q], ['k', k], ['v', vv], ['out', out], ['lse', lse], ['dOut', dOut]] as const;
-  for (const [on, o] of [['dq', dq], ['dk', dk], ['dv', dv]] as const) {
-    for (const [inName, i] of inputs) v.noOverlap(on, o, inName, i);
-  }
-  v.noOverlap('dq', dq, 'dk', dk);
-  v.noOverlap('dq', dq, 'dv', dv);
-  v.noOverlap('dk', dk, 'dv', dv);
+  v.disjoint([['dq', dq], ['dk', dk], ['dv', dv]], [['q', q], ['k', k], ['v', vv], ['out', out], ['lse', lse], ['dOut', dOut]]);
   const { batch, heads, lq, lk, headDim, scale, causal, keyLengths } = s;
   return {
     args: { q, k, v: vv, out, lse, dOut, dq, dk, dv, batch, heads, lq, lk, headDim, scale, causal, keyLengths },

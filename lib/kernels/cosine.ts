@@ -112,10 +112,7 @@ const cosineSimilarityBackwardOp = defineOp('cosineSimilarityBackward', (fn, opt
   const e = v.f32('e', c * dim, 'c·dim');
   const dx = v.f32Out('dx', n * dim, 'n·dim');
   const de = v.f32Out('de', c * dim, 'c·dim');
-  for (const [on, o] of [['dx', dx], ['de', de]] as const) {
-    for (const [inName, i] of [['dOut', dOut], ['out', out], ['x', x], ['e', e]] as const) v.noOverlap(on, o, inName, i);
-  }
-  v.noOverlap('dx', dx, 'de', de);
+  v.disjoint([['dx', dx], ['de', de]], [['dOut', dOut], ['out', out], ['x', x], ['e', e]]);
   return { args: { dOut, out, x, e, dx, de, n, c, dim, scale, eps }, result: () => ({ dx, de }) };
 });
 
@@ -141,10 +138,7 @@ const cosinePairedBackwardOp = defineOp('cosinePairedBackward', (fn, opts: Cosin
   const e = v.f32('e', c * dim, 'c·dim');
   const dh = v.f32Out('dh', batch * c * dim, 'batch·c·dim');
   const de = v.f32Out('de', c * dim, 'c·dim');
-  for (const [on, o] of [['dh', dh], ['de', de]] as const) {
-    for (const [inName, i] of [['dOut', dOut], ['out', out], ['h', h], ['e', e]] as const) v.noOverlap(on, o, inName, i);
-  }
-  v.noOverlap('dh', dh, 'de', de);
+  v.disjoint([['dh', dh], ['de', de]], [['dOut', dOut], ['out', out], ['h', h], ['e', e]]);
   return { args: { dOut, out, h, e, dh, de, batch, c, dim, scale, eps }, result: () => ({ dh, de }) };
 });
 

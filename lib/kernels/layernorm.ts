@@ -75,12 +75,10 @@ const layerNormBackwardOp = defineOp('layerNormBackward', (fn, opts: LayerNormBa
   const dx = v.f32Out('dx', rows * dim, 'rows·dim');
   const dWeight = v.f32Out('dWeight', dim, 'dim');
   const dBias = v.f32Out('dBias', dim, 'dim');
-  const outs = [['dx', dx], ['dWeight', dWeight], ['dBias', dBias]] as const;
-  const ins = [['dOut', dOut], ['x', x], ['weight', weight], ['mean', mean], ['rstd', rstd]] as const;
-  for (const [on, o] of outs) for (const [inName, i] of ins) v.noOverlap(on, o, inName, i);
-  v.noOverlap('dx', dx, 'dWeight', dWeight);
-  v.noOverlap('dx', dx, 'dBias', dBias);
-  v.noOverlap('dWeight', dWeight, 'dBias', dBias);
+  v.disjoint(
+    [['dx', dx], ['dWeight', dWeight], ['dBias', dBias]],
+    [['dOut', dOut], ['x', x], ['weight', weight], ['mean', mean], ['rstd', rstd]],
+  );
   return { args: { dOut, x, weight: weight ?? null, mean, rstd, dx, dWeight, dBias, rows, dim }, result: () => ({ dx, dWeight, dBias }) };
 });
 

@@ -146,6 +146,17 @@ export class Validator {
     }
   }
 
+  /**
+   * Outputs must not overlap any input nor each other: every output against every input (in
+   * order), then every pair of outputs (the order native/binding/args.h checks them in).
+   */
+  disjoint(outputs: Array<[string, ArrayBufferView | undefined]>, inputs: Array<[string, ArrayBufferView | undefined]>): void {
+    for (const [on, o] of outputs) for (const [inName, i] of inputs) this.noOverlap(on, o, inName, i);
+    for (let a = 0; a < outputs.length; a++) {
+      for (let b = a + 1; b < outputs.length; b++) this.noOverlap(outputs[a]![0], outputs[a]![1], outputs[b]![0], outputs[b]![1]);
+    }
+  }
+
   /** Product of sizes; above 2^53 it cannot match any array length, so the length check fails. */
   static product(...dims: number[]): number {
     return dims.reduce((p, d) => p * d, 1);

@@ -80,6 +80,16 @@ class Args {
                      allow_identical);
   }
 
+  // Outputs must not overlap any input nor each other: every output against every input (in
+  // order), then every pair of outputs. Absent (null) views are skipped.
+  void disjoint(std::initializer_list<const F32*> outputs,
+                std::initializer_list<const F32*> inputs) const {
+    for (const F32* o : outputs)
+      for (const F32* i : inputs) no_overlap(*o, *i);
+    for (auto a = outputs.begin(); a != outputs.end(); ++a)
+      for (auto b = a + 1; b != outputs.end(); ++b) no_overlap(**a, **b);
+  }
+
   [[noreturn]] void type_error(const std::string& what, const Napi::Value& v) const;
   [[noreturn]] void range_error(const std::string& what, const std::string& received) const;
   [[noreturn]] void range_error_value(const std::string& what, const Napi::Value& v) const;

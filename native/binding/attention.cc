@@ -77,9 +77,7 @@ Common parse_common(Args& args) {
 
 void parse_forward(Args& args, OpJob& job) {
   const Common c = parse_common(args);
-  for (const F32* o : {&c.out, &c.lse})
-    for (const F32* i : {&c.q, &c.k, &c.v}) args.no_overlap(*o, *i);
-  args.no_overlap(c.out, c.lse);
+  args.disjoint({&c.out, &c.lse}, {&c.q, &c.k, &c.v});
   job.run = [c] {
     merclip::cpu::attention_forward(c.out.data, c.lse.data, c.q.data, c.k.data, c.v.data, c.p);
   };
@@ -91,11 +89,7 @@ void parse_backward(Args& args, OpJob& job) {
   const F32 dq = args.f32("dq", c.nq, kWhatQ);
   const F32 dk = args.f32("dk", c.nk, kWhatK);
   const F32 dv = args.f32("dv", c.nk, kWhatK);
-  for (const F32* o : {&dq, &dk, &dv})
-    for (const F32* i : {&c.q, &c.k, &c.v, &c.out, &c.lse, &dout}) args.no_overlap(*o, *i);
-  args.no_overlap(dq, dk);
-  args.no_overlap(dq, dv);
-  args.no_overlap(dk, dv);
+  args.disjoint({&dq, &dk, &dv}, {&c.q, &c.k, &c.v, &c.out, &c.lse, &dout});
   job.run = [c, dout, dq, dk, dv] {
     merclip::cpu::attention_backward(dq.data, dk.data, dv.data, dout.data, c.q.data, c.k.data,
                                      c.v.data, c.out.data, c.lse.data, c.p);

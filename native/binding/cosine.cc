@@ -52,9 +52,7 @@ void parse_cosine_backward(Args& args, OpJob& job) {
   const F32 e = args.f32("e", prod({p.c, p.dim}), "c·dim");
   const F32 dx = args.f32("dx", prod({p.n, p.dim}), "n·dim");
   const F32 de = args.f32("de", prod({p.c, p.dim}), "c·dim");
-  for (const F32* o : {&dx, &de})
-    for (const F32* i : {&dout, &out, &x, &e}) args.no_overlap(*o, *i);
-  args.no_overlap(dx, de);
+  args.disjoint({&dx, &de}, {&dout, &out, &x, &e});
   job.run = [=] {
     merclip::cpu::cosine_backward(dx.data, de.data, dout.data, out.data, x.data, e.data, nullptr,
                                   nullptr, p);
@@ -90,9 +88,7 @@ void parse_paired_backward(Args& args, OpJob& job) {
   const F32 e = args.f32("e", prod({p.c, p.dim}), "c·dim");
   const F32 dh = args.f32("dh", prod({p.batch, p.c, p.dim}), "batch·c·dim");
   const F32 de = args.f32("de", prod({p.c, p.dim}), "c·dim");
-  for (const F32* o : {&dh, &de})
-    for (const F32* i : {&dout, &out, &h, &e}) args.no_overlap(*o, *i);
-  args.no_overlap(dh, de);
+  args.disjoint({&dh, &de}, {&dout, &out, &h, &e});
   job.run = [=] {
     merclip::cpu::cosine_paired_backward(dh.data, de.data, dout.data, out.data, h.data, e.data,
                                          nullptr, nullptr, p);

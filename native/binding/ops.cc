@@ -65,12 +65,7 @@ void parse_layer_norm_backward(Args& args, OpJob& job) {
   const F32 dx = args.f32("dx", n, "rows·dim");
   const F32 dweight = args.f32_optional("dWeight", static_cast<uint64_t>(dim), "dim");
   const F32 dbias = args.f32_optional("dBias", static_cast<uint64_t>(dim), "dim");
-  for (const F32* o : {&dx, &dweight, &dbias}) {
-    for (const F32* i : {&dout, &x, &weight, &mean, &rstd}) args.no_overlap(*o, *i);
-  }
-  args.no_overlap(dx, dweight);
-  args.no_overlap(dx, dbias);
-  args.no_overlap(dweight, dbias);
+  args.disjoint({&dx, &dweight, &dbias}, {&dout, &x, &weight, &mean, &rstd});
   job.run = [=] {
     merclip::cpu::layernorm_backward(dx.data, dweight.data, dbias.data, dout.data, x.data,
                                      weight.data, mean.data, rstd.data, rows, dim);

@@ -39,16 +39,6 @@ using merclip_test::Rng;
 
 namespace {
 
-std::vector<SimdLevel> levels() {
-  std::vector<SimdLevel> out;
-  const SimdLevel max_level = merclip::max_simd_level();
-  for (SimdLevel l : {SimdLevel::scalar, SimdLevel::avx2, SimdLevel::avx512}) {
-    if (l <= max_level && merclip::set_simd_level(l) == l) out.push_back(l);
-  }
-  merclip::set_simd_level(max_level);
-  return out;
-}
-
 Buffer nan_buffer(int64_t n) {
   Buffer b(n);
   b.fill_nan();
@@ -192,7 +182,7 @@ void cpu_case(int64_t B, int64_t H, int64_t lq, int64_t lk, int64_t dh, bool cau
   const double dk_tol = 1e-4 * max_finite_abs(dk_r) + 1e-6 * gv * max_finite_abs(q) + 1e-30;
   const double dv_tol = 1e-4 * max_finite_abs(dv_r) + 1e-30;
   auto& pool = merclip::ThreadPool::global();
-  for (SimdLevel l : levels()) {
+  for (SimdLevel l : merclip_test::simd_levels()) {
     merclip::set_simd_level(l);
     Buffer first[5];
     for (int threads : {1, 0}) {
@@ -267,7 +257,7 @@ void test_cpu() {
 
 int main() {
   std::printf("SIMD levels:");
-  for (SimdLevel l : levels()) std::printf(" %s", merclip::simd_level_name(l));
+  for (SimdLevel l : merclip_test::simd_levels()) std::printf(" %s", merclip::simd_level_name(l));
   std::printf("; pool of %d threads\n", merclip::ThreadPool::global().size());
   test_fd();
   test_cpu();

@@ -39,21 +39,11 @@ using merclip_test::Rng;
 
 namespace {
 
-std::vector<SimdLevel> levels() {
-  std::vector<SimdLevel> out;
-  const SimdLevel max_level = merclip::max_simd_level();
-  for (SimdLevel l : {SimdLevel::scalar, SimdLevel::avx2, SimdLevel::avx512}) {
-    if (l <= max_level && merclip::set_simd_level(l) == l) out.push_back(l);
-  }
-  merclip::set_simd_level(max_level);
-  return out;
-}
-
 // Runs fn(label) at every SIMD level, with 1 thread and with the whole pool.
 template <class Fn>
 void for_each_config(Fn fn) {
   auto& pool = merclip::ThreadPool::global();
-  for (SimdLevel l : levels()) {
+  for (SimdLevel l : merclip_test::simd_levels()) {
     merclip::set_simd_level(l);
     for (int threads : {1, 0}) {
       pool.set_active_threads(threads);
@@ -444,7 +434,7 @@ void test_edge() {
 
 int main() {
   std::printf("SIMD levels:");
-  for (SimdLevel l : levels()) std::printf(" %s", merclip::simd_level_name(l));
+  for (SimdLevel l : merclip_test::simd_levels()) std::printf(" %s", merclip::simd_level_name(l));
   std::printf("; pool of %d threads\n", merclip::ThreadPool::global().size());
   fd_case(false);
   fd_case(true);

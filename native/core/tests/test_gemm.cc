@@ -47,16 +47,6 @@ namespace {
 const int64_t kSizes[] = {1, 2, 7, 15, 16, 17, 31, 33, 64, 100, 129, 257};
 constexpr float kPadValue = 12345.0f;  // written into C's ldc padding; must survive
 
-std::vector<SimdLevel> levels() {
-  std::vector<SimdLevel> out;
-  const SimdLevel max_level = merclip::max_simd_level();
-  for (SimdLevel l : {SimdLevel::scalar, SimdLevel::avx2, SimdLevel::avx512}) {
-    if (l <= max_level && merclip::set_simd_level(l) == l) out.push_back(l);
-  }
-  merclip::set_simd_level(max_level);
-  return out;
-}
-
 // One GEMM problem: operands, an initial C (with padding), and the reference result.
 struct Problem {
   GemmParams p;   // as passed (ld may be 0)
@@ -372,7 +362,7 @@ void report_thread_determinism() {
 }  // namespace
 
 int main() {
-  const std::vector<SimdLevel> lv = levels();
+  const std::vector<SimdLevel> lv = merclip_test::simd_levels();
   std::printf("SIMD levels tested:");
   for (SimdLevel l : lv) std::printf(" %s", merclip::simd_level_name(l));
   std::printf("\n");

@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "merclip/cpu_features.h"
+
 namespace merclip_test {
 
 inline int& failures() {
@@ -197,6 +199,19 @@ inline int finish(const char* name) {
   }
   std::printf("%s: FAILED (%d of %d checks failed)\n", name, failures(), checks());
   return 1;
+}
+
+// The SIMD levels this CPU and build can run, lowest first (the dispatch level is left at the
+// maximum). Tests loop over them with merclip::set_simd_level.
+inline std::vector<merclip::SimdLevel> simd_levels() {
+  using merclip::SimdLevel;
+  std::vector<SimdLevel> out;
+  const SimdLevel max_level = merclip::max_simd_level();
+  for (SimdLevel l : {SimdLevel::scalar, SimdLevel::avx2, SimdLevel::avx512}) {
+    if (l <= max_level && merclip::set_simd_level(l) == l) out.push_back(l);
+  }
+  merclip::set_simd_level(max_level);
+  return out;
 }
 
 }  // namespace merclip_test
