@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 
 import { backend, type BackendInfo } from '../backend/index.js';
+import { registerInspect } from './inspect.js';
+import { registerTokenize } from './tokenize.js';
 
 function yesNo(b: boolean): string {
   return b ? 'yes' : 'no';
@@ -44,6 +46,8 @@ export function buildProgram(out: (s: string) => void): Command {
       const info = backend.info();
       out(opts.json ? JSON.stringify(info, null, 2) + '\n' : formatInfo(info) + '\n');
     });
+  registerInspect(program, out);
+  registerTokenize(program, out);
   return program;
 }
 

@@ -1,0 +1,30 @@
+// lib/io/index.ts — file formats: safetensors reader and writer (SPEC §4). Depends only on node:*.
+export {
+  DTYPE_SIZE,
+  MAX_HEADER_LENGTH,
+  SAFETENSORS_DTYPES,
+  SafetensorsError,
+  bf16BitsToF32,
+  f16BitsToF32,
+  f32ToBf16Bits,
+  f32ToF16Bits,
+  parseSafetensors,
+  readSafetensors,
+  readSafetensorsHeader,
+  readSafetensorsHeaderSync,
+  readSafetensorsSync,
+  serializeSafetensors,
+  writeSafetensors,
+  writeSafetensorsSync,
+} from './safetensors.js';
+export type {
+  SafetensorsData,
+  SafetensorsDtype,
+  SafetensorsErrorCode,
+  SafetensorsFile,
+  SafetensorsHeader,
+  SafetensorsTensor,
+  SafetensorsTensorInfo,
+  WritableTensor,
+  WritableTensors,
+} from './safetensors.js';

@@ -1,0 +1,18 @@
+// lib/nn/index.ts — modules, layers and optimisation.
+export { Module, ModuleList } from './module.js';
+export {
+  Linear,
+  LayerNorm,
+  Embedding,
+  MultiHeadAttention,
+  Mlp,
+  TransformerEncoderLayer,
+  CrossModalDecoderLayer,
+  activationOf,
+  applyActivation,
+  type Activation,
+  type AttentionCallOptions,
+  type EncoderLayerOptions,
+  type DecoderMemory,
+} from './layers.js';
+export { AdamW, clipGradNorm, warmupCosine, type AdamWOptions, type WarmupCosineOptions } from './optim.js';

@@ -1,0 +1,203 @@
+// lib/nn/layers.ts — Linear, LayerNorm, Embedding, MultiHeadAttention, the pre-LN transformer
+// encoder layer and MER-CLIP's cross-modal decoder layer.
+//
+// Parameter names follow Hugging Face (CLIP: self_attn.{q,k,v,out}_proj, layer_norm1, mlp.fc1,
+// mlp.fc2, layer_norm2), so HF checkpoints load by name. Initialisation follows PyTorch's
+// defaults (Linear: U(±1/√in) for weight and bias; LayerNorm: 1 and 0; Embedding: N(0, std)),
+// drawn from a seeded Generator in registration order — one seed, bit-identical weights.
+
+import type { GeluApproximate } from '../backend/index.js';
+import { type Generator as Rng, ops, type Tensor } from '../tensor/index.js';
+import { Module, ModuleList } from './module.js';
+
+export type Activation = 'gelu' | 'gelu_tanh' | 'quick_gelu';
+
+const GELU_OF: Record<Activation, GeluApproximate> = { gelu: 'none', gelu_tanh: 'tanh', quick_gelu: 'quick' };
+
+export function activationOf(name: string): Activation {
+  if (name === 'gelu' || name === 'gelu_tanh' || name === 'quick_gelu') return name;
+  if (name === 'gelu_new' || name === 'gelu_pytorch_tanh') return 'gelu_tanh';
+  throw new RangeError(`unknown activation "${name}" (expected gelu, gelu_tanh or quick_gelu)`);
+}
+
+export function applyActivation(x: Tensor, act: Activation): Tensor {
+  return ops.gelu(x, GELU_OF[act]);
+}
+
+function uniform(rng: Rng, n: number, bound: number): Float32Array {
+  return rng.fillUniform(new Float32Array(n), -bound, bound);
+}
+
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Rng, opts: { bias?: boolean } = {}) {
+    super();
+    checkPositive('Linear', { inFeatures, outFeatures });
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = this.addParameter('weight', uniform(rng, outFeatures * inFeatures, bound), [outFeatures, inFeatures]);
+    this.bias = opts.bias ?? true ? this.addParameter('bias', uniform(rng, outFeatures, bound), [outFeatures]) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return ops.linear(x, this.weight, this.bias);
+  }
+}
+
+export class LayerNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  constructor(readonly dim: number, readonly eps = 1e-5) {
+    super();
+    checkPositive('LayerNorm', { dim });
+    this.weight = this.addParameter('weight', new Float32Array(dim).fill(1), [dim]);
+    this.bias = this.addParameter('bias', new Float32Array(dim), [dim]);
+  }
+  forward(x: Tensor): Tensor {
+    return ops.layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+export class Embedding extends Module {
+  readonly weight: Tensor;
+  constructor(readonly num: number, readonly dim: number, rng: Rng, opts: { std?: number } = {}) {
+    super();
+    checkPositive('Embedding', { num, dim });
+    this.weight = this.addParameter('weight', rng.fillNormal(new Float32Array(num * dim), 0, opts.std ?? 1), [num, dim]);
+  }
+  /** ids [...shape] → [...shape, dim] */
+  forward(ids: Int32Array, shape: readonly number[] = [ids.length]): Tensor {
+    return ops.embedding(this.weight, ids, shape);
+  }
+}
+
+export interface AttentionCallOptions {
+  /** [B] valid keys per batch item (key padding). */
+  keyLengths?: Int32Array | null;
+  causal?: boolean;
+}
+
+/** Multi-head attention with separate q/k/v/out projections (HF naming), the fused kernel inside. */
+export class MultiHeadAttention extends Module {
+  readonly q_proj: Linear;
+  readonly k_proj: Linear;
+  readonly v_proj: Linear;
+  readonly out_proj: Linear;
+  readonly headDim: number;
+  constructor(readonly dim: number, readonly heads: number, rng: Rng, opts: { bias?: boolean; kvDim?: number } = {}) {
+    super();
+    checkPositive('MultiHeadAttention', { dim, heads });
+    if (dim % heads !== 0) throw new RangeError(`MultiHeadAttention: dim ${dim} is not divisible by heads ${heads}`);
+    this.headDim = dim / heads;
+    const kv = opts.kvDim ?? dim;
+    this.k_proj = this.addModule('k_proj', new Linear(kv, dim, rng, opts));
+    this.v_proj = this.addModule('v_proj', new Linear(kv, dim, rng, opts));
+    this.q_proj = this.addModule('q_proj', new Linear(dim, dim, rng, opts));
+    this.out_proj = this.addModule('out_proj', new Linear(dim, dim, rng, opts));
+  }
+  /** query [B, Lq, dim], key/value source [B, Lk, kvDim] (default: the query) → [B, Lq, dim]. */
+  forward(query: Tensor, source: Tensor = query, opts: AttentionCallOptions = {}): Tensor {
+    const q = ops.splitHeads(this.q_proj.forward(query), this.heads);
+    const k = ops.splitHeads(this.k_proj.forward(source), this.heads);
+    const v = ops.splitHeads(this.v_proj.forward(source), this.heads);
+    const o = ops.attention(q, k, v, { keyLengths: opts.keyLengths ?? null, causal: opts.causal ?? false });
+    return this.out_proj.forward(ops.mergeHeads(o));
+  }
+}
+
+/** fc1 → activation → fc2 */
+export class Mlp extends Module {
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  constructor(dim: number, hidden: number, readonly activation: Activation, rng: Rng) {
+    super();
+    this.fc1 = this.addModule('fc1', new Linear(dim, hidden, rng));
+    this.fc2 = this.addModule('fc2', new Linear(hidden, dim, rng));
+  }
+  forward(x: Tensor): Tensor {
+    return this.fc2.forward(applyActivation(this.fc1.forward(x), this.activation));
+  }
+}
+
+export interface EncoderLayerOptions {
+  /** Default 4·dim. */
+  ffnDim?: number;
+  /** Default 'gelu'. CLIP uses 'quick_gelu'. */
+  activation?: Activation;
+  eps?: number;
+}
+
+/** Pre-LN transformer encoder layer: x + SA(LN1 x), then + MLP(LN2 ·). Names as HF CLIP. */
+export class TransformerEncoderLayer extends Module {
+  readonly self_attn: MultiHeadAttention;
+  readonly layer_norm1: LayerNorm;
+  readonly mlp: Mlp;
+  readonly layer_norm2: LayerNorm;
+  constructor(readonly dim: number, readonly heads: number, rng: Rng, opts: EncoderLayerOptions = {}) {
+    super();
+    this.self_attn = this.addModule('self_attn', new MultiHeadAttention(dim, heads, rng));
+    this.layer_norm1 = this.addModule('layer_norm1', new LayerNorm(dim, opts.eps));
+    this.mlp = this.addModule('mlp', new Mlp(dim, opts.ffnDim ?? 4 * dim, opts.activation ?? 'gelu', rng));
+    this.layer_norm2 = this.addModule('layer_norm2', new LayerNorm(dim, opts.eps));
+  }
+  /** x [B, L, dim] → [B, L, dim]; keyLengths masks padding keys, causal for text towers. */
+  forward(x: Tensor, opts: AttentionCallOptions = {}): Tensor {
+    const h = ops.add(x, this.self_attn.forward(this.layer_norm1.forward(x), undefined, opts));
+    return ops.add(h, this.mlp.forward(this.layer_norm2.forward(h)));
+  }
+}
+
+/** One modality the decoder attends to. */
+export interface DecoderMemory {
+  /** [B, L, dim] */
+  features: Tensor;
+  /** [B] true lengths; a sample with length 0 lacks the modality and skips this step. */
+  lengths?: Int32Array | null;
+}
+
+/**
+ * MER-CLIP's cross-modal decoder layer (pre-LN, residual): self-attention over the C label
+ * queries; then cross-attention to each modality in turn, each with its own key padding; then
+ * the feed-forward block (dim → ffnDim → dim, GELU). A sample that lacks a modality (length 0)
+ * skips that cross-attention step exactly (its residual term is gated to 0, never fed zeros as
+ * if they were data).
+ */
+export class CrossModalDecoderLayer extends Module {
+  readonly self_attn: MultiHeadAttention;
+  readonly self_attn_layer_norm: LayerNorm;
+  readonly cross_attn: ModuleList<MultiHeadAttention>;
+  readonly cross_attn_layer_norm: ModuleList<LayerNorm>;
+  readonly mlp: Mlp;
+  readonly final_layer_norm: LayerNorm;
+  constructor(readonly dim: number, readonly heads: number, readonly modalities: number, rng: Rng, opts: EncoderLayerOptions = {}) {
+    super();
+    checkPositive('CrossModalDecoderLayer', { modalities });
+    this.self_attn = this.addModule('self_attn', new MultiHeadAttention(dim, heads, rng));
+    this.self_attn_layer_norm = this.addModule('self_attn_layer_norm', new LayerNorm(dim, opts.eps));
+    this.cross_attn = this.addModule('cross_attn', new ModuleList(Array.from({ length: modalities }, () => new MultiHeadAttention(dim, heads, rng))));
+    this.cross_attn_layer_norm = this.addModule('cross_attn_layer_norm', new ModuleList(Array.from({ length: modalities }, () => new LayerNorm(dim, opts.eps))));
+    this.mlp = this.addModule('mlp', new Mlp(dim, opts.ffnDim ?? 4 * dim, opts.activation ?? 'gelu', rng));
+    this.final_layer_norm = this.addModule('final_layer_norm', new LayerNorm(dim, opts.eps));
+  }
+
+  /** queries [B, C, dim], memories in the configured modality order → [B, C, dim]. */
+  forward(queries: Tensor, memories: readonly (DecoderMemory | null)[]): Tensor {
+    if (memories.length !== this.modalities) {
+      throw new RangeError(`CrossModalDecoderLayer: expected ${this.modalities} modalities, received ${memories.length}`);
+    }
+    let x = ops.add(queries, this.self_attn.forward(this.self_attn_layer_norm.forward(queries)));
+    memories.forEach((mem, i) => {
+      if (!mem) return; // the whole batch lacks this modality
+      const lengths = mem.lengths ?? null;
+      const attn = this.cross_attn.at(i).forward(this.cross_attn_layer_norm.at(i).forward(x), mem.features, { keyLengths: lengths });
+      const missing = lengths ? Array.from(lengths, (l) => (l > 0 ? 1 : 0)) : null;
+      x = ops.add(x, missing && missing.includes(0) ? ops.scaleRows(attn, missing) : attn);
+    });
+    return ops.add(x, this.mlp.forward(this.final_layer_norm.forward(x)));
+  }
+}
+
+function checkPositive(cls: string, sizes: Record<string, number>): void {
+  for (const [k, v] of Object.entries(sizes)) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${cls}: expected ${k} to be a positive integer, received ${v}`);
+  }
+}

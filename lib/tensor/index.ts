@@ -1,0 +1,21 @@
+// lib/tensor/index.ts — Tensor, autograd, the differentiable ops, the buffer pool, the seeded RNG.
+export {
+  Tensor,
+  type Node,
+  type Shape,
+  shapeSize,
+  fmtShape,
+  empty,
+  zeros,
+  full,
+  fromArray,
+  wrap,
+  parameter,
+  tidy,
+  noGrad,
+  isGradEnabled,
+} from './tensor.js';
+export * as ops from './ops.js';
+export type { AttentionOpOptions } from './ops.js';
+export { BufferPool, pool, type PoolStats } from './pool.js';
+export { Generator } from './random.js';

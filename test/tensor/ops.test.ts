@@ -1,0 +1,282 @@
+// test/tensor/ops.test.ts — every differentiable op: fp32 forward through the tape vs a float64
+// reference, gradients vs central finite differences of that reference (test/helpers/gradCheck).
+import { describe, expect, it } from 'vitest';
+
+import { reference } from '../../lib/reference/index.js';
+import { Generator, ops, fromArray, tidy, noGrad, type Tensor } from '../../lib/tensor/index.js';
+import { checkOp } from '../helpers/gradCheck.js';
+
+const R = reference;
+
+/** float64 x[..., in] · Wᵀ + b */
+function linearRef(x: Float64Array, w: Float64Array, b: Float64Array | null, nIn: number, nOut: number): Float64Array {
+  const rows = x.length / nIn;
+  return R.gemm({ a: x, b: w, bias: b ?? undefined, m: rows, n: nOut, k: nIn, transB: true });
+}
+
+function permute0213(src: ArrayLike<number>, A: number, B: number, C: number, D: number): Float64Array {
+  const out = new Float64Array(A * B * C * D);
+  for (let a = 0; a < A; a++) for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) for (let d = 0; d < D; d++) {
+    out[((a * C + c) * B + b) * D + d] = src[((a * B + b) * C + c) * D + d]!;
+  }
+  return out;
+}
+
+describe('linear algebra', () => {
+  it('linear with bias, 3-D input', () => {
+    checkOp('linear', [{ shape: [2, 3, 5] }, { shape: [4, 5] }, { shape: [4] }],
+      ([x, w, b]) => ops.linear(x!, w!, b!),
+      ([x, w, b]) => linearRef(x!, w!, b!, 5, 4));
+  });
+  it('linear without bias, input without grad', () => {
+    checkOp('linear', [{ shape: [7, 3], grad: false }, { shape: [2, 3] }],
+      ([x, w]) => ops.linear(x!, w!),
+      ([x, w]) => linearRef(x!, w!, null, 3, 2));
+  });
+  it('a weight and an input used twice accumulate (GEMM beta = 1 path)', () => {
+    checkOp('linear shared', [{ shape: [3, 4] }, { shape: [4, 4] }, { shape: [4] }],
+      ([x, w, b]) => ops.linear(ops.linear(x!, w!, b!), w!, b!),
+      ([x, w, b]) => linearRef(linearRef(x!, w!, b!, 4, 4), w!, b!, 4, 4));
+    checkOp('matmul shared', [{ shape: [3, 3] }],
+      ([a]) => ops.matmul(ops.matmul(a!, a!), a!),
+      ([a]) => R.gemm({ a: R.gemm({ a: a!, b: a!, m: 3, n: 3, k: 3 }), b: a!, m: 3, n: 3, k: 3 }));
+  });
+  it('matmul', () => {
+    checkOp('matmul', [{ shape: [3, 4] }, { shape: [4, 5] }],
+      ([a, b]) => ops.matmul(a!, b!),
+      ([a, b]) => R.gemm({ a: a!, b: b!, m: 3, n: 5, k: 4 }));
+  });
+  it('rejects mismatched shapes with a message naming both', () => {
+    tidy(() => {
+      const x = fromArray(new Float32Array(6), [2, 3]);
+      const w = fromArray(new Float32Array(8), [2, 4]);
+      expect(() => ops.linear(x, w)).toThrow(/linear: x \[2, 3\] does not match weight \[2, 4\]/);
+    });
+  });
+});
+
+describe('elementwise', () => {
+  it('add with trailing broadcast and alpha', () => {
+    checkOp('add', [{ shape: [3, 2, 4] }, { shape: [2, 4] }],
+      ([a, b]) => ops.add(a!, b!, 0.5),
+      ([a, b]) => a!.map((v, i) => v + 0.5 * b![i % 8]!));
+  });
+  it('sub, same shape', () => {
+    checkOp('sub', [{ shape: [5] }, { shape: [5] }], ([a, b]) => ops.sub(a!, b!), ([a, b]) => a!.map((v, i) => v - b![i]!));
+  });
+  it('mul with a scalar tensor', () => {
+    checkOp('mul', [{ shape: [2, 3] }, { shape: [] }], ([a, b]) => ops.mul(a!, b!), ([a, b]) => a!.map((v) => v * b![0]!));
+  });
+  it('mul with a broadcast row', () => {
+    checkOp('mul', [{ shape: [4, 3] }, { shape: [3] }], ([a, b]) => ops.mul(a!, b!), ([a, b]) => a!.map((v, i) => v * b![i % 3]!));
+  });
+  it('the same tensor used twice accumulates both paths', () => {
+    checkOp('x*x+x', [{ shape: [6] }], ([x]) => ops.add(ops.mul(x!, x!), x!), ([x]) => x!.map((v) => v * v + v));
+  });
+  it('scale, exp', () => {
+    checkOp('scale', [{ shape: [4] }], ([x]) => ops.scale(x!, -2.5), ([x]) => x!.map((v) => -2.5 * v));
+    checkOp('exp', [{ shape: [4] }], ([x]) => ops.exp(x!), ([x]) => x!.map(Math.exp));
+  });
+  it('scaleRows gates whole samples', () => {
+    checkOp('scaleRows', [{ shape: [3, 2, 2] }], ([x]) => ops.scaleRows(x!, [1, 0, 0.5]),
+      ([x]) => x!.map((v, i) => v * [1, 0, 0.5][Math.floor(i / 4)]!));
+  });
+});
+
+describe('layout', () => {
+  it('splitHeads / mergeHeads', () => {
+    checkOp('splitHeads', [{ shape: [2, 3, 6] }], ([x]) => ops.splitHeads(x!, 2), ([x]) => permute0213(x!, 2, 3, 2, 3));
+    checkOp('mergeHeads', [{ shape: [2, 2, 3, 3] }], ([x]) => ops.mergeHeads(x!), ([x]) => permute0213(x!, 2, 2, 3, 3));
+  });
+  it('reshape is a view whose gradient flows', () => {
+    checkOp('reshape', [{ shape: [2, 6] }], ([x]) => ops.mul(x!.reshape([3, -1]), fromArray([1, 2, 3, 4], [4])),
+      ([x]) => x!.map((v, i) => v * (1 + (i % 4))));
+  });
+  it('slice and concat along the sequence axis', () => {
+    checkOp('slice', [{ shape: [2, 5, 3] }], ([x]) => ops.slice(x!, 1, 1, 4), ([x]) => {
+      const out: number[] = [];
+      for (let b = 0; b < 2; b++) for (let l = 1; l < 4; l++) for (let d = 0; d < 3; d++) out.push(x![(b * 5 + l) * 3 + d]!);
+      return out;
+    });
+    checkOp('concat', [{ shape: [2, 1, 3] }, { shape: [2, 4, 3] }], ([a, b]) => ops.concat([a!, b!], 1), ([a, b]) => {
+      const out: number[] = [];
+      for (let bi = 0; bi < 2; bi++) {
+        for (let d = 0; d < 3; d++) out.push(a![bi * 3 + d]!);
+        for (let l = 0; l < 4; l++) for (let d = 0; d < 3; d++) out.push(b![(bi * 4 + l) * 3 + d]!);
+      }
+      return out;
+    });
+  });
+  it('gatherSeq and embedding (repeated ids accumulate)', () => {
+    checkOp('gatherSeq', [{ shape: [2, 4, 3] }], ([x]) => ops.gatherSeq(x!, [3, 1]), ([x]) => [...x!.slice(9, 12), ...x!.slice(12 + 3, 12 + 6)]);
+    const ids = Int32Array.from([2, 0, 2, 4]);
+    checkOp('embedding', [{ shape: [5, 3] }], ([w]) => ops.embedding(w!, ids, [2, 2]), ([w]) => Array.from(ids).flatMap((id) => Array.from(w!.slice(id * 3, id * 3 + 3))));
+  });
+  it('embedding rejects an id out of range', () => {
+    tidy(() => {
+      const w = fromArray(new Float32Array(6), [3, 2]);
+      expect(() => ops.embedding(w, Int32Array.from([0, 3]))).toThrow(/ids\[1\] = 3 is outside \[0, 3\)/);
+    });
+  });
+});
+
+describe('normalisation, activations, softmax', () => {
+  it('layerNorm', () => {
+    checkOp('layerNorm', [{ shape: [3, 8] }, { shape: [8] }, { shape: [8] }], ([x, w, b]) => ops.layerNorm(x!, w!, b!),
+      ([x, w, b]) => R.layerNormForward({ x: x!, weight: w!, bias: b!, rows: 3, dim: 8, eps: 1e-5 }).out, { gradRtol: 2e-3 });
+  });
+  for (const approximate of ['none', 'tanh', 'quick'] as const) {
+    it(`gelu ${approximate}`, () => {
+      checkOp(`gelu ${approximate}`, [{ shape: [10] }], ([x]) => ops.gelu(x!, approximate), ([x]) => R.geluForward({ x: x!, approximate }));
+    });
+  }
+  it('softmax over the last axis', () => {
+    checkOp('softmax', [{ shape: [3, 5] }], ([x]) => ops.softmax(x!), ([x]) => R.softmax({ x: x!, rows: 3, cols: 5 }));
+  });
+  it('dropout: seeded, scaled, identity when not training', () => {
+    const run = (seed: number): number[] => tidy(() => ops.dropout(fromArray(new Float32Array(64).fill(1), [64]), 0.25, new Generator(seed)).toArray());
+    const a = run(7);
+    expect(run(7)).toEqual(a);
+    expect(run(8)).not.toEqual(a);
+    expect(new Set(a)).toEqual(new Set([0, 1 / 0.75].map(Math.fround)));
+    tidy(() => {
+      const x = fromArray([1, 2, 3], [3]);
+      expect(ops.dropout(x, 0.5, new Generator(1), false)).toBe(x);
+    });
+    // gradient: the same mask scales the incoming gradient
+    const gen = new Generator(3);
+    const probe = new Generator(3);
+    const mask = Array.from({ length: 12 }, () => (probe.next() < 0.3 ? 0 : 1 / 0.7));
+    checkOp('dropout', [{ shape: [12] }], ([x]) => ops.dropout(x!, 0.3, gen), ([x]) => x!.map((v, i) => v * mask[i]!));
+  });
+});
+
+describe('attention and similarity', () => {
+  const B = 2, H = 2, Lq = 3, Lk = 5, Dh = 4;
+  const attnRef = (q: Float64Array, k: Float64Array, v: Float64Array, lq: number, causal: boolean, keyLengths: Int32Array | null): Float64Array =>
+    R.attentionForward({ q, k, v, batch: B, heads: H, lq, lk: Lk, headDim: Dh, causal, keyLengths }).out;
+  it('attention with key padding (one batch item fully masked)', () => {
+    const keyLengths = Int32Array.from([3, 0]);
+    checkOp('attention', [{ shape: [B, H, Lq, Dh] }, { shape: [B, H, Lk, Dh] }, { shape: [B, H, Lk, Dh] }],
+      ([q, k, v]) => ops.attention(q!, k!, v!, { keyLengths }),
+      ([q, k, v]) => attnRef(q!, k!, v!, Lq, false, keyLengths));
+  });
+  it('attention, causal + padding, q without grad', () => {
+    const keyLengths = Int32Array.from([5, 2]);
+    checkOp('attention causal', [{ shape: [B, H, Lk, Dh], grad: false }, { shape: [B, H, Lk, Dh] }, { shape: [B, H, Lk, Dh] }],
+      ([q, k, v]) => ops.attention(q!, k!, v!, { keyLengths, causal: true }),
+      ([q, k, v]) => attnRef(q!, k!, v!, Lk, true, keyLengths));
+  });
+  it('attention with one tensor as q, k and v (self-attention of raw inputs)', () => {
+    checkOp('attention shared', [{ shape: [B, H, Lk, Dh] }],
+      ([x]) => ops.attention(x!, x!, x!, { causal: true }),
+      ([x]) => attnRef(x!, x!.slice(), x!.slice(), Lk, true, null));
+  });
+  it('cosineSimilarity and cosinePaired with a scale', () => {
+    checkOp('cosineSimilarity', [{ shape: [4, 6] }, { shape: [3, 6] }], ([x, e]) => ops.cosineSimilarity(x!, e!, 2.5),
+      ([x, e]) => R.cosineSimilarity({ x: x!, e: e!, n: 4, c: 3, dim: 6, scale: 2.5 }));
+    checkOp('cosinePaired', [{ shape: [2, 3, 6] }, { shape: [3, 6] }], ([h, e]) => ops.cosinePaired(h!, e!, 1.5),
+      ([h, e]) => R.cosinePaired({ h: h!, e: e!, batch: 2, c: 3, dim: 6, scale: 1.5 }));
+  });
+});
+
+describe('reductions and losses', () => {
+  it('sum and mean, all and last axis', () => {
+    checkOp('sum', [{ shape: [3, 4] }], ([x]) => ops.sum(x!), ([x]) => [x!.reduce((s, v) => s + v, 0)]);
+    checkOp('sum -1', [{ shape: [3, 4] }], ([x]) => ops.sum(x!, -1), ([x]) => [0, 1, 2].map((r) => x!.slice(r * 4, r * 4 + 4).reduce((s, v) => s + v, 0)));
+    checkOp('mean', [{ shape: [3, 4] }], ([x]) => ops.mean(x!), ([x]) => [x!.reduce((s, v) => s + v, 0) / 12]);
+    checkOp('mean -1', [{ shape: [2, 5] }], ([x]) => ops.mean(x!, -1), ([x]) => [0, 1].map((r) => x!.slice(r * 5, r * 5 + 5).reduce((s, v) => s + v, 0) / 5));
+  });
+  it('crossEntropy', () => {
+    const targets = Int32Array.from([2, 0, 4]);
+    checkOp('crossEntropy', [{ shape: [3, 5] }], ([x]) => ops.crossEntropy(x!, targets),
+      ([x]) => [R.softmaxCrossEntropyForward({ logits: x!, targets, rows: 3, cols: 5 }).loss]);
+  });
+  it('l1Loss and mseLoss', () => {
+    const target = Float32Array.from([0.5, -1, 2, 0]);
+    // values away from the kink of |·| so finite differences are valid
+    checkOp('l1Loss', [{ shape: [4], values: [1.5, -2, 2.25, -0.75] }], ([x]) => ops.l1Loss(x!, target),
+      ([x]) => [x!.reduce((s, v, i) => s + Math.abs(v - target[i]!), 0) / 4]);
+    checkOp('mseLoss', [{ shape: [4] }], ([x]) => ops.mseLoss(x!, target),
+      ([x]) => [x!.reduce((s, v, i) => s + (v - target[i]!) ** 2, 0) / 4]);
+  });
+});
+
+describe('through the whole tape', () => {
+  it('a small attention block with padding, cosine head and MER-style loss', () => {
+    // x [B, L, d] → q/k/v projections → heads → attention(keyLengths) → merge → out proj →
+    // layerNorm → cosinePaired against label embeddings → exp(s)·cos → softmax → expected value
+    const Bn = 2, L = 4, d = 4, heads = 2, C = 3;
+    const keyLengths = Int32Array.from([4, 2]);
+    const values = Float32Array.from([-1, 0, 1]);
+    const y = Float32Array.from([0.3, -0.8]);
+    const targets = Int32Array.from([2, 0]);
+    checkOp('tape', [
+      { shape: [Bn, L, d] }, { shape: [d, d] }, { shape: [d, d] }, { shape: [d, d] }, { shape: [d, d] }, { shape: [C, d] }, { shape: [], values: [0.5] },
+    ], ([x, wq, wk, wv, wo, e, s]) => {
+      const q = ops.splitHeads(ops.linear(x!, wq!), heads);
+      const k = ops.splitHeads(ops.linear(x!, wk!), heads);
+      const v = ops.splitHeads(ops.linear(x!, wv!), heads);
+      const a = ops.mergeHeads(ops.attention(q, k, v, { keyLengths }));        // [B, L, d]
+      const h = ops.linear(ops.slice(a, 1, 0, C), wo!);                       // [B, C, d]
+      const logits = ops.mul(ops.cosinePaired(h, e!), ops.exp(s!));            // [B, C]
+      const p = ops.softmax(logits);
+      const score = ops.sum(ops.mul(p, fromArray(values, [C])), -1);          // [B]
+      return ops.add(ops.l1Loss(score, y), ops.scale(ops.crossEntropy(logits, targets), 0.5));
+    }, ([x, wq, wk, wv, wo, e, s]) => {
+      const rows = Bn * L;
+      const proj = (w: Float64Array): Float64Array => permute0213(linearRef(x!, w, null, d, d), Bn, L, heads, d / heads);
+      const att = R.attentionForward({ q: proj(wq!), k: proj(wk!), v: proj(wv!), batch: Bn, heads, lq: L, lk: L, headDim: d / heads, keyLengths }).out;
+      const merged = permute0213(att, Bn, heads, L, d / heads);
+      const first = new Float64Array(Bn * C * d);
+      for (let b = 0; b < Bn; b++) first.set(merged.subarray(b * L * d, b * L * d + C * d), b * C * d);
+      const h = linearRef(first, wo!, null, d, d);
+      const cos = R.cosinePaired({ h, e: e!, batch: Bn, c: C, dim: d, scale: Math.exp(s![0]!) });
+      const p = R.softmax({ x: cos, rows: Bn, cols: C });
+      let l1 = 0;
+      for (let b = 0; b < Bn; b++) {
+        let sc = 0;
+        for (let c = 0; c < C; c++) sc += p[b * C + c]! * values[c]!;
+        l1 += Math.abs(sc - y[b]!);
+      }
+      void rows;
+      return [l1 / Bn + 0.5 * R.softmaxCrossEntropyForward({ logits: cos, targets, rows: Bn, cols: C }).loss];
+    }, { gradRtol: 3e-3, gradAtol: 2e-3 });
+  });
+});
+
+describe('tape mechanics', () => {
+  it('noGrad records nothing; backward needs a scalar; grads accumulate across calls', () => {
+    tidy(() => {
+      const x = fromArray([1, 2, 3], [3], { requiresGrad: true });
+      const y = noGrad(() => ops.scale(x, 2));
+      expect(y.requiresGrad).toBe(false);
+      expect(y.node).toBeNull();
+      expect(() => ops.scale(x, 2).backward()).toThrow(/non-scalar/);
+      ops.sum(ops.scale(x, 2)).backward();
+      ops.sum(ops.scale(x, 3)).backward();
+      expect(x.grad!.toArray()).toEqual([5, 5, 5]);
+    });
+  });
+  it('tidy disposes intermediates but keeps results and kept tensors', () => {
+    let inner: Tensor | undefined;
+    const kept = tidy(() => {
+      const a = fromArray([1, 2], [2]);
+      inner = ops.scale(a, 2);
+      return ops.scale(inner, 2);
+    });
+    expect(inner!.disposed).toBe(true);
+    expect(() => inner!.data).toThrow(/disposed/);
+    expect(kept.toArray()).toEqual([4, 8]);
+    kept.dispose();
+  });
+  it('a deep chain backpropagates without overflowing the stack', () => {
+    tidy(() => {
+      const x = fromArray([1], [1], { requiresGrad: true });
+      let y: Tensor = x;
+      for (let i = 0; i < 20000; i++) y = ops.scale(y, 1);
+      ops.sum(y).backward();
+      expect(x.grad!.toArray()).toEqual([1]);
+    });
+  });
+});
