@@ -9,6 +9,7 @@ export {
   TransformerEncoderLayer,
   CrossModalDecoderLayer,
   activationOf,
+  normal as normalInit,
   applyActivation,
   type Activation,
   type AttentionCallOptions,

@@ -7,7 +7,7 @@
 // drawn from a seeded Generator in registration order — one seed, bit-identical weights.
 
 import type { GeluApproximate } from '../backend/index.js';
-import { type Generator as Rng, ops, type Tensor } from '../tensor/index.js';
+import { type Rng, ops, type Tensor } from '../tensor/index.js';
 import { Module, ModuleList } from './module.js';
 
 export type Activation = 'gelu' | 'gelu_tanh' | 'quick_gelu';
@@ -26,6 +26,13 @@ export function applyActivation(x: Tensor, act: Activation): Tensor {
 
 function uniform(rng: Rng, n: number, bound: number): Float32Array {
   return rng.fillUniform(new Float32Array(n), -bound, bound);
+}
+
+/** n values N(0, std²). */
+export function normal(rng: Rng, n: number, std: number): Float32Array {
+  const a = rng.fillNormal(new Float32Array(n));
+  if (std !== 1) for (let i = 0; i < n; i++) a[i]! *= std;
+  return a;
 }
 
 export class Linear extends Module {
@@ -62,7 +69,7 @@ export class Embedding extends Module {
   constructor(readonly num: number, readonly dim: number, rng: Rng, opts: { std?: number } = {}) {
     super();
     checkPositive('Embedding', { num, dim });
-    this.weight = this.addParameter('weight', rng.fillNormal(new Float32Array(num * dim), 0, opts.std ?? 1), [num, dim]);
+    this.weight = this.addParameter('weight', normal(rng, num * dim, opts.std ?? 1), [num, dim]);
   }
   /** ids [...shape] → [...shape, dim] */
   forward(ids: Int32Array, shape: readonly number[] = [ids.length]): Tensor {

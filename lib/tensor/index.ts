@@ -18,4 +18,4 @@ export {
 export * as ops from './ops.js';
 export type { AttentionOpOptions } from './ops.js';
 export { BufferPool, pool, type PoolStats } from './pool.js';
-export { Generator } from './random.js';
+export { Rng, deriveSeed, type RngState } from './random.js';

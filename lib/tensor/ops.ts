@@ -11,7 +11,7 @@
 import { kernels } from '../kernels/index.js';
 import type { GeluApproximate } from '../backend/index.js';
 import { pool } from './pool.js';
-import type { Generator } from './random.js';
+import type { Rng } from './random.js';
 import { accumulateGrad, empty, fmtShape, gradTarget, isGradEnabled, type Shape, Tensor } from './tensor.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -454,7 +454,7 @@ export function softmax(x: Tensor): Tensor {
 }
 
 /** Inverted dropout: zeroes each element with probability p, scales the rest by 1/(1−p). */
-export function dropout(x: Tensor, p: number, gen: Generator, training = true): Tensor {
+export function dropout(x: Tensor, p: number, gen: Rng, training = true): Tensor {
   if (!(p >= 0 && p < 1)) fail('dropout', `expected p in [0, 1), received ${p}`);
   if (!training || p === 0) return x;
   const keep = 1 / (1 - p);

@@ -11,7 +11,7 @@ import {
   type Activation,
 } from '../../lib/nn/index.js';
 import { reference as R } from '../../lib/reference/index.js';
-import { fromArray, Generator, type Tensor, tidy } from '../../lib/tensor/index.js';
+import { fromArray, Rng, type Tensor, tidy } from '../../lib/tensor/index.js';
 import { expectClose } from '../helpers/compare.js';
 import { dot, finiteDiffGrad } from '../helpers/finiteDiff.js';
 import { makeRng } from '../helpers/seed.js';
@@ -116,7 +116,7 @@ describe('TransformerEncoderLayer', () => {
   const B = 2, L = 5, d = 8, H = 2, hidden = 16;
   for (const [act, causal] of [['gelu', false], ['quick_gelu', true]] as const) {
     it(`matches the float64 layer, forward and backward (${act}, ${causal ? 'causal' : 'key padding'})`, () => {
-      const layer = new TransformerEncoderLayer(d, H, new Generator(11), { ffnDim: hidden, activation: act });
+      const layer = new TransformerEncoderLayer(d, H, new Rng(11), { ffnDim: hidden, activation: act });
       const keyLengths = causal ? null : Int32Array.from([5, 3]);
       checkLayer(layer, [{ shape: [B, L, d] }],
         ([x]) => layer.forward(x!, { keyLengths, causal }),
@@ -124,7 +124,7 @@ describe('TransformerEncoderLayer', () => {
     });
   }
   it('names its parameters as Hugging Face CLIP does', () => {
-    const layer = new TransformerEncoderLayer(8, 2, new Generator(1));
+    const layer = new TransformerEncoderLayer(8, 2, new Rng(1));
     expect([...layer.namedParameters()].map(([n, t]) => `${n} [${t.shape.join(',')}]`)).toEqual([
       'self_attn.k_proj.weight [8,8]', 'self_attn.k_proj.bias [8]',
       'self_attn.v_proj.weight [8,8]', 'self_attn.v_proj.bias [8]',
@@ -141,14 +141,14 @@ describe('TransformerEncoderLayer', () => {
 describe('CrossModalDecoderLayer', () => {
   const B = 3, C = 3, d = 8, H = 2, hidden = 16, Ls = [4, 6];
   it('matches the float64 layer with per-modality padding and a sample lacking a modality', () => {
-    const layer = new CrossModalDecoderLayer(d, H, 2, new Generator(5), { ffnDim: hidden });
+    const layer = new CrossModalDecoderLayer(d, H, 2, new Rng(5), { ffnDim: hidden });
     const lens = [Int32Array.from([4, 2, 1]), Int32Array.from([6, 0, 3])]; // sample 1 lacks modality 1
     checkLayer(layer, [{ shape: [B, C, d] }, { shape: [B, Ls[0]!, d] }, { shape: [B, Ls[1]!, d] }],
       ([q, m0, m1]) => layer.forward(q!, [{ features: m0!, lengths: lens[0]! }, { features: m1!, lengths: lens[1]! }]),
       ([q, m0, m1], p) => decoderRef(q!, [m0!, m1!], lens, p, B, C, Ls, d, H, hidden), 33);
   });
   it('names cross-attention per modality position, PyTorch style', () => {
-    const layer = new CrossModalDecoderLayer(8, 2, 3, new Generator(1));
+    const layer = new CrossModalDecoderLayer(8, 2, 3, new Rng(1));
     const names = [...layer.namedParameters()].map(([n]) => n);
     expect(names).toContain('cross_attn.1.q_proj.weight');
     expect(names).toContain('cross_attn_layer_norm.2.bias');
@@ -160,7 +160,7 @@ describe('CrossModalDecoderLayer', () => {
 describe('initialisation and weights', () => {
   it('the same seed gives bit-identical weights, another seed different ones', () => {
     const flat = (seed: number): Float32Array => {
-      const layer = new CrossModalDecoderLayer(16, 4, 2, new Generator(seed));
+      const layer = new CrossModalDecoderLayer(16, 4, 2, new Rng(seed));
       return Float32Array.from(layer.parameters().flatMap((p) => Array.from(p.data)));
     };
     const a = flat(42);
@@ -168,7 +168,7 @@ describe('initialisation and weights', () => {
     expect(Buffer.from(flat(43).buffer).equals(Buffer.from(a.buffer))).toBe(false);
   });
   it('Linear init follows PyTorch: U(±1/√in)', () => {
-    const layer = new TransformerEncoderLayer(64, 4, new Generator(3));
+    const layer = new TransformerEncoderLayer(64, 4, new Rng(3));
     const w = layer.mlp.fc2.weight.data; // in = 256
     const bound = 1 / Math.sqrt(256);
     expect(Math.max(...Array.from(w, Math.abs))).toBeLessThanOrEqual(bound);
@@ -177,8 +177,8 @@ describe('initialisation and weights', () => {
     expect(meanSq).toBeCloseTo(bound * bound / 3, 4);
   });
   it('loadStateDict copies by name and refuses missing, misshaped or unexpected weights (changing nothing)', () => {
-    const a = new TransformerEncoderLayer(8, 2, new Generator(1));
-    const b = new TransformerEncoderLayer(8, 2, new Generator(2));
+    const a = new TransformerEncoderLayer(8, 2, new Rng(1));
+    const b = new TransformerEncoderLayer(8, 2, new Rng(2));
     b.loadStateDict(a.stateDict());
     expect(b.parameters().map((p) => p.toArray())).toEqual(a.parameters().map((p) => p.toArray()));
     const before = b.parameters().map((p) => p.toArray());

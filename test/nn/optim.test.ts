@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 
 import { AdamW, clipGradNorm, Linear, TransformerEncoderLayer, warmupCosine } from '../../lib/nn/index.js';
 import { reference as R } from '../../lib/reference/index.js';
-import { fromArray, Generator, ops, pool, tidy, wrap } from '../../lib/tensor/index.js';
+import { fromArray, Rng, ops, pool, tidy, wrap } from '../../lib/tensor/index.js';
 import { expectClose } from '../helpers/compare.js';
 
 describe('AdamW', () => {
   it('two steps match the float64 reference update', () => {
-    const layer = new Linear(5, 3, new Generator(1));
+    const layer = new Linear(5, 3, new Rng(1));
     const opt = new AdamW(layer.parameters(), { lr: 0.01, weightDecay: 0.1 });
     const w0 = Float64Array.from(layer.weight.data);
     let m: Float64Array = new Float64Array(w0.length), v: Float64Array = new Float64Array(w0.length), w: Float64Array = w0;
@@ -57,7 +57,7 @@ describe('clipGradNorm and warmupCosine', () => {
 
 describe('training', () => {
   it('a small MLP regression trained with AdamW drives the loss down by 100×', () => {
-    const rng = new Generator(7);
+    const rng = new Rng(7);
     const fc1 = new Linear(3, 32, rng);
     const fc2 = new Linear(32, 1, rng);
     const params = [...fc1.parameters(), ...fc2.parameters()];
@@ -90,7 +90,7 @@ describe('training', () => {
   });
 
   it('after the first step, a training step takes no new large buffers (the pool serves them)', () => {
-    const rng = new Generator(3);
+    const rng = new Rng(3);
     const layer = new TransformerEncoderLayer(32, 4, rng);
     const opt = new AdamW(layer.parameters(), { lr: 1e-3 });
     const B = 4, L = 64, d = 32; // activations of 8192 floats: pooled sizes

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { reference } from '../../lib/reference/index.js';
-import { Generator, ops, fromArray, tidy, noGrad, type Tensor } from '../../lib/tensor/index.js';
+import { Rng, ops, fromArray, tidy, noGrad, type Tensor } from '../../lib/tensor/index.js';
 import { checkOp } from '../helpers/gradCheck.js';
 
 const R = reference;
@@ -134,18 +134,18 @@ describe('normalisation, activations, softmax', () => {
     checkOp('softmax', [{ shape: [3, 5] }], ([x]) => ops.softmax(x!), ([x]) => R.softmax({ x: x!, rows: 3, cols: 5 }));
   });
   it('dropout: seeded, scaled, identity when not training', () => {
-    const run = (seed: number): number[] => tidy(() => ops.dropout(fromArray(new Float32Array(64).fill(1), [64]), 0.25, new Generator(seed)).toArray());
+    const run = (seed: number): number[] => tidy(() => ops.dropout(fromArray(new Float32Array(64).fill(1), [64]), 0.25, new Rng(seed)).toArray());
     const a = run(7);
     expect(run(7)).toEqual(a);
     expect(run(8)).not.toEqual(a);
     expect(new Set(a)).toEqual(new Set([0, 1 / 0.75].map(Math.fround)));
     tidy(() => {
       const x = fromArray([1, 2, 3], [3]);
-      expect(ops.dropout(x, 0.5, new Generator(1), false)).toBe(x);
+      expect(ops.dropout(x, 0.5, new Rng(1), false)).toBe(x);
     });
     // gradient: the same mask scales the incoming gradient
-    const gen = new Generator(3);
-    const probe = new Generator(3);
+    const gen = new Rng(3);
+    const probe = new Rng(3);
     const mask = Array.from({ length: 12 }, () => (probe.next() < 0.3 ? 0 : 1 / 0.7));
     checkOp('dropout', [{ shape: [12] }], ([x]) => ops.dropout(x!, 0.3, gen), ([x]) => x!.map((v, i) => v * mask[i]!));
   });

@@ -1,0 +1,5 @@
+// lib/data — datasets in memory: the split layout, batching, the seeded generator and the
+// synthetic MOSI-shaped dataset.
+export * from './rng.js';
+export * from './batch.js';
+export * from './synth.js';

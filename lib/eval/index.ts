@@ -1,0 +1,2 @@
+// lib/eval — evaluation: MMSA's regression metrics for MOSI/MOSEI and their formatting.
+export * from './metrics.js';
