@@ -4,7 +4,7 @@
 // Parameter names follow Hugging Face (CLIP: self_attn.{q,k,v,out}_proj, layer_norm1, mlp.fc1,
 // mlp.fc2, layer_norm2), so HF checkpoints load by name. Initialisation follows PyTorch's
 // defaults (Linear: U(±1/√in) for weight and bias; LayerNorm: 1 and 0; Embedding: N(0, std)),
-// drawn from a seeded Generator in registration order — one seed, bit-identical weights.
+// drawn from a seeded Rng in registration order — one seed, bit-identical weights.
 
 import type { GeluApproximate } from '../backend/index.js';
 import { type Rng, ops, type Tensor } from '../tensor/index.js';

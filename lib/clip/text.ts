@@ -1,0 +1,133 @@
+// lib/clip/text.ts — the CLIP text transformer, Hugging Face semantics and weight names
+// (CLIPTextTransformer: `text_model.` + the names below).
+//
+// ids [B, L] → token + position embeddings → causal pre-LN encoder layers (quick-GELU for the
+// OpenAI checkpoints) → final_layer_norm → pooled output at the end-of-text token. Pooling as HF
+// does it: when the config's eos_token_id is 2 (the legacy value openai/clip-vit-base-patch32
+// ships) the position of the highest id in each row (the first one, as torch.argmax), otherwise
+// the first position holding eos_token_id.
+//
+// Causality: position i sees positions 0…i only, so nothing after a row's end token can change
+// its pooled output — callers may cut a batch to its longest row (the label encoder does).
+
+import { Embedding, LayerNorm, Module, ModuleList, TransformerEncoderLayer, activationOf } from '../nn/index.js';
+import { type Rng, ops, type Tensor } from '../tensor/index.js';
+
+/** HF's text_config fields (snake_case, as config.json writes them). */
+export interface ClipTextConfig {
+  vocab_size: number;
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  max_position_embeddings: number;
+  hidden_act: string;
+  layer_norm_eps: number;
+  eos_token_id: number;
+}
+
+export const CLIP_TEXT_DEFAULTS: ClipTextConfig = {
+  vocab_size: 49408,
+  hidden_size: 512,
+  intermediate_size: 2048,
+  num_hidden_layers: 12,
+  num_attention_heads: 8,
+  max_position_embeddings: 77,
+  hidden_act: 'quick_gelu',
+  layer_norm_eps: 1e-5,
+  eos_token_id: 2,
+};
+
+class TextEmbeddings extends Module {
+  readonly token_embedding: Embedding;
+  readonly position_embedding: Embedding;
+  constructor(c: ClipTextConfig, rng: Rng) {
+    super();
+    this.token_embedding = this.addModule('token_embedding', new Embedding(c.vocab_size, c.hidden_size, rng, { std: 0.02 }));
+    this.position_embedding = this.addModule('position_embedding', new Embedding(c.max_position_embeddings, c.hidden_size, rng, { std: 0.01 }));
+  }
+}
+
+class Encoder extends Module {
+  readonly layers: ModuleList<TransformerEncoderLayer>;
+  constructor(c: ClipTextConfig, rng: Rng) {
+    super();
+    const activation = activationOf(c.hidden_act);
+    this.layers = this.addModule('layers', new ModuleList(Array.from({ length: c.num_hidden_layers }, () =>
+      new TransformerEncoderLayer(c.hidden_size, c.num_attention_heads, rng, { ffnDim: c.intermediate_size, activation, eps: c.layer_norm_eps }))));
+  }
+}
+
+export interface TextTowerOutput {
+  /** [B, L, D] after final_layer_norm */
+  lastHiddenState: Tensor;
+  /** [B, D] the hidden state at each row's end-of-text token */
+  pooled: Tensor;
+}
+
+export class ClipTextTransformer extends Module {
+  readonly config: ClipTextConfig;
+  readonly embeddings: TextEmbeddings;
+  readonly encoder: Encoder;
+  readonly final_layer_norm: LayerNorm;
+
+  constructor(config: Partial<ClipTextConfig>, rng: Rng) {
+    super();
+    const c = { ...CLIP_TEXT_DEFAULTS, ...config };
+    for (const k of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'max_position_embeddings'] as const) {
+      if (!Number.isInteger(c[k]) || c[k] < 1) throw new RangeError(`ClipTextTransformer: expected text_config.${k} to be a positive integer, received ${String(c[k])}`);
+    }
+    if (c.hidden_size % c.num_attention_heads !== 0) {
+      throw new RangeError(`ClipTextTransformer: hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
+    }
+    this.config = c;
+    this.embeddings = this.addModule('embeddings', new TextEmbeddings(c, rng));
+    this.encoder = this.addModule('encoder', new Encoder(c, rng));
+    this.final_layer_norm = this.addModule('final_layer_norm', new LayerNorm(c.hidden_size, c.layer_norm_eps));
+  }
+
+  /** The pooling position of each row (see the file header). */
+  eosPositions(ids: Int32Array, batch: number, length: number): Int32Array {
+    const pos = new Int32Array(batch);
+    const eos = this.config.eos_token_id;
+    for (let b = 0; b < batch; b++) {
+      const row = ids.subarray(b * length, (b + 1) * length);
+      let at = -1;
+      if (eos === 2) {
+        let best = -Infinity;
+        row.forEach((id, i) => {
+          if (id > best) {
+            best = id;
+            at = i;
+          }
+        });
+      } else {
+        at = row.indexOf(eos);
+        if (at < 0) throw new RangeError(`ClipTextTransformer: row ${b} has no end-of-text token (id ${eos})`);
+      }
+      pos[b] = at;
+    }
+    return pos;
+  }
+
+  /**
+   * ids [batch, length] (Int32Array, row-major) → hidden states and pooled output. `lengths`
+   * optionally masks padding keys per row (HF's attention_mask); with causal attention it changes
+   * nothing for positions before a row's end token.
+   */
+  forward(ids: Int32Array, batch: number, length: number, opts: { lengths?: Int32Array | null } = {}): TextTowerOutput {
+    const c = this.config;
+    if (!Number.isInteger(batch) || !Number.isInteger(length) || batch < 1 || length < 1 || ids.length !== batch * length) {
+      throw new RangeError(`ClipTextTransformer: ids has ${ids.length} entries, expected batch·length = ${batch}·${length}`);
+    }
+    if (length > c.max_position_embeddings) {
+      throw new RangeError(`ClipTextTransformer: sequence length ${length} exceeds max_position_embeddings ${c.max_position_embeddings}`);
+    }
+    const tok = this.embeddings.token_embedding.forward(ids, [batch, length]);
+    const pos = ops.slice(this.embeddings.position_embedding.weight, 0, 0, length);
+    let h = ops.add(tok, pos);
+    for (const layer of this.encoder.layers) h = layer.forward(h, { causal: true, keyLengths: opts.lengths ?? null });
+    const last = this.final_layer_norm.forward(h);
+    return { lastHiddenState: last, pooled: ops.gatherSeq(last, this.eosPositions(ids, batch, length)) };
+  }
+}

@@ -1,0 +1,195 @@
+// lib/model/merclip.ts — MER-CLIP (Song & Cho, WACV 2025), SPEC §1.
+//
+//   label encoder   e = CLIP_text(prompt(label)) · text_projection          [C, E]
+//   queries         Q0 = e · W_qᵀ (label_proj)                              [C, d] → [B, C, d]
+//   modality m      F_m = Enc_m(x_m W_mᵀ + pos_m) (pre-LN layers, padding)  [B, L_m, d]
+//   decoder         H = DecoderLayers(Q0, F_text, F_audio, F_vision)        [B, C, d]
+//   prediction      logits = e^s · cos(H W_oᵀ, e)  (each query vs its own label)   [B, C]
+//                   p = softmax(logits), ŷ = Σ_c p_c v_c
+//   loss            L1(ŷ, y) + λ · CE(logits, class(y))
+//
+// Parameter names (PyTorch style, what save() writes): label_encoder.text_model.…,
+// label_encoder.text_projection.weight, label_proj.*, encoders.<m>.input_proj.*,
+// encoders.<m>.position_embedding, encoders.<m>.layers.N.…, encoders.<m>.norm.*,
+// decoder.layers.N.{self_attn, cross_attn.i, …}, decoder.norm.*, output_proj.*, logit_scale.
+//
+// Padding: every attention takes the true lengths (key padding), so nothing past a sample's
+// length influences its result. A sample may lack a modality (length 0): its cross-attention
+// step is skipped exactly (CrossModalDecoderLayer gates it), and its encoder output is unused.
+
+import { LabelEncoder } from '../clip/labels.js';
+import { ClipTextTransformer } from '../clip/text.js';
+import type { ClipTokenizer } from '../clip/tokenizer.js';
+import { CrossModalDecoderLayer, LayerNorm, Linear, Module, ModuleList, normalInit, TransformerEncoderLayer } from '../nn/index.js';
+import { ops, Rng, type Tensor, wrap, zeros } from '../tensor/index.js';
+import { type Modality, type MerClipConfig, sentimentClass, validateConfig } from './config.js';
+
+/** One modality of a batch: features [B, L, D] row-major, true lengths [B]. */
+export interface ModalityInput {
+  features: Float32Array;
+  lengths: Int32Array;
+  /** L */
+  length: number;
+  /** D */
+  dim: number;
+}
+
+/** A batch as the model reads it (lib/data's Batch has this shape). */
+export interface ModelBatch {
+  count: number;
+  labels?: Float32Array;
+  text?: ModalityInput | null;
+  audio?: ModalityInput | null;
+  vision?: ModalityInput | null;
+}
+
+export interface ForwardResult {
+  /** [B, C] e^s · cos */
+  logits: Tensor;
+  /** [B, C] softmax(logits) */
+  probs: Tensor;
+  /** [B] expected label value */
+  score: Tensor;
+}
+
+/** The label set the prediction uses (the config's, or one given at inference). */
+export interface LabelSet {
+  labels: readonly string[];
+  values: readonly number[];
+}
+
+class ModalityEncoder extends Module {
+  readonly input_proj: Linear;
+  readonly position_embedding: Tensor;
+  readonly layers: ModuleList<TransformerEncoderLayer>;
+  readonly norm: LayerNorm;
+  constructor(readonly name: Modality, readonly dim: number, readonly maxLength: number, c: MerClipConfig, rng: Rng) {
+    super();
+    this.input_proj = this.addModule('input_proj', new Linear(dim, c.width, rng));
+    this.position_embedding = this.addParameter('position_embedding', normalInit(rng, maxLength * c.width, 0.02), [maxLength, c.width]);
+    this.layers = this.addModule('layers', new ModuleList(Array.from({ length: c.encoderLayers }, () =>
+      new TransformerEncoderLayer(c.width, c.heads, rng, { ffnDim: c.ffnMult * c.width, activation: 'gelu' }))));
+    this.norm = this.addModule('norm', new LayerNorm(c.width));
+  }
+  forward(input: ModalityInput, batch: number): Tensor {
+    const { features, lengths, length: L, dim } = input;
+    if (dim !== this.dim) throw new RangeError(`MerClip: ${this.name} features have dim ${dim}, the model expects ${this.dim}`);
+    if (L > this.maxLength) throw new RangeError(`MerClip: ${this.name} sequences of length ${L} exceed the model's maxLength ${this.maxLength}`);
+    if (features.length !== batch * L * dim) throw new RangeError(`MerClip: ${this.name} features have ${features.length} values, expected ${batch}×${L}×${dim}`);
+    const x = ops.add(this.input_proj.forward(wrap(features, [batch, L, dim])), ops.slice(this.position_embedding, 0, 0, L));
+    let h = x;
+    for (const layer of this.layers) h = layer.forward(h, { keyLengths: lengths });
+    return this.norm.forward(h);
+  }
+}
+
+class Decoder extends Module {
+  readonly layers: ModuleList<CrossModalDecoderLayer>;
+  readonly norm: LayerNorm;
+  constructor(c: MerClipConfig, rng: Rng) {
+    super();
+    this.layers = this.addModule('layers', new ModuleList(Array.from({ length: c.decoderLayers }, () =>
+      new CrossModalDecoderLayer(c.width, c.heads, c.modalityOrder.length, rng, { ffnDim: c.ffnMult * c.width, activation: 'gelu' }))));
+    this.norm = this.addModule('norm', new LayerNorm(c.width));
+  }
+}
+
+class LabelTower extends Module {
+  readonly text_model: ClipTextTransformer;
+  readonly text_projection: Linear;
+  weightsVersion = 0;
+  constructor(c: MerClipConfig, rng: Rng) {
+    super();
+    this.text_model = this.addModule('text_model', new ClipTextTransformer(c.clip.text_config, rng));
+    this.text_projection = this.addModule('text_projection', new Linear(c.clip.text_config.hidden_size, c.clip.projection_dim, rng, { bias: false }));
+  }
+  override loadStateDict(...args: Parameters<Module['loadStateDict']>): void {
+    super.loadStateDict(...args);
+    this.weightsVersion++;
+  }
+}
+
+export class MerClip extends Module {
+  readonly config: MerClipConfig;
+  readonly label_encoder: LabelTower;
+  readonly label_proj: Linear;
+  readonly encoders: Map<Modality, ModalityEncoder>;
+  readonly decoder: Decoder;
+  readonly output_proj: Linear;
+  readonly logit_scale: Tensor;
+  readonly labels: LabelEncoder;
+
+  constructor(config: MerClipConfig, tokenizer: ClipTokenizer, opts: { seed?: number } = {}) {
+    super();
+    this.config = validateConfig(config);
+    const c = this.config;
+    const rng = new Rng(opts.seed ?? 0);
+    const E = c.clip.projection_dim;
+    this.label_encoder = this.addModule('label_encoder', new LabelTower(c, rng));
+    this.label_proj = this.addModule('label_proj', new Linear(E, c.width, rng));
+    const encoders = new Map<Modality, ModalityEncoder>();
+    const holder = new EncoderSet();
+    for (const m of c.modalityOrder) {
+      const mc = c.modalities[m];
+      encoders.set(m, holder.add(m, new ModalityEncoder(m, mc.dim, mc.maxLength, c, rng)));
+    }
+    this.addModule('encoders', holder);
+    this.encoders = encoders;
+    this.decoder = this.addModule('decoder', new Decoder(c, rng));
+    this.output_proj = this.addModule('output_proj', new Linear(c.width, E, rng));
+    this.logit_scale = this.addParameter('logit_scale', Float32Array.of(c.logitScaleInit), []);
+    this.labels = new LabelEncoder(this.label_encoder, tokenizer, c.template, { frozen: c.freezeLabelEncoder });
+    if (c.freezeLabelEncoder) this.label_encoder.freeze();
+  }
+
+  /** The config's label set. */
+  get labelSet(): LabelSet {
+    return { labels: this.config.labels, values: this.config.labelValues };
+  }
+
+  /** Forward pass on a batch; on the tape unless called under noGrad. */
+  forward(batch: ModelBatch, labelSet: LabelSet = this.labelSet): ForwardResult {
+    const B = batch.count;
+    if (!Number.isInteger(B) || B < 1) throw new RangeError(`MerClip: batch.count must be a positive integer, received ${B}`);
+    if (labelSet.values.length !== labelSet.labels.length) throw new RangeError(`MerClip: ${labelSet.labels.length} labels but ${labelSet.values.length} values`);
+    const C = labelSet.labels.length;
+    const e = this.labels.encode(labelSet.labels); // [C, E]
+    const q0 = this.label_proj.forward(e); // [C, d]
+    const queries = ops.add(zeros([B, C, this.config.width]), q0); // broadcast over the batch
+    const memories = this.config.modalityOrder.map((m) => {
+      const input = batch[m];
+      if (!input) return null; // the whole batch lacks m: skip the step
+      if (input.lengths.length !== B) throw new RangeError(`MerClip: ${m} lengths has ${input.lengths.length} entries, expected ${B}`);
+      if (!input.lengths.some((l) => l > 0)) return null;
+      return { features: this.encoders.get(m)!.forward(input, B), lengths: input.lengths };
+    });
+    let h = queries;
+    for (const layer of this.decoder.layers) h = layer.forward(h, memories);
+    h = this.output_proj.forward(this.decoder.norm.forward(h)); // [B, C, E]
+    const logits = ops.mul(ops.cosinePaired(h, e), ops.exp(this.logit_scale));
+    const probs = ops.softmax(logits);
+    const values = zeros([C]);
+    values.data.set(labelSet.values);
+    const score = ops.sum(ops.mul(probs, values), -1);
+    return { logits, probs, score };
+  }
+
+  /** L1(ŷ, y) + λ·CE(logits, class(y)); the class targets need the 7-level sentiment set. */
+  loss(out: ForwardResult, labels: Float32Array): { loss: Tensor; l1: Tensor; ce: Tensor | null } {
+    const B = out.score.size;
+    if (labels.length !== B) throw new RangeError(`MerClip.loss: ${labels.length} labels for a batch of ${B}`);
+    const l1 = ops.l1Loss(out.score, labels);
+    if (this.config.lambda === 0) return { loss: l1, l1, ce: null };
+    if (out.logits.dim(1) !== 7) throw new RangeError('MerClip.loss: the cross-entropy term needs the 7 sentiment classes (set lambda to 0 for other label sets)');
+    const targets = Int32Array.from(labels, sentimentClass);
+    const ce = ops.crossEntropy(out.logits, targets);
+    return { loss: ops.add(l1, ops.scale(ce, this.config.lambda)), l1, ce };
+  }
+}
+
+/** encoders.<modality> */
+class EncoderSet extends Module {
+  add(name: Modality, m: ModalityEncoder): ModalityEncoder {
+    return this.addModule(name, m);
+  }
+}
