@@ -17,10 +17,15 @@
 // length influences its result. A sample may lack a modality (length 0): its cross-attention
 // step is skipped exactly (CrossModalDecoderLayer gates it), and its encoder output is unused.
 
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { defaultTokenizer } from '../clip/assets.js';
 import { LabelEncoder } from '../clip/labels.js';
 import { ClipTextTransformer } from '../clip/text.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { CrossModalDecoderLayer, LayerNorm, Linear, Module, ModuleList, normalInit, TransformerEncoderLayer } from '../nn/index.js';
+import { readSafetensors, type WritableTensor, writeSafetensors } from '../io/index.js';
 import { ops, Rng, type Tensor, wrap, zeros } from '../tensor/index.js';
 import { type Modality, type MerClipConfig, sentimentClass, validateConfig } from './config.js';
 
@@ -119,7 +124,7 @@ export class MerClip extends Module {
   readonly logit_scale: Tensor;
   readonly labels: LabelEncoder;
 
-  constructor(config: MerClipConfig, tokenizer: ClipTokenizer, opts: { seed?: number } = {}) {
+  constructor(config: MerClipConfig, tokenizer: ClipTokenizer = defaultTokenizer(), opts: { seed?: number } = {}) {
     super();
     this.config = validateConfig(config);
     const c = this.config;
@@ -140,6 +145,19 @@ export class MerClip extends Module {
     this.logit_scale = this.addParameter('logit_scale', Float32Array.of(c.logitScaleInit), []);
     this.labels = new LabelEncoder(this.label_encoder, tokenizer, c.template, { frozen: c.freezeLabelEncoder });
     if (c.freezeLabelEncoder) this.label_encoder.freeze();
+  }
+
+  override loadStateDict(...args: Parameters<Module['loadStateDict']>): void {
+    super.loadStateDict(...args);
+    this.label_encoder.weightsVersion++;
+  }
+
+  save(dir: string): Promise<void> {
+    return saveModel(this, dir);
+  }
+
+  static load(dir: string, tokenizer?: ClipTokenizer): Promise<MerClip> {
+    return loadModel(dir, tokenizer);
   }
 
   /** The config's label set. */
@@ -185,6 +203,55 @@ export class MerClip extends Module {
     const ce = ops.crossEntropy(out.logits, targets);
     return { loss: ops.add(l1, ops.scale(ce, this.config.lambda)), l1, ce };
   }
+}
+
+export class ModelFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelFileError';
+  }
+}
+
+/** Tensors of a model's parameters under their PyTorch names. */
+export function weightTensors(model: Module): Map<string, WritableTensor> {
+  const out = new Map<string, WritableTensor>();
+  for (const [name, p] of model.namedParameters()) out.set(name, { dtype: 'F32', shape: p.shape, data: p.data });
+  return out;
+}
+
+/**
+ * Writes `dir/config.json` and `dir/model.safetensors` (PyTorch-style names, [out, in] Linear
+ * weights). Each file is written atomically (temp file + rename).
+ */
+export async function saveModel(model: MerClip, dir: string, metadata: Record<string, string> = {}): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await writeSafetensors(join(dir, 'model.safetensors'), weightTensors(model), { format: 'pt', 'merclip.config': JSON.stringify(model.config), ...metadata });
+  const tmp = join(dir, `.config.json.${process.pid}.tmp`);
+  writeFileSync(tmp, JSON.stringify(model.config, null, 2) + '\n');
+  renameSync(tmp, join(dir, 'config.json'));
+}
+
+/** Reads a model directory written by saveModel (errors name the file and the problem). */
+export async function loadModel(dir: string, tokenizer: ClipTokenizer = defaultTokenizer()): Promise<MerClip> {
+  const configPath = join(dir, 'config.json');
+  const weightsPath = join(dir, 'model.safetensors');
+  for (const p of [configPath, weightsPath]) if (!existsSync(p)) throw new ModelFileError(`${p}: not found (a model directory holds config.json and model.safetensors)`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(configPath, 'utf8'));
+  } catch (err) {
+    throw new ModelFileError(`${configPath}: not valid JSON (${(err as Error).message})`);
+  }
+  const config = validateConfig(raw as MerClipConfig, configPath);
+  const model = new MerClip(config, tokenizer);
+  const { tensors } = await readSafetensors(weightsPath);
+  const weights = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+  for (const [name, t] of tensors) {
+    if (!(t.data instanceof Float32Array)) throw new ModelFileError(`${weightsPath}: tensor "${name}" has dtype ${t.dtype}; weights must be floating point`);
+    weights.set(name, { shape: t.shape, data: t.data });
+  }
+  model.loadStateDict(weights, { source: weightsPath });
+  return model;
 }
 
 /** encoders.<modality> */
