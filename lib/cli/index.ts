@@ -3,7 +3,9 @@ import { Command, CommanderError } from 'commander';
 
 import { backend, type BackendInfo } from '../backend/index.js';
 import { registerInspect } from './inspect.js';
+import { registerSynth } from './synth.js';
 import { registerTokenize } from './tokenize.js';
+import { registerDemo, registerTrain } from './train.js';
 
 function yesNo(b: boolean): string {
   return b ? 'yes' : 'no';
@@ -46,6 +48,9 @@ export function buildProgram(out: (s: string) => void): Command {
       const info = backend.info();
       out(opts.json ? JSON.stringify(info, null, 2) + '\n' : formatInfo(info) + '\n');
     });
+  registerDemo(program, out);
+  registerTrain(program, out);
+  registerSynth(program, out);
   registerInspect(program, out);
   registerTokenize(program, out);
   return program;

@@ -58,13 +58,21 @@ export class LabelEncoder {
 
   /** [C, E] label embeddings (see the file header for caching). */
   encode(labels: readonly string[]): Tensor {
-    const key = `${this.clip.weightsVersion}\u0000${this.template}\u0000${labels.join('\u0000')}`;
+    const key = this.cacheKey(labels);
     if (this.frozen && this.cache?.key === key) return this.cache.embeddings;
-    const run = (): Tensor => {
-      const { ids, length } = this.tokenize(labels);
-      const { pooled } = this.clip.text_model.forward(ids, labels.length, length);
-      return this.clip.text_projection.forward(pooled);
-    };
+    const { ids, length } = this.tokenize(labels);
+    return this.encodeTokens(ids, labels.length, length, key);
+  }
+
+  /** The cache key of a label set: (weights version, template, labels). */
+  cacheKey(labels: readonly string[]): string {
+    return `${this.clip.weightsVersion}\u0000${this.template}\u0000${labels.join('\u0000')}`;
+  }
+
+  /** [C, E] from already tokenized prompts ids [count, length] (cached under `key` when frozen). */
+  encodeTokens(ids: Int32Array, count: number, length: number, key: string): Tensor {
+    if (this.frozen && this.cache?.key === key) return this.cache.embeddings;
+    const run = (): Tensor => this.clip.text_projection.forward(this.clip.text_model.forward(ids, count, length).pooled);
     if (!this.frozen) return run();
     const e = noGrad(run);
     e.keep();

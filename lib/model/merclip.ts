@@ -28,6 +28,8 @@ import { CrossModalDecoderLayer, LayerNorm, Linear, Module, ModuleList, normalIn
 import { readSafetensors, type WritableTensor, writeSafetensors } from '../io/index.js';
 import { ops, Rng, type Tensor, wrap, zeros } from '../tensor/index.js';
 import { type Modality, type MerClipConfig, sentimentClass, validateConfig } from './config.js';
+import { packSamples, type Prediction, type PredictOptions, resolveLabelSet, type Sample, toPredictions } from './predict.js';
+import { PredictorThread } from './predictorThread.js';
 
 /** One modality of a batch: features [B, L, D] row-major, true lengths [B]. */
 export interface ModalityInput {
@@ -123,6 +125,7 @@ export class MerClip extends Module {
   readonly output_proj: Linear;
   readonly logit_scale: Tensor;
   readonly labels: LabelEncoder;
+  private predictor: PredictorThread | null = null;
 
   constructor(config: MerClipConfig, tokenizer: ClipTokenizer = defaultTokenizer(), opts: { seed?: number } = {}) {
     super();
@@ -160,18 +163,46 @@ export class MerClip extends Module {
     return loadModel(dir, tokenizer);
   }
 
+  /**
+   * Predictions for one sample or an array of samples, computed on a worker thread (the event
+   * loop stays free; see predict.ts). `labels` (with `values` for a score) asks about another
+   * label set without retraining.
+   */
+  predict(samples: Sample, opts?: PredictOptions): Promise<Prediction>;
+  predict(samples: readonly Sample[], opts?: PredictOptions): Promise<Prediction[]>;
+  async predict(samples: Sample | readonly Sample[], opts: PredictOptions = {}): Promise<Prediction | Prediction[]> {
+    const single = !Array.isArray(samples);
+    const list = single ? [samples as Sample] : (samples as readonly Sample[]);
+    const { labels, values } = resolveLabelSet(this.config, opts);
+    const batches = packSamples(list, this.config, opts.batchSize ?? 32);
+    if (batches.length === 0) return [];
+    const { ids, length } = this.labels.tokenize(labels);
+    this.predictor ??= new PredictorThread(this);
+    const res = await this.predictor.run({ batches, labels, values, tokens: { ids, count: labels.length, length, key: this.labels.cacheKey(labels) } });
+    const preds = toPredictions(res.scores, res.probs, labels);
+    return single ? preds[0]! : preds;
+  }
+
+  /** Stops the predict() worker thread (it is also unref'd while idle, so it never keeps the process alive). */
+  async close(): Promise<void> {
+    const p = this.predictor;
+    this.predictor = null;
+    await p?.terminate();
+  }
+
   /** The config's label set. */
   get labelSet(): LabelSet {
     return { labels: this.config.labels, values: this.config.labelValues };
   }
 
   /** Forward pass on a batch; on the tape unless called under noGrad. */
-  forward(batch: ModelBatch, labelSet: LabelSet = this.labelSet): ForwardResult {
+  forward(batch: ModelBatch, labelSet: LabelSet = this.labelSet, labelEmbeddings?: Tensor): ForwardResult {
     const B = batch.count;
     if (!Number.isInteger(B) || B < 1) throw new RangeError(`MerClip: batch.count must be a positive integer, received ${B}`);
     if (labelSet.values.length !== labelSet.labels.length) throw new RangeError(`MerClip: ${labelSet.labels.length} labels but ${labelSet.values.length} values`);
     const C = labelSet.labels.length;
-    const e = this.labels.encode(labelSet.labels); // [C, E]
+    const e = labelEmbeddings ?? this.labels.encode(labelSet.labels); // [C, E]
+    if (e.ndim !== 2 || e.dim(0) !== C) throw new RangeError(`MerClip: label embeddings ${e.toString()} do not match ${C} labels`);
     const q0 = this.label_proj.forward(e); // [C, d]
     const queries = ops.add(zeros([B, C, this.config.width]), q0); // broadcast over the batch
     const memories = this.config.modalityOrder.map((m) => {

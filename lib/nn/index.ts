@@ -1,5 +1,5 @@
 // lib/nn/index.ts — modules, layers and optimisation.
-export { Module, ModuleList } from './module.js';
+export { Module, ModuleList, bindParameters } from './module.js';
 export {
   Linear,
   LayerNorm,

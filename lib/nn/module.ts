@@ -16,7 +16,7 @@ export abstract class Module {
   protected addParameter(name: string, data: Float32Array, shape: readonly number[]): Tensor {
     checkName(name);
     if (this.params_.has(name) || this.children_.has(name)) throw new Error(`Module: "${name}" is registered twice`);
-    const t = parameter(data, shape);
+    const t = parameter(toShared(data), shape);
     this.params_.set(name, t);
     return t;
   }
@@ -76,6 +76,11 @@ export abstract class Module {
     }
   }
 
+  /** name → the parameter's Float32Array (shared memory; see toShared). */
+  sharedWeights(): Map<string, Float32Array> {
+    return new Map([...this.namedParameters()].map(([n, p]) => [n, p.data]));
+  }
+
   /** name → parameter (the live tensors; their data is the module's weights). */
   stateDict(): Map<string, Tensor> {
     return new Map(this.namedParameters());
@@ -118,6 +123,26 @@ export abstract class Module {
       throw new Error(`${src}cannot load weights: ${shown}`);
     }
     for (const [p, data] of todo) p.data.set(data);
+  }
+}
+
+/**
+ * Parameters live in SharedArrayBuffers: a predict() worker thread reads the very same weights
+ * (no copy, never stale), and the native kernels read shared views like any other.
+ */
+function toShared(data: Float32Array): Float32Array {
+  if (data.buffer instanceof SharedArrayBuffer) return data;
+  const shared = new Float32Array(new SharedArrayBuffer(data.byteLength));
+  shared.set(data);
+  return shared;
+}
+
+/** Points each named parameter at the given arrays (shared weights of another thread's module). */
+export function bindParameters(module: Module, weights: ReadonlyMap<string, Float32Array>): void {
+  for (const [name, p] of module.namedParameters()) {
+    const w = weights.get(name);
+    if (!w || w.length !== p.size) throw new Error(`bindParameters: no array of ${p.size} floats for "${name}"`);
+    p._rebind(w);
   }
 }
 

@@ -229,6 +229,13 @@ export class Tensor {
     backwardImpl(this, gradient);
   }
 
+  /** @internal replaces a (non-pooled) parameter's storage by `data` of the same size */
+  _rebind(data: Float32Array): void {
+    if (data.length !== this.size) throw new RangeError(`Tensor._rebind: ${data.length} floats for shape ${fmtShape(this.shape)}`);
+    this.storage.release();
+    this.storage = new Storage(data, false);
+  }
+
   /** @internal keeps pool buffers alive as long as this tensor (for its backward) */
   _save(...bufs: Float32Array[]): void {
     (this.saved ??= []).push(...bufs);

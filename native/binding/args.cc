@@ -178,9 +178,19 @@ View<T> Args::typed(const char* name, napi_typedarray_type type, const char* typ
     range_error(w, "length " + std::to_string(len));
   }
   if (len == 0) range_error(std::string(name) + " to be non-empty", "length 0");
-  // Data() of a detached buffer is null; its length is 0, which the checks above reject.
-  view.data = reinterpret_cast<T*>(static_cast<uint8_t*>(arr.ArrayBuffer().Data()) +
-                                   arr.ByteOffset());
+  // napi_get_typedarray_info's data pointer already includes the byte offset, and (unlike
+  // TypedArray::ArrayBuffer()) it works for views of a SharedArrayBuffer too — the model's
+  // weights live in shared memory so predict() workers read them without a copy. A detached
+  // buffer has length 0, which the checks above reject.
+  napi_typedarray_type t;
+  size_t n = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env_, v, &t, &n, &data, &buffer, &offset) != napi_ok || data == nullptr) {
+    type_error(std::string(name) + " to be a readable " + type_name, v);
+  }
+  view.data = static_cast<T*>(data);
   view.length = len;
   view.value = v;
   pins_.push_back(v);
