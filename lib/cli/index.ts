@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 
 import { backend, type BackendInfo } from '../backend/index.js';
 import { registerInspect } from './inspect.js';
+import { registerEval, registerPredict } from './model.js';
 import { registerSynth } from './synth.js';
 import { registerTokenize } from './tokenize.js';
 import { registerDemo, registerTrain } from './train.js';
@@ -50,6 +51,8 @@ export function buildProgram(out: (s: string) => void): Command {
     });
   registerDemo(program, out);
   registerTrain(program, out);
+  registerEval(program, out);
+  registerPredict(program, out);
   registerSynth(program, out);
   registerInspect(program, out);
   registerTokenize(program, out);

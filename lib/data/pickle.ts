@@ -412,6 +412,7 @@ function scan(buf: Uint8Array): ScanResult {
       case OP.LONG4: {
         const n = r.i32('LONG4');
         if (n < 0) throw new PickleError(`LONG4 with negative length ${n}`, at);
+        if (n > MAX_LONG_BYTES) throw new PickleError(`integer of ${n} bytes is too large (limit ${MAX_LONG_BYTES})`, at);
         r.bytes(n, 'LONG4');
         break;
       }
@@ -1199,6 +1200,8 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
   if (!(bytes instanceof Uint8Array)) throw new PickleError('unpickle: expected a Uint8Array / Buffer');
   if (bytes.length === 0) throw new PickleError('empty input: not a pickle');
   const maxDepth = options.maxDepth ?? 1000;
+  // a plain Uint8Array view (bytes values are views into it; a Buffer's subarrays would be Buffers)
+  bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
     scan(bytes);
     const u = new Unpickler(bytes, options);
