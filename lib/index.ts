@@ -41,3 +41,17 @@ export {
   type SafetensorsTensor,
   type WritableTensor,
 } from './io/index.js';
+export { Clip, parseClipConfig, type ClipConfig } from './clip/model.js';
+export { ClipTextTransformer, type ClipTextConfig } from './clip/text.js';
+export { ClipVisionTransformer, type ClipVisionConfig } from './clip/vision.js';
+export { preprocessImages } from './clip/image.js';
+export { LabelEncoder, DEFAULT_TEMPLATE } from './clip/labels.js';
+export { defaultTokenizer } from './clip/assets.js';
+export { MerClip, saveModel, loadModel, type ModelBatch, type ForwardResult, type LabelSet } from './model/merclip.js';
+export { makeConfig, PRESETS, SENTIMENT_LABELS, SENTIMENT_VALUES, type MerClipConfig, type Modality } from './model/config.js';
+export type { Sample, SampleModality, Prediction, PredictOptions } from './model/predict.js';
+export { generateSynthetic, type SyntheticOptions } from './data/synth.js';
+export { makeBatches, type DataSplit, type Batch } from './data/batch.js';
+export { readDataset, writeDataset, readDatasetInfo } from './data/file.js';
+export { evaluateRegression, formatMetricTable, meanStd, type RegressionMetrics } from './eval/metrics.js';
+export { train, evaluate, TrainingDivergedError, type TrainOptions, type TrainResult, type TrainEvent } from './train/index.js';

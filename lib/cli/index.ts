@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 
 import { backend, type BackendInfo } from '../backend/index.js';
+import { Clip, type ClipConfig } from '../clip/model.js';
 import { registerInspect } from './inspect.js';
 import { registerEval, registerPredict } from './model.js';
 import { registerSynth } from './synth.js';
@@ -34,6 +35,40 @@ export function formatInfo(info: BackendInfo): string {
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }
 
+interface ClipSummary {
+  dir: string;
+  config: ClipConfig;
+  parameters: number;
+  textParameters: number;
+  visionParameters: number;
+  tokenizer: boolean;
+}
+
+async function describeClip(dir: string): Promise<ClipSummary> {
+  const clip = await Clip.fromPretrained(dir);
+  return {
+    dir,
+    config: clip.config,
+    parameters: clip.parameterCount(),
+    textParameters: clip.text_model.parameterCount() + clip.text_projection.parameterCount(),
+    visionParameters: (clip.vision_model?.parameterCount() ?? 0) + (clip.visual_projection?.parameterCount() ?? 0),
+    tokenizer: clip.tokenizer !== null,
+  };
+}
+
+function formatClip(c: ClipSummary): string {
+  const t = c.config.text_config;
+  const v = c.config.vision_config;
+  return [
+    `clip        ${c.dir}`,
+    `  text      width ${t.hidden_size}, ${t.num_hidden_layers} layers, ${t.num_attention_heads} heads, vocab ${t.vocab_size}, context ${t.max_position_embeddings}, ${t.hidden_act}`,
+    `  vision    ${v ? `width ${v.hidden_size}, ${v.num_hidden_layers} layers, ${v.num_attention_heads} heads, image ${v.image_size}, patch ${v.patch_size}` : 'none (text-only checkpoint)'}`,
+    `  projection ${c.config.projection_dim}`,
+    `  parameters ${c.parameters.toLocaleString('en-US')} (text ${c.textParameters.toLocaleString('en-US')}, vision ${c.visionParameters.toLocaleString('en-US')})`,
+    `  tokenizer ${c.tokenizer ? 'vocab.json + merges.txt' : 'not in the directory'}`,
+  ].join('\n');
+}
+
 export function buildProgram(out: (s: string) => void): Command {
   const program = new Command();
   program
@@ -45,9 +80,12 @@ export function buildProgram(out: (s: string) => void): Command {
     .command('info')
     .description('print version, addon build, SIMD level, threads and CUDA status')
     .option('--json', 'print as JSON')
-    .action((opts: { json?: boolean }) => {
+    .option('--clip <dir>', 'also load a Hugging Face CLIP directory and describe it')
+    .action(async (opts: { json?: boolean; clip?: string }) => {
       const info = backend.info();
-      out(opts.json ? JSON.stringify(info, null, 2) + '\n' : formatInfo(info) + '\n');
+      const clip = opts.clip ? await describeClip(opts.clip) : null;
+      if (opts.json) out(JSON.stringify(clip ? { ...info, clip } : info, null, 2) + '\n');
+      else out(formatInfo(info) + '\n' + (clip ? formatClip(clip) + '\n' : ''));
     });
   registerDemo(program, out);
   registerTrain(program, out);

@@ -1,10 +1,13 @@
 // `merclip info` through the real bin script (as `npx merclip info` runs it).
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { backend, packageRoot } from '../../lib/backend/index.js';
+import { Clip, parseClipConfig } from '../../lib/clip/model.js';
 
 const bin = join(packageRoot(), 'bin', 'merclip.js');
 
@@ -46,5 +49,25 @@ describe('merclip info', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it('--clip DIR loads a Hugging Face CLIP directory and reports its config and parameter count', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'merclip-info-'));
+    try {
+      const clip = new Clip(parseClipConfig({ projection_dim: 8, text_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2 } }));
+      await clip.save(dir);
+      const info = JSON.parse(execFileSync(process.execPath, [bin, 'info', '--json', '--clip', dir], { encoding: 'utf8' })) as { clip: { parameters: number; config: { text_config: { hidden_size: number } } } };
+      expect(info.clip.parameters).toBe(clip.parameterCount());
+      expect(info.clip.config.text_config.hidden_size).toBe(16);
+      const text = execFileSync(process.execPath, [bin, 'info', '--clip', dir], { encoding: 'utf8' });
+      expect(text).toMatch(/text\s+width 16, 1 layers, 2 heads, vocab 49408/);
+      expect(text).toMatch(/vision\s+none \(text-only checkpoint\)/);
+      expect(text).toContain(`parameters ${clip.parameterCount().toLocaleString('en-US')}`);
+      const bad = spawnSync(process.execPath, [bin, 'info', '--clip', join(dir, 'missing')], { encoding: 'utf8' });
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toMatch(/config\.json: not found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
