@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 
 import { backend, type BackendInfo } from '../backend/index.js';
 import { Clip, type ClipConfig } from '../clip/model.js';
+import { registerConvert } from './convert.js';
 import { registerInspect } from './inspect.js';
 import { registerEval, registerPredict } from './model.js';
 import { registerSynth } from './synth.js';
@@ -92,6 +93,7 @@ export function buildProgram(out: (s: string) => void): Command {
   registerEval(program, out);
   registerPredict(program, out);
   registerSynth(program, out);
+  registerConvert(program, out);
   registerInspect(program, out);
   registerTokenize(program, out);
   return program;

@@ -54,6 +54,8 @@ import {
   readSafetensorsSync,
   writeSafetensors,
   writeSafetensorsSync,
+  fmtShape,
+  show as showValue,
   type SafetensorsDtype,
   type SafetensorsFile,
   type WritableTensor,
@@ -148,17 +150,7 @@ export function idsKey(split: SplitName): string {
 }
 
 function show(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = String(v);
-  }
-  return s.length > 80 ? s.slice(0, 77) + '...' : s;
-}
-
-function fmtShape(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
+  return showValue(v, 80);
 }
 
 const FLOAT_DTYPES: ReadonlySet<SafetensorsDtype> = new Set(['F32', 'F16', 'BF16', 'F64']);

@@ -4,3 +4,4 @@ export * from './rng.js';
 export * from './batch.js';
 export * from './synth.js';
 export * from './file.js';
+export * from './mmsa.js';

@@ -963,7 +963,7 @@ class Unpickler {
             out[n++] = ((c & 0x1f) << 6) | (b[++i]! & 0x3f);
           } else this.fail(`${name}: the string is not latin-1 encodable UTF-8`);
         }
-        return out.slice(0, n);
+        return out.subarray(0, n);
       }
       this.fail(`${name}: expected a str, got ${describe(s)}`);
     }

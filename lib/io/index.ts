@@ -16,6 +16,8 @@ export {
   serializeSafetensors,
   writeSafetensors,
   writeSafetensorsSync,
+  fmtShape,
+  show,
 } from './safetensors.js';
 export type {
   SafetensorsData,

@@ -157,17 +157,18 @@ function quote(s: string): string {
   return q.length > 202 ? q.slice(0, 200) + '…"' : q;
 }
 
-function show(v: unknown): string {
+/** A value as an error message shows it: JSON, cut to `max` characters. */
+export function show(v: unknown, max = 120): string {
   let s: string;
   try {
     s = JSON.stringify(v) ?? String(v);
   } catch {
     s = String(v);
   }
-  return s.length > 120 ? s.slice(0, 117) + '...' : s;
+  return s.length > max ? s.slice(0, max - 3) + '...' : s;
 }
 
-function fmtShape(shape: readonly number[]): string {
+export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 

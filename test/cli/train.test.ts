@@ -99,6 +99,19 @@ describe('merclip train / eval / predict', () => {
     for (const [k, v] of a) expect(b.get(k)!.equals(v), k).toBe(true);
   });
 
+  it('converts an MMSA pickle and trains on it', () => {
+    const pkl = join(packageRoot(), 'test', 'fixtures', 'mmsa', 'unaligned_p5_f32.pkl');
+    const c = run(['convert', pkl, '--out', 'mmsa.safetensors']);
+    expect(c.stderr).toBe('');
+    expect(c.status).toBe(0);
+    const t = run(['train', '--data', 'mmsa.safetensors', '--epochs', '2', '--batch-size', '2', '--out', 'mmsa-run', '--quiet', '--json']);
+    expect(t.stderr).toBe('');
+    expect(t.status).toBe(0);
+    const r = JSON.parse(t.stdout) as { runs: Array<{ history: unknown[]; test: { count: number } }> };
+    expect(r.runs[0]!.history).toHaveLength(2);
+    expect(r.runs[0]!.test.count).toBeGreaterThan(0);
+  });
+
   it('errors are one clear line and exit code 1', () => {
     const missing = run(['train', '--data', join(dir, 'nope.safetensors'), '--out', 'x']);
     expect(missing.status).toBe(1);
