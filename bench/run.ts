@@ -1,14 +1,15 @@
 // bench/run.ts — `npm run bench [suite…]`: measures the machine's limits, then each suite
-// (gemm, ops, cosine, attention), prints tables and writes bench/results/<suite>.json. No timing is asserted.
+// (gemm, ops, cosine, attention, nn), prints tables and writes bench/results/<suite>.json. No timing is asserted.
 import { backend } from '../lib/index.js';
 import { runAttentionBench } from './attention.bench.js';
 import { runCosineBench } from './cosine.bench.js';
 import { runGemmBench } from './gemm.bench.js';
 import { printTable, writeResults } from './harness.js';
+import { runNnBench } from './nn.bench.js';
 import { runOpsBench } from './ops.bench.js';
 import { measureLimits } from './peak.js';
 
-const SUITES: Record<string, typeof runGemmBench> = { gemm: runGemmBench, ops: runOpsBench, cosine: runCosineBench, attention: runAttentionBench };
+const SUITES: Record<string, typeof runGemmBench> = { gemm: runGemmBench, ops: runOpsBench, cosine: runCosineBench, attention: runAttentionBench, nn: runNnBench };
 
 function main(): void {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -90,6 +90,8 @@ export interface NativeOps {
     param: Float32Array; grad: Float32Array; m: Float32Array; v: Float32Array;
     lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number;
   }): void;
+  permute0213(args: { src: Float32Array; dst: Float32Array; a: number; b: number; c: number; d: number }): void;
+  addScaled(args: { x: Float32Array; y: Float32Array; out: Float32Array; alpha: number }): void;
   cosineSimilarity(args: {
     x: Float32Array; e: Float32Array; out: Float32Array; n: number; c: number; dim: number; scale: number; eps: number;
   }): void;

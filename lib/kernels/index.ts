@@ -22,6 +22,7 @@ import {
 } from './crossEntropy.js';
 import { geluBackward, geluBackwardAsync, geluForward, geluForwardAsync } from './gelu.js';
 import { biasGrad, gemm, gemmAsync, gemmBatched, gemmBatchedAsync } from './gemm.js';
+import { addScaled, addScaledAsync, permute0213, permute0213Async } from './layout.js';
 import { layerNormBackward, layerNormBackwardAsync, layerNormForward, layerNormForwardAsync } from './layernorm.js';
 import { softmax, softmaxAsync, softmaxBackward, softmaxBackwardAsync } from './softmax.js';
 
@@ -31,6 +32,7 @@ export type { GeluForwardOptions, GeluBackwardOptions } from './gelu.js';
 export type { SoftmaxOptions, SoftmaxBackwardOptions } from './softmax.js';
 export type { CrossEntropyForwardOptions, CrossEntropyBackwardOptions } from './crossEntropy.js';
 export type { AdamWStepOptions } from './adamw.js';
+export type { Permute0213Options, AddScaledOptions } from './layout.js';
 export type { AttentionForwardOptions, AttentionBackwardOptions, AttentionShape } from './attention.js';
 export type {
   CosineSimilarityOptions,
@@ -78,4 +80,8 @@ export const kernels = {
   cosinePairedBackwardAsync,
   cosineTopK,
   cosineTopKAsync,
+  permute0213,
+  permute0213Async,
+  addScaled,
+  addScaledAsync,
 };

@@ -17,6 +17,9 @@ import { accumulateGrad, empty, fmtShape, gradTarget, isGradEnabled, type Shape,
 // ---------------------------------------------------------------------------------------------
 // plumbing
 
+/** Elementwise work of at least this many values goes to the native (threaded) kernels. */
+const NATIVE_MIN = 32768;
+
 /** Records `backward` on y when some input requires grad and grad mode is on. */
 function record(y: Tensor, op: string, inputs: readonly Tensor[], backward: (g: Float32Array, take: () => Float32Array) => void): Tensor {
   if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
@@ -143,7 +146,8 @@ export function add(a: Tensor, b: Tensor, alpha = 1): Tensor {
   const reps = broadcastRepeats(op, a, b);
   const y = empty(a.shape);
   const ad = a.data, bd = b.data, yd = y.data, n = b.size;
-  if (n === a.size) for (let i = 0; i < n; i++) yd[i] = ad[i]! + alpha * bd[i]!;
+  if (a.size >= NATIVE_MIN && n > 0) kernels.addScaled({ x: ad, y: bd, alpha, out: yd });
+  else if (n === a.size) for (let i = 0; i < n; i++) yd[i] = ad[i]! + alpha * bd[i]!;
   else {
     for (let r = 0, o = 0; r < reps; r++, o += n) for (let j = 0; j < n; j++) yd[o + j] = ad[o + j]! + alpha * bd[j]!;
   }
@@ -152,7 +156,8 @@ export function add(a: Tensor, b: Tensor, alpha = 1): Tensor {
       const gb = n === a.size ? g : reduceRepeats(g, reps, n);
       if (gb === g) {
         const c = pool.acquire(n);
-        for (let i = 0; i < n; i++) c[i] = alpha * g[i]!;
+        if (alpha === 1) c.set(g);
+        else for (let i = 0; i < n; i++) c[i] = alpha * g[i]!;
         accumulateGrad(b, c, true);
       } else {
         if (alpha !== 1) for (let i = 0; i < n; i++) gb[i]! *= alpha;
@@ -268,17 +273,10 @@ export function mergeHeads(x: Tensor): Tensor {
   });
 }
 
-/** dst [A, C, B, D] ← src [A, B, C, D]. */
+/** dst [A, C, B, D] ← src [A, B, C, D] (the native kernel: threads, one memcpy per row). */
 function permute0213(dst: Float32Array, src: Float32Array, A: number, Bn: number, C: number, D: number): void {
-  for (let a = 0; a < A; a++) {
-    for (let b = 0; b < Bn; b++) {
-      for (let c = 0; c < C; c++) {
-        const s = ((a * Bn + b) * C + c) * D;
-        const d = ((a * C + c) * Bn + b) * D;
-        dst.set(src.subarray(s, s + D), d);
-      }
-    }
-  }
+  if (A * Bn * C * D === 0) return;
+  kernels.permute0213({ src, dst, a: A, b: Bn, c: C, d: D });
 }
 
 /** Slice [start, end) of axis `axis`. */

@@ -17,6 +17,7 @@
 // intermediate gradient goes back to the pool at the end of the step, parameters and their
 // grads stay.
 
+import { kernels } from '../kernels/index.js';
 import { pool } from './pool.js';
 
 export type Shape = readonly number[];
@@ -355,7 +356,8 @@ export function accumulateGrad(x: Tensor, g: Float32Array, owned = true): void {
     return;
   }
   const d = x.grad.data;
-  for (let i = 0; i < d.length; i++) d[i]! += g[i]!;
+  if (d.length >= 32768) kernels.addScaled({ x: d, y: g, out: d });
+  else for (let i = 0; i < d.length; i++) d[i]! += g[i]!;
   if (owned) pool.release(g);
 }
 

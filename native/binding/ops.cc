@@ -1,5 +1,5 @@
 // native/binding/ops.cc — layerNormForward/Backward, geluForward/Backward, softmax,
-// softmaxBackward, softmaxCrossEntropyForward/Backward, adamwStep.
+// softmaxBackward, softmaxCrossEntropyForward/Backward, adamwStep, permute0213, addScaled.
 // Each op: a parse function validates every argument (args.h) and leaves the core call in an
 // OpJob; entry<> (async_job.h) runs it on the JS thread (NAME) or on a libuv worker
 // (NAME + "Async", a promise; the arrays stay pinned until it settles).
@@ -185,6 +185,32 @@ void parse_adamw_step(Args& args, OpJob& job) {
   };
 }
 
+void parse_permute_0213(Args& args, OpJob& job) {
+  const int64_t a = args.size("a"), b = args.size("b"), c = args.size("c"), d = args.size("d");
+  uint64_t n = 0;
+  if (!checked_product({a, b, c, d}, &n)) args.range_error("a·b·c·d to fit in memory", "an overflowing product");
+  const F32 src = args.f32("src", n, "a·b·c·d");
+  const F32 dst = args.f32("dst", n, "a·b·c·d");
+  args.no_overlap(dst, src);
+  job.run = [=] { merclip::cpu::permute_0213(dst.data, src.data, a, b, c, d); };
+}
+
+void parse_add_scaled(Args& args, OpJob& job) {
+  const F32 x = args.f32_any("x");
+  const F32 y = args.f32_any("y");
+  if (x.length % y.length != 0) {
+    args.range_error("y.length to divide x.length (y repeats over x's leading dimensions)",
+                     std::to_string(y.length) + " and " + std::to_string(x.length));
+  }
+  const F32 out = args.f32("out", x.length, "x.length");
+  const float alpha = static_cast<float>(args.number("alpha", Bound::none, 0, Bound::none, 0));
+  args.no_overlap(out, x, true);
+  args.no_overlap(out, y);
+  job.run = [=] {
+    merclip::cpu::add_scaled(out.data, x.data, y.data, alpha, static_cast<int64_t>(x.length), static_cast<int64_t>(y.length));
+  };
+}
+
 }  // namespace
 
 void register_ops(Napi::Env env, Napi::Object exports) {
@@ -199,6 +225,8 @@ void register_ops(Napi::Env env, Napi::Object exports) {
   MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "softmaxCrossEntropyBackward", OpJob,
                               parse_xent_backward);
   MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "adamwStep", OpJob, parse_adamw_step);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "permute0213", OpJob, parse_permute_0213);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "addScaled", OpJob, parse_add_scaled);
 }
 
 }  // namespace merclip_binding

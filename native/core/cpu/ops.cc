@@ -34,6 +34,7 @@
 // block order afterwards) over merclip::parallel_for; every task writes a disjoint output
 // range, so there are no races, results do not depend on the thread count, and the grain keeps
 // small inputs on the calling thread.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -785,6 +786,45 @@ void adamw_step(float* param, float* m, float* v, const float* grad, int64_t n,
   f.eps = p.eps;
   parallel_for(0, n, kMapGrain, [&](int64_t lo, int64_t hi) {
     adamw_chunk(param + lo, m + lo, v + lo, grad + lo, hi - lo, f);
+  });
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// dst [A, C, B, D] = src [A, B, C, D]: one memcpy of D floats per (a, b, c); parallel over the
+// destination's (a, c) rows of B·D floats, so threads write disjoint contiguous blocks.
+
+void permute_0213(float* dst, const float* src, int64_t a, int64_t b, int64_t c, int64_t d) {
+  MERCLIP_CHECK(a >= 0 && b >= 0 && c >= 0 && d >= 0, "permute_0213: sizes must be >= 0");
+  if (a == 0 || b == 0 || c == 0 || d == 0) return;
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, b * d));
+  parallel_for(0, a * c, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t i = r / c, k = r % c;
+      float* out = dst + r * b * d;
+      const float* in = src + (i * b * c + k) * d;
+      for (int64_t j = 0; j < b; ++j) std::memcpy(out + j * d, in + j * c * d, sizeof(float) * d);
+    }
+  });
+}
+
+// out[i] = x[i] + alpha · y[i mod ny]; parallel over blocks of elements (each element computed
+// the same way whatever the split; the y index wraps within a block).
+
+void add_scaled(float* out, const float* x, const float* y, float alpha, int64_t n, int64_t ny) {
+  MERCLIP_CHECK(n >= 0 && ny >= 1 && n % ny == 0, "add_scaled: n must be a multiple of ny >= 1");
+  if (n == 0) return;
+  parallel_for(0, n, 65536, [&](int64_t i0, int64_t i1) {
+    int64_t j = i0 % ny;
+    for (int64_t i = i0; i < i1;) {
+      const int64_t run = std::min(i1 - i, ny - j);
+      const float* xr = x + i;
+      const float* yr = y + j;
+      float* o = out + i;
+      for (int64_t t = 0; t < run; ++t) o[t] = xr[t] + alpha * yr[t];
+      i += run;
+      j = 0;
+    }
   });
 }
 

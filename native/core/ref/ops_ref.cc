@@ -286,5 +286,24 @@ void adamw_step(float* param, float* m, float* v, const float* grad, int64_t n,
   }
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// dst [A, C, B, D] = src [A, B, C, D]
+
+void permute_0213(float* dst, const float* src, int64_t a, int64_t b, int64_t c, int64_t d) {
+  MERCLIP_CHECK(a >= 0 && b >= 0 && c >= 0 && d >= 0, "permute_0213: sizes must be >= 0");
+  for (int64_t i = 0; i < a; ++i)
+    for (int64_t j = 0; j < b; ++j)
+      for (int64_t k = 0; k < c; ++k)
+        for (int64_t l = 0; l < d; ++l) dst[((i * c + k) * b + j) * d + l] = src[((i * b + j) * c + k) * d + l];
+}
+
+// out[i] = x[i] + alpha · y[i mod ny]
+
+void add_scaled(float* out, const float* x, const float* y, float alpha, int64_t n, int64_t ny) {
+  MERCLIP_CHECK(n >= 0 && ny >= 1 && n % ny == 0, "add_scaled: n must be a multiple of ny >= 1");
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<double>(x[i]) + static_cast<double>(alpha) * y[i % ny]);
+}
+
 }  // namespace ref
 }  // namespace merclip

@@ -807,6 +807,49 @@ void test_errors() {
 
 }  // namespace
 
+
+// ---------------------------------------------------------------------------------------------
+// permute_0213 and add_scaled: exact copies / one FMA-free add per element, so cpu must equal
+// ref bit for bit (threads split the work in blocks; each element is computed the same way).
+
+void test_layout() {
+  uint64_t seed = 900;
+  const int64_t shapes4[][4] = {{1, 1, 1, 1}, {2, 3, 5, 7}, {3, 375, 8, 64}, {2, 8, 375, 64}, {1, 1000, 3, 1}};
+  for (const auto& s : shapes4) {
+    const int64_t n = s[0] * s[1] * s[2] * s[3];
+    Rng rng(++seed);
+    Buffer src(n), rd(n), cd(n);
+    merclip_test::fill_normal(src.data(), n, rng);
+    rd.fill_nan(), cd.fill_nan();
+    merclip::ref::permute_0213(rd.data(), src.data(), s[0], s[1], s[2], s[3]);
+    merclip::cpu::permute_0213(cd.data(), src.data(), s[0], s[1], s[2], s[3]);
+    const std::string tag = fmt("permute_0213 [%lld,%lld,%lld,%lld]", (long long)s[0], (long long)s[1], (long long)s[2], (long long)s[3]);
+    expect_bitwise(tag, cd, rd);
+    // spot-check the definition: dst[a, c, b, d] = src[a, b, c, d]
+    const int64_t a = s[0] - 1, b = s[1] / 2, c = s[2] - 1, d = s[3] / 2;
+    CHECK(cd[((a * s[2] + c) * s[1] + b) * s[3] + d] == src[((a * s[1] + b) * s[2] + c) * s[3] + d]);
+    // the inverse permutation restores the source
+    Buffer back(n);
+    merclip::cpu::permute_0213(back.data(), cd.data(), s[0], s[2], s[1], s[3]);
+    expect_bitwise(tag + " round trip", back, src);
+  }
+  const int64_t shapes2[][2] = {{1, 1}, {7, 1}, {12, 4}, {3 * 375 * 512, 512}, {200003, 200003}, {65536 * 3 + 5, 1}};
+  for (const auto& s : shapes2) {
+    const int64_t n = s[0], ny = s[1];
+    Rng rng(++seed);
+    Buffer x(n), y(ny), rd(n), cd(n);
+    merclip_test::fill_normal(x.data(), n, rng);
+    merclip_test::fill_normal(y.data(), ny, rng);
+    const float alpha = static_cast<float>(rng.uniform(-2.0, 2.0));
+    merclip::ref::add_scaled(rd.data(), x.data(), y.data(), alpha, n, ny);
+    merclip::cpu::add_scaled(cd.data(), x.data(), y.data(), alpha, n, ny);
+    const std::string tag = fmt("add_scaled n=%lld ny=%lld", (long long)n, (long long)ny);
+    compare(tag, cd, rd, 1e-6, 1e-7);
+    merclip::cpu::add_scaled(x.data(), x.data(), y.data(), alpha, n, ny);  // in place
+    expect_bitwise(tag + " in place", x, cd);
+  }
+}
+
 int main() {
   test_exp_approx();
   test_sqrt_approx();
@@ -814,6 +857,7 @@ int main() {
   test_finite_differences();
   test_errors();
   test_thread_independence();
+  test_layout();
   for (SimdLevel level : merclip_test::simd_levels()) {
     merclip::set_simd_level(level);
     const char* lvl = merclip::simd_level_name(level);

@@ -1,5 +1,5 @@
 // merclip/ops.h — the non-GEMM kernels training needs: LayerNorm, GELU family, row softmax,
-// softmax cross-entropy, fused AdamW. fp32, row-major, contiguous.
+// softmax cross-entropy, fused AdamW, the heads permute and the broadcast add. fp32, row-major, contiguous.
 //
 // Conventions for every function here (llm.c style):
 // - argument order: outputs, saved tensors, inputs, sizes/params;
@@ -66,7 +66,13 @@ struct AdamWParams {
   /*   param −= lr · (wd · param + (m / (1−b1^t)) / (sqrt(v / (1−b2^t)) + eps))                  */ \
   /* (decoupled weight decay, applied to the pre-update param, as torch.optim.AdamW).            */ \
   void adamw_step(float* param, float* m, float* v, const float* grad, int64_t n,                   \
-                  const AdamWParams& p);
+                  const AdamWParams& p);                                                             \
+  /* Swap axes 1 and 2: dst [A, C, B, D] = src [A, B, C, D] (the heads split [B,L,H,Dh] →       */ \
+  /* [B,H,L,Dh] and its inverse merge). dst and src must not overlap.                            */ \
+  void permute_0213(float* dst, const float* src, int64_t a, int64_t b, int64_t c, int64_t d);      \
+  /* out[i] = x[i] + alpha · y[i mod ny] over n values (y repeated over x's leading dims; n is a  */ \
+  /* multiple of ny). out may alias x, not y.                                                    */ \
+  void add_scaled(float* out, const float* x, const float* y, float alpha, int64_t n, int64_t ny);
 
 namespace ref {
 MERCLIP_OPS_DECLARATIONS
