@@ -20,7 +20,7 @@ import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { batchIndices, gatherBatch, type Batch, type DataSplit } from '../data/batch.js';
 import { evaluateRegression, type RegressionMetrics } from '../eval/metrics.js';
 import { readSafetensors, type WritableTensor, writeSafetensors } from '../io/index.js';
-import { type MerClipConfig, makeConfig, type Modality, validateConfig } from '../model/config.js';
+import { type MerClipConfig, makeConfig, type Modality, sentimentClass, validateConfig } from '../model/config.js';
 import { loadModel, MerClip, saveModel, weightTensors } from '../model/merclip.js';
 import { AdamW, clipGradNorm, warmupCosine } from '../nn/index.js';
 import { noGrad, tidy } from '../tensor/index.js';
@@ -70,6 +70,9 @@ export interface EpochRecord {
   trainLoss: number;
   validLoss: number;
   valid: RegressionMetrics;
+  /** When a test split was given. */
+  testLoss?: number;
+  test?: RegressionMetrics;
   lr: number;
   seconds: number;
   samplesPerSec: number;
@@ -82,6 +85,8 @@ export interface TrainResult {
   history: EpochRecord[];
   /** Test metrics with the best epoch's weights (when a test split was given). */
   test: RegressionMetrics | null;
+  /** 7-class confusion matrix [true][predicted] of the test split at the best epoch. */
+  confusion: number[][] | null;
   /** outDir/best when outDir was given. */
   modelDir: string | null;
   steps: number;
@@ -106,6 +111,15 @@ interface TrainState {
   /** Sum and count of the current epoch's training loss so far. */
   lossSum: number;
   lossCount: number;
+  /** The test split's 7-class confusion matrix at the best epoch so far. */
+  bestConfusion: number[][] | null;
+}
+
+/** [true class][predicted class] over the 7 sentiment classes (round half to even of clip(y, ±3)). */
+export function confusionMatrix(preds: ArrayLike<number>, labels: ArrayLike<number>): number[][] {
+  const m = Array.from({ length: 7 }, () => new Array<number>(7).fill(0));
+  for (let i = 0; i < labels.length; i++) m[sentimentClass(labels[i]!)]![sentimentClass(preds[i]!)]!++;
+  return m;
 }
 
 const CHECKPOINT = 'checkpoint.safetensors';
@@ -229,7 +243,7 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
 
   const outDir = options.outDir ?? null;
   if (outDir) mkdirSync(outDir, { recursive: true });
-  let state: TrainState = { epoch: 0, batch: 0, step: 0, bestEpoch: -1, bestValidLoss: Infinity, history: [], lossSum: 0, lossCount: 0 };
+  let state: TrainState = { epoch: 0, batch: 0, step: 0, bestEpoch: -1, bestValidLoss: Infinity, history: [], lossSum: 0, lossCount: 0, bestConfusion: null };
   let best: Float32Array[] | null = null;
   if (outDir && options.resume && existsSync(join(outDir, CHECKPOINT))) {
     state = await readCheckpoint(outDir, model, opt);
@@ -255,7 +269,7 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
     let seen = 0;
     for (; state.batch < order.length; ) {
       if (options.maxStepsThisRun !== undefined && stepsThisRun >= options.maxStepsThisRun) {
-        return { model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history, test: null, modelDir: null, steps: state.step, finished: false };
+        return { model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history, test: null, confusion: null, modelDir: null, steps: state.step, finished: false };
       }
       const batch = withoutModalities(gatherBatch(data.train, order[state.batch]!), drop);
       const loss = tidy(() => {
@@ -290,12 +304,14 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
     }
     const seconds = (performance.now() - t0) / 1000;
     const v = evaluate(model, data.valid, { batchSize: options.evalBatchSize, drop });
+    const t = data.test && data.test.count > 0 ? evaluate(model, data.test, { batchSize: options.evalBatchSize, drop }) : null;
     const record: EpochRecord = {
       epoch: state.epoch + 1,
       step: state.step,
       trainLoss: state.lossSum / Math.max(1, state.lossCount),
       validLoss: v.loss,
       valid: v.metrics,
+      ...(t ? { testLoss: t.loss, test: t.metrics } : {}),
       lr: schedule(Math.max(0, state.step - 1)),
       seconds,
       samplesPerSec: seen / seconds,
@@ -304,6 +320,7 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
     if (v.loss < state.bestValidLoss) {
       state.bestValidLoss = v.loss;
       state.bestEpoch = record.epoch;
+      state.bestConfusion = t ? confusionMatrix(t.preds, data.test!.labels) : null;
       best = model.parameters().map((p) => Float32Array.from(p.data));
       if (outDir) await saveModel(model, join(outDir, 'best'), { epoch: String(record.epoch), validLoss: String(v.loss) });
     }
@@ -316,12 +333,16 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
     await saveCheckpoint();
   }
 
-  // the final weights stay in the checkpoint; evaluate with the best epoch's
+  // the final weights stay in the checkpoint; the returned model gets the best epoch's, whose
+  // test metrics were measured at that epoch
   if (best) model.parameters().forEach((p, i) => p.data.set(best![i]!));
-  const test = data.test && data.test.count > 0 ? evaluate(model, data.test, { batchSize: options.evalBatchSize, drop }).metrics : null;
-  if (outDir && test) writeFileSync(join(outDir, 'test_metrics.json'), JSON.stringify({ bestEpoch: state.bestEpoch, test }, null, 2) + '\n');
+  const test = state.history.find((r) => r.epoch === state.bestEpoch)?.test ?? null;
+  if (outDir && test) {
+    const summary = { bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, test, confusion: state.bestConfusion, classes: model.config.labels };
+    writeFileSync(join(outDir, 'test_metrics.json'), JSON.stringify(summary, null, 2) + '\n');
+  }
   return {
-    model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history, test,
+    model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history, test, confusion: state.bestConfusion,
     modelDir: outDir ? join(outDir, 'best') : null, steps: state.step, finished: true,
   };
 }
