@@ -5,6 +5,7 @@ import { backend, type BackendInfo } from '../backend/index.js';
 import { Clip, type ClipConfig } from '../clip/model.js';
 import { registerConvert } from './convert.js';
 import { registerInspect } from './inspect.js';
+import { registerReport } from './report.js';
 import { registerEval, registerPredict } from './model.js';
 import { registerSynth } from './synth.js';
 import { registerTokenize } from './tokenize.js';
@@ -94,6 +95,7 @@ export function buildProgram(out: (s: string) => void): Command {
   registerPredict(program, out);
   registerSynth(program, out);
   registerConvert(program, out);
+  registerReport(program, out);
   registerInspect(program, out);
   registerTokenize(program, out);
   return program;

@@ -10,10 +10,11 @@
 // The batch order of an epoch is a function of (seed, epoch) only and every kernel is
 // deterministic, so resuming from a checkpoint ends with bit-identical weights to a run that was
 // never interrupted. The best epoch's model is outDir/best/ (config.json + model.safetensors, the
-// directory `merclip eval/predict --model` read). A NaN/Inf loss stops training with a clear
+// directory `merclip eval/predict --model` read), metrics.jsonl (a line per epoch),
+// test_metrics.json (the best epoch's test metrics and confusion matrix) and report.html. A NaN/Inf loss stops training with a clear
 // error before the optimiser touches the weights, so the last checkpoint stays the last good one.
 
-import { existsSync, mkdirSync, appendFileSync, writeFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { ClipTokenizer } from '../clip/tokenizer.js';
@@ -24,6 +25,7 @@ import { type MerClipConfig, makeConfig, type Modality, sentimentClass, validate
 import { loadModel, MerClip, saveModel, weightTensors } from '../model/merclip.js';
 import { AdamW, clipGradNorm, warmupCosine } from '../nn/index.js';
 import { noGrad, tidy } from '../tensor/index.js';
+import { writeReport } from './report.js';
 
 export interface TrainData {
   train: DataSplit;
@@ -214,6 +216,16 @@ async function readCheckpoint(dir: string, model: MerClip, opt: AdamW): Promise<
   return JSON.parse(metadata.state ?? 'null') as TrainState;
 }
 
+/** test_metrics.json: the best epoch so far, its test metrics and confusion matrix. */
+function writeTestSummary(dir: string, state: TrainState, classes: readonly string[]): void {
+  const test = state.history.find((r) => r.epoch === state.bestEpoch)?.test;
+  if (!test) return;
+  const summary = { bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, test, confusion: state.bestConfusion, classes };
+  const tmp = join(dir, `.test_metrics.json.${process.pid}.tmp`);
+  writeFileSync(tmp, JSON.stringify(summary, null, 2) + '\n');
+  renameSync(tmp, join(dir, 'test_metrics.json'));
+}
+
 // ---------------------------------------------------------------------------------------------
 // train
 
@@ -251,7 +263,7 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
       best = (await loadModel(join(outDir, 'best'), options.tokenizer)).parameters().map((p) => Float32Array.from(p.data));
     }
   } else if (outDir) {
-    rmSync(join(outDir, 'metrics.jsonl'), { force: true });
+    for (const f of ['metrics.jsonl', 'test_metrics.json', 'report.html']) rmSync(join(outDir, f), { force: true });
   }
   const emit = options.onEvent ?? ((): void => {});
   emit({ type: 'start', totalSteps, stepsPerEpoch, epochs, resumedAtStep: state.step, parameters: model.parameterCount(), trainable: trainable.reduce((s, p) => s + p.size, 0) });
@@ -325,6 +337,10 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
       if (outDir) await saveModel(model, join(outDir, 'best'), { epoch: String(record.epoch), validLoss: String(v.loss) });
     }
     if (outDir) appendFileSync(join(outDir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+    if (outDir) {
+      writeTestSummary(outDir, state, model.config.labels);
+      await writeReport(outDir);
+    }
     emit({ type: 'epoch', record });
     state.epoch++;
     state.batch = 0;
@@ -337,10 +353,6 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
   // test metrics were measured at that epoch
   if (best) model.parameters().forEach((p, i) => p.data.set(best![i]!));
   const test = state.history.find((r) => r.epoch === state.bestEpoch)?.test ?? null;
-  if (outDir && test) {
-    const summary = { bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, test, confusion: state.bestConfusion, classes: model.config.labels };
-    writeFileSync(join(outDir, 'test_metrics.json'), JSON.stringify(summary, null, 2) + '\n');
-  }
   return {
     model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history, test, confusion: state.bestConfusion,
     modelDir: outDir ? join(outDir, 'best') : null, steps: state.step, finished: true,

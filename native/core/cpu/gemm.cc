@@ -185,6 +185,7 @@ thread_local AlignedBuffer t_pack_b_panel;  // small-m path: one B panel at a ti
 // over C (at the FFN shape, C is 98 MB). k is split into equal slabs (no thin last slab).
 constexpr int64_t kKCMax = 1024;
 constexpr int64_t kSmallM = 64;  // up to here: the small-m path (no shared packed B)
+constexpr int64_t kSmallDotM = 64;  // up to here, with B transposed: dot products (AVX-512)
 constexpr int64_t kMC = 168;  // multiple of 14, 6 and 4; MC·KC·4 bytes <= 688 KB of L2
 constexpr int64_t kNC = 2048;
 constexpr int64_t kPackBFloats = int64_t{4} << 20;  // 16 MB
@@ -220,6 +221,23 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
     else
       for (int64_t t = 0; t < ntasks; ++t) fn(t);
   };
+
+#ifdef MERCLIP_HAVE_AVX512
+  // Few rows times a transposed B (Linear layers on a handful of tokens: the label prompts, one
+  // utterance's text): dot products straight from A and B, no packing (gemm_kernels.h).
+  if (p.m <= kSmallDotM && p.trans_b && !p.trans_a && simd_level() == SimdLevel::avx512) {
+    const int64_t jblocks = (p.n + 3) / 4;
+    const int64_t groups = threads > 1 ? std::min<int64_t>(jblocks, 8 * threads) : 1;
+    parallel(groups, [&](int64_t g) {
+      const int64_t j0 = std::min<int64_t>(p.n, jblocks * g / groups * 4);
+      const int64_t j1 = std::min<int64_t>(p.n, jblocks * (g + 1) / groups * 4);
+      if (j0 < j1) {
+        detail::gemm_dot_avx512(c, p.ldc, a, p.lda, b, p.ldb, bias, p.m, j0, j1, p.k, p.alpha, p.beta);
+      }
+    });
+    return;
+  }
+#endif
 
   // Few rows (decoder queries, a batch of pooled vectors): no packed B is shared between A
   // blocks, so each task packs the B panels it uses right before using them (one parallel

@@ -111,6 +111,69 @@ void pack_a_trans_avx512(float* dst, const float* src, int64_t lda, int64_t mc, 
   }
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// gemm_dot_avx512 (see gemm_kernels.h): 4 rows of A × 4 rows of B = 16 zmm accumulators; per 16
+// steps of k, 8 loads and 16 FMAs. A tail of k < 16 uses masked loads (zeros beyond k).
+
+namespace {
+
+template <int MI, int NJ>
+__attribute__((always_inline)) inline void dot_block(float* c, int64_t ldc, const float* a,
+                                                     int64_t lda, const float* b, int64_t ldb,
+                                                     const float* bias, int64_t k, float alpha,
+                                                     float beta) {
+  __m512 acc[MI][NJ];
+  for (int i = 0; i < MI; ++i)
+    for (int j = 0; j < NJ; ++j) acc[i][j] = _mm512_setzero_ps();
+  int64_t p = 0;
+  for (; p + 16 <= k; p += 16) {
+    __m512 av[MI], bv[NJ];
+    for (int i = 0; i < MI; ++i) av[i] = _mm512_loadu_ps(a + i * lda + p);
+    for (int j = 0; j < NJ; ++j) bv[j] = _mm512_loadu_ps(b + j * ldb + p);
+    for (int i = 0; i < MI; ++i)
+      for (int j = 0; j < NJ; ++j) acc[i][j] = _mm512_fmadd_ps(av[i], bv[j], acc[i][j]);
+  }
+  if (p < k) {
+    const __mmask16 mask = static_cast<__mmask16>((1u << (k - p)) - 1u);
+    __m512 av[MI], bv[NJ];
+    for (int i = 0; i < MI; ++i) av[i] = _mm512_maskz_loadu_ps(mask, a + i * lda + p);
+    for (int j = 0; j < NJ; ++j) bv[j] = _mm512_maskz_loadu_ps(mask, b + j * ldb + p);
+    for (int i = 0; i < MI; ++i)
+      for (int j = 0; j < NJ; ++j) acc[i][j] = _mm512_fmadd_ps(av[i], bv[j], acc[i][j]);
+  }
+  for (int i = 0; i < MI; ++i) {
+    for (int j = 0; j < NJ; ++j) {
+      float r = alpha * _mm512_reduce_add_ps(acc[i][j]);
+      if (beta != 0.0f) r += beta * c[i * ldc + j];
+      if (bias != nullptr) r += bias[j];
+      c[i * ldc + j] = r;
+    }
+  }
+}
+
+template <int NJ>
+void dot_rows(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+              const float* bias, int64_t m, int64_t k, float alpha, float beta) {
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) dot_block<4, NJ>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, bias, k, alpha, beta);
+  for (; i < m; ++i) dot_block<1, NJ>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, bias, k, alpha, beta);
+}
+
+}  // namespace
+
+void gemm_dot_avx512(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
+                     int64_t ldb, const float* bias, int64_t m, int64_t j0, int64_t j1,
+                     int64_t k, float alpha, float beta) {
+  int64_t j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    dot_rows<4>(c + j, ldc, a, lda, b + j * ldb, ldb, bias ? bias + j : nullptr, m, k, alpha, beta);
+  }
+  for (; j < j1; ++j) {
+    dot_rows<1>(c + j, ldc, a, lda, b + j * ldb, ldb, bias ? bias + j : nullptr, m, k, alpha, beta);
+  }
+}
+
 }  // namespace detail
 }  // namespace cpu
 }  // namespace merclip

@@ -53,6 +53,15 @@ void pack_a_trans_avx512(float* dst, const float* src, int64_t lda, int64_t mc, 
 void pack_transpose_avx2(float* dst, int64_t dst_stride, int width, const float* src,
                          int64_t lds, int rows, int64_t kc);
 
+// Few rows with B transposed (B stored [n, k], as Linear weights [out, in]): columns [j0, j1) of
+//   C = alpha·A·Bᵀ + beta·C + bias     (A [m, k] row-major; every row of A and B contiguous in k)
+// as dot products — no packing, B read once (4 of its rows at a time stay in L1 while every row
+// block of A, small enough for L2, passes over them). Each C element is one 16-lane dot product
+// reduced in a fixed order, so the result does not depend on how columns are split over threads.
+void gemm_dot_avx512(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
+                     int64_t ldb, const float* bias, int64_t m, int64_t j0, int64_t j1,
+                     int64_t k, float alpha, float beta);
+
 }  // namespace detail
 }  // namespace cpu
 }  // namespace merclip
