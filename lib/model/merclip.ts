@@ -13,8 +13,8 @@
 // encoders.<m>.position_embedding, encoders.<m>.layers.N.…, encoders.<m>.norm.*,
 // decoder.layers.N.{self_attn, cross_attn.i, …}, decoder.norm.*, output_proj.*, logit_scale.
 //
-// Padding: every attention takes the true lengths (key padding), so nothing past a sample's
-// length influences its result. A sample may lack a modality (length 0): its cross-attention
+// Padding: the modality encoders run on the valid tokens only (packed [T, d]); every attention
+// takes the true lengths (key padding), so nothing past a sample's length influences its result. A sample may lack a modality (length 0): its cross-attention
 // step is skipped exactly (CrossModalDecoderLayer gates it), and its encoder output is unused.
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -24,9 +24,9 @@ import { defaultTokenizer } from '../clip/assets.js';
 import { LabelEncoder } from '../clip/labels.js';
 import { ClipTextTransformer } from '../clip/text.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
-import { CrossModalDecoderLayer, LayerNorm, Linear, Module, ModuleList, normalInit, TransformerEncoderLayer } from '../nn/index.js';
+import { CrossModalDecoderLayer, LayerNorm, Linear, Module, ModuleList, normalInit, type Packing, TransformerEncoderLayer } from '../nn/index.js';
 import { readSafetensors, type WritableTensor, writeSafetensors } from '../io/index.js';
-import { ops, Rng, type Tensor, wrap, zeros } from '../tensor/index.js';
+import { empty, ops, Rng, type Tensor, zeros } from '../tensor/index.js';
 import { type Modality, type MerClipConfig, sentimentClass, validateConfig } from './config.js';
 import { packSamples, type Prediction, type PredictOptions, resolveLabelSet, type Sample, toPredictions } from './predict.js';
 import { PredictorThread } from './predictorThread.js';
@@ -78,15 +78,28 @@ class ModalityEncoder extends Module {
       new TransformerEncoderLayer(c.width, c.heads, rng, { ffnDim: c.ffnMult * c.width, activation: 'gelu' }))));
     this.norm = this.addModule('norm', new LayerNorm(c.width));
   }
-  forward(input: ModalityInput, batch: number): Tensor {
+  /**
+   * The valid tokens only (SPEC §7: padding is not work): features are packed to [T, D]
+   * (T = Σ lengths), every per-token op (projections, FFN, LayerNorm) runs on T rows, and only
+   * the attention kernel sees the [B, L, ·] layout (with the true lengths as key padding).
+   */
+  forward(input: ModalityInput, batch: number): { features: Tensor; packing: Packing } {
     const { features, lengths, length: L, dim } = input;
     if (dim !== this.dim) throw new RangeError(`MerClip: ${this.name} features have dim ${dim}, the model expects ${this.dim}`);
     if (L > this.maxLength) throw new RangeError(`MerClip: ${this.name} sequences of length ${L} exceed the model's maxLength ${this.maxLength}`);
     if (features.length !== batch * L * dim) throw new RangeError(`MerClip: ${this.name} features have ${features.length} values, expected ${batch}×${L}×${dim}`);
-    const x = ops.add(this.input_proj.forward(wrap(features, [batch, L, dim])), ops.slice(this.position_embedding, 0, 0, L));
-    let h = x;
-    for (const layer of this.layers) h = layer.forward(h, { keyLengths: lengths });
-    return this.norm.forward(h);
+    const T = ops.packedCount(`MerClip ${this.name} lengths`, lengths, L);
+    const packed = empty([T, dim]);
+    let o = 0;
+    for (let b = 0; b < batch; b++) {
+      const n = lengths[b]! * dim;
+      packed.data.set(features.subarray(b * L * dim, b * L * dim + n), o);
+      o += n;
+    }
+    const packing = { lengths, length: L };
+    let h = ops.addPackedPositions(this.input_proj.forward(packed), this.position_embedding, lengths);
+    for (const layer of this.layers) h = layer.forward(h, { keyLengths: lengths, queryPacking: packing });
+    return { features: this.norm.forward(h), packing };
   }
 }
 
@@ -210,7 +223,8 @@ export class MerClip extends Module {
       if (!input) return null; // the whole batch lacks m: skip the step
       if (input.lengths.length !== B) throw new RangeError(`MerClip: ${m} lengths has ${input.lengths.length} entries, expected ${B}`);
       if (!input.lengths.some((l) => l > 0)) return null;
-      return { features: this.encoders.get(m)!.forward(input, B), lengths: input.lengths };
+      const enc = this.encoders.get(m)!.forward(input, B);
+      return { features: enc.features, lengths: input.lengths, packing: enc.packing };
     });
     let h = queries;
     for (const layer of this.decoder.layers) h = layer.forward(h, memories);

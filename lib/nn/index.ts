@@ -15,5 +15,6 @@ export {
   type AttentionCallOptions,
   type EncoderLayerOptions,
   type DecoderMemory,
+  type Packing,
 } from './layers.js';
 export { AdamW, clipGradNorm, warmupCosine, type AdamWOptions, type WarmupCosineOptions } from './optim.js';

@@ -77,10 +77,21 @@ export class Embedding extends Module {
   }
 }
 
+/** How a packed sequence [T, d] (only valid tokens, see ops.packRows) maps to [B, length, d]. */
+export interface Packing {
+  lengths: Int32Array;
+  /** The padded length L. */
+  length: number;
+}
+
 export interface AttentionCallOptions {
   /** [B] valid keys per batch item (key padding). */
   keyLengths?: Int32Array | null;
   causal?: boolean;
+  /** The query is packed [T, d] (the output is packed too). */
+  queryPacking?: Packing | null;
+  /** The key/value source is packed [T, d] (default: the query's packing for self-attention). */
+  sourcePacking?: Packing | null;
 }
 
 /** Multi-head attention with separate q/k/v/out projections (HF naming), the fused kernel inside. */
@@ -103,11 +114,16 @@ export class MultiHeadAttention extends Module {
   }
   /** query [B, Lq, dim], key/value source [B, Lk, kvDim] (default: the query) → [B, Lq, dim]. */
   forward(query: Tensor, source: Tensor = query, opts: AttentionCallOptions = {}): Tensor {
-    const q = ops.splitHeads(this.q_proj.forward(query), this.heads);
-    const k = ops.splitHeads(this.k_proj.forward(source), this.heads);
-    const v = ops.splitHeads(this.v_proj.forward(source), this.heads);
-    const o = ops.attention(q, k, v, { keyLengths: opts.keyLengths ?? null, causal: opts.causal ?? false });
-    return this.out_proj.forward(ops.mergeHeads(o));
+    // Packed inputs are projected as packed rows (only valid tokens: that is where the FLOPs
+    // are) and laid out [B, L, d] only for the attention kernel.
+    const qp = opts.queryPacking ?? null;
+    const sp = opts.sourcePacking ?? (source === query ? qp : null);
+    const heads = (t: Tensor, p: Packing | null): Tensor => ops.splitHeads(p ? ops.unpackRows(t, p.lengths, p.length) : t, this.heads);
+    const q = heads(this.q_proj.forward(query), qp);
+    const k = heads(this.k_proj.forward(source), sp);
+    const v = heads(this.v_proj.forward(source), sp);
+    const o = ops.mergeHeads(ops.attention(q, k, v, { keyLengths: opts.keyLengths ?? null, causal: opts.causal ?? false }));
+    return this.out_proj.forward(qp ? ops.packRows(o, qp.lengths) : o);
   }
 }
 
@@ -146,7 +162,10 @@ export class TransformerEncoderLayer extends Module {
     this.mlp = this.addModule('mlp', new Mlp(dim, opts.ffnDim ?? 4 * dim, opts.activation ?? 'gelu', rng));
     this.layer_norm2 = this.addModule('layer_norm2', new LayerNorm(dim, opts.eps));
   }
-  /** x [B, L, dim] → [B, L, dim]; keyLengths masks padding keys, causal for text towers. */
+  /**
+   * x [B, L, dim] → [B, L, dim]; keyLengths masks padding keys, causal for text towers. With
+   * `queryPacking`, x is packed [T, dim] (valid tokens only) and so is the result.
+   */
   forward(x: Tensor, opts: AttentionCallOptions = {}): Tensor {
     const h = ops.add(x, this.self_attn.forward(this.layer_norm1.forward(x), undefined, opts));
     return ops.add(h, this.mlp.forward(this.layer_norm2.forward(h)));
@@ -155,10 +174,11 @@ export class TransformerEncoderLayer extends Module {
 
 /** One modality the decoder attends to. */
 export interface DecoderMemory {
-  /** [B, L, dim] */
+  /** [B, L, dim], or packed [T, dim] with `packing` */
   features: Tensor;
   /** [B] true lengths; a sample with length 0 lacks the modality and skips this step. */
   lengths?: Int32Array | null;
+  packing?: Packing | null;
 }
 
 /**
@@ -195,7 +215,7 @@ export class CrossModalDecoderLayer extends Module {
     memories.forEach((mem, i) => {
       if (!mem) return; // the whole batch lacks this modality
       const lengths = mem.lengths ?? null;
-      const attn = this.cross_attn.at(i).forward(this.cross_attn_layer_norm.at(i).forward(x), mem.features, { keyLengths: lengths });
+      const attn = this.cross_attn.at(i).forward(this.cross_attn_layer_norm.at(i).forward(x), mem.features, { keyLengths: lengths, sourcePacking: mem.packing ?? null });
       const missing = lengths ? Array.from(lengths, (l) => (l > 0 ? 1 : 0)) : null;
       x = ops.add(x, missing && missing.includes(0) ? ops.scaleRows(attn, missing) : attn);
     });

@@ -389,6 +389,114 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape = [id
   });
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// packed sequences: only the valid tokens (SPEC §7: padding is not work)
+
+/** Total valid tokens of a batch, checking every length is in [0, L]. */
+export function packedCount(op: string, lengths: ArrayLike<number>, L: number): number {
+  let t = 0;
+  for (let b = 0; b < lengths.length; b++) {
+    const l = lengths[b]!;
+    if (!Number.isInteger(l) || l < 0 || l > L) fail(op, `lengths[${b}] = ${l} is outside [0, ${L}]`);
+    t += l;
+  }
+  return t;
+}
+
+/** x [B, L, D] → [T, D]: the first lengths[b] rows of every batch item, in order (T = Σ lengths). */
+export function packRows(x: Tensor, lengths: Int32Array): Tensor {
+  const op = 'packRows';
+  if (x.ndim !== 3 || lengths.length !== x.dim(0)) fail(op, `expected x [B, L, D] with ${lengths.length} lengths, received ${fmtShape(x.shape)}`);
+  const [B, L, D] = x.shape as [number, number, number];
+  const T = packedCount(op, lengths, L);
+  const lens = lengths.slice();
+  const y = empty([T, D]);
+  let o = 0;
+  for (let b = 0; b < B; b++) {
+    const n = lens[b]! * D;
+    y.data.set(x.data.subarray(b * L * D, b * L * D + n), o);
+    o += n;
+  }
+  return record(y, op, [x], (g) => {
+    writeGrad(x, (dx) => {
+      let p = 0;
+      for (let b = 0; b < B; b++) {
+        const n = lens[b]! * D;
+        dx.set(g.subarray(p, p + n), b * L * D);
+        dx.fill(0, b * L * D + n, (b + 1) * L * D);
+        p += n;
+      }
+    });
+  });
+}
+
+/** x [T, D] packed → [B, L, D] with zeros at the padding positions (the inverse of packRows). */
+export function unpackRows(x: Tensor, lengths: Int32Array, L: number): Tensor {
+  const op = 'unpackRows';
+  if (x.ndim !== 2) fail(op, `expected x [T, D], received ${fmtShape(x.shape)}`);
+  const T = packedCount(op, lengths, L);
+  if (x.dim(0) !== T) fail(op, `x has ${x.dim(0)} rows, the lengths add up to ${T}`);
+  const B = lengths.length, D = x.dim(1);
+  const lens = lengths.slice();
+  const y = empty([B, L, D]);
+  let o = 0;
+  for (let b = 0; b < B; b++) {
+    const n = lens[b]! * D;
+    y.data.set(x.data.subarray(o, o + n), b * L * D);
+    y.data.fill(0, b * L * D + n, (b + 1) * L * D);
+    o += n;
+  }
+  return record(y, op, [x], (g) => {
+    writeGrad(x, (dx) => {
+      let p = 0;
+      for (let b = 0; b < B; b++) {
+        const n = lens[b]! * D;
+        dx.set(g.subarray(b * L * D, b * L * D + n), p);
+        p += n;
+      }
+    });
+  });
+}
+
+
+/**
+ * x [T, D] packed + positions: row t of sample b (its j-th token) gets pos[j] added
+ * (pos [maxLen, D], a learned position table). The backward sums each position's gradient over
+ * the samples (the native broadcast add, one call per sample).
+ */
+export function addPackedPositions(x: Tensor, pos: Tensor, lengths: Int32Array): Tensor {
+  const op = 'addPackedPositions';
+  if (x.ndim !== 2 || pos.ndim !== 2 || x.dim(1) !== pos.dim(1)) fail(op, `expected x [T, D] and pos [maxLen, D], received ${fmtShape(x.shape)} and ${fmtShape(pos.shape)}`);
+  const T = packedCount(op, lengths, pos.dim(0));
+  if (x.dim(0) !== T) fail(op, `x has ${x.dim(0)} rows, the lengths add up to ${T}`);
+  const D = x.dim(1);
+  const lens = lengths.slice();
+  const y = empty(x.shape);
+  let o = 0;
+  for (const l of lens) {
+    const n = l * D;
+    if (n > 0) {
+      if (n >= NATIVE_MIN) kernels.addScaled({ x: x.data.subarray(o, o + n), y: pos.data.subarray(0, n), out: y.data.subarray(o, o + n) });
+      else for (let i = 0; i < n; i++) y.data[o + i] = x.data[o + i]! + pos.data[i]!;
+    }
+    o += n;
+  }
+  return record(y, op, [x, pos], (g, take) => {
+    if (pos.requiresGrad) {
+      const { buf, accumulate } = gradTarget(pos);
+      if (!accumulate) buf.fill(0);
+      let p = 0;
+      for (const l of lens) {
+        const n = l * D;
+        if (n > 0) kernels.addScaled({ x: buf.subarray(0, n), y: g.subarray(p, p + n), out: buf.subarray(0, n) });
+        p += n;
+      }
+    }
+    if (x.requiresGrad) accumulateGrad(x, take(), true);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // normalisation and activations
 

@@ -10,7 +10,7 @@ import {
   TransformerEncoderLayer,
   type Activation,
 } from '../../lib/nn/index.js';
-import { fromArray, Rng, type Tensor, tidy } from '../../lib/tensor/index.js';
+import { fromArray, ops, Rng, type Tensor, tidy } from '../../lib/tensor/index.js';
 import { expectClose } from '../helpers/compare.js';
 import { dot, finiteDiffGrad } from '../helpers/finiteDiff.js';
 import { decoderRef, encoderRef, type P } from '../helpers/layersRef.js';
@@ -135,5 +135,61 @@ describe('initialisation and weights', () => {
       /ckpt\.safetensors: cannot load weights: .*weight "layer_norm1.weight" has shape \[9\], the model expects \[8\].*missing weight "mlp.fc1.bias" \[32\].*unexpected weight "extra.weight"/,
     );
     expect(b.parameters().map((p) => p.toArray())).toEqual(before);
+  });
+});
+
+describe('packed sequences (valid tokens only) give the dense layers\' results', () => {
+  const B = 3, L = 6, d = 8, H = 2;
+  const lengths = Int32Array.from([6, 2, 4]);
+  /** Σ w ∘ y over the valid positions only (what a model that ignores padding sees). */
+  const maskedWeights = (rng: ReturnType<typeof makeRng>): Float32Array => {
+    const w = new Float32Array(B * L * d);
+    lengths.forEach((l, b) => { for (let i = 0; i < l * d; i++) w[b * L * d + i] = rng.normal(); });
+    return w;
+  };
+  it('TransformerEncoderLayer: outputs and every gradient match', () => {
+    const layer = new TransformerEncoderLayer(d, H, new Rng(3), { ffnDim: 16 });
+    const rng = makeRng(4);
+    const xv = rng.normalF32(B * L * d);
+    const w = maskedWeights(rng);
+    const run = (packed: boolean): { y: number[]; dx: number[]; grads: number[][] } => tidy(() => {
+      const x = fromArray(xv, [B, L, d], { requiresGrad: true });
+      let y: Tensor;
+      if (packed) {
+        const p = layer.forward(ops.packRows(x, lengths), { keyLengths: lengths, queryPacking: { lengths, length: L } });
+        y = ops.unpackRows(p, lengths, L);
+      } else y = layer.forward(x, { keyLengths: lengths });
+      const yv = Array.from(y.data, (v, i) => (w[i] === 0 ? 0 : v));
+      y.backward(w);
+      const out = { y: yv, dx: x.grad!.toArray(), grads: layer.parameters().map((p) => p.grad!.toArray()) };
+      layer.zeroGrad();
+      return out;
+    });
+    const dense = run(false);
+    const packed = run(true);
+    expectClose(packed.y, dense.y, { rtol: 1e-5, atol: 1e-6, label: 'output' });
+    expectClose(packed.dx, dense.dx, { rtol: 1e-4, atol: 1e-5, label: 'dx' });
+    packed.grads.forEach((g, i) => expectClose(g, dense.grads[i]!, { rtol: 1e-4, atol: 1e-5, label: `param ${i}` }));
+  });
+  it('CrossModalDecoderLayer with a packed memory', () => {
+    const layer = new CrossModalDecoderLayer(d, H, 1, new Rng(5), { ffnDim: 16 });
+    const rng = makeRng(6);
+    const qv = rng.normalF32(B * 3 * d);
+    const mv = rng.normalF32(B * L * d);
+    const run = (packed: boolean): { y: number[]; grads: number[][] } => tidy(() => {
+      const q = fromArray(qv, [B, 3, d]);
+      const m = fromArray(mv, [B, L, d]);
+      const mem = packed ? { features: ops.packRows(m, lengths), lengths, packing: { lengths, length: L } } : { features: m, lengths };
+      const y = layer.forward(q, [mem]);
+      const yv = y.toArray();
+      ops.sum(ops.mul(y, y)).backward();
+      const out = { y: yv, grads: layer.parameters().map((p) => p.grad!.toArray()) };
+      layer.zeroGrad();
+      return out;
+    });
+    const dense = run(false);
+    const packed = run(true);
+    expectClose(packed.y, dense.y, { rtol: 1e-5, atol: 1e-6, label: 'output' });
+    packed.grads.forEach((g, i) => expectClose(g, dense.grads[i]!, { rtol: 1e-4, atol: 1e-5, label: `param ${i}` }));
   });
 });

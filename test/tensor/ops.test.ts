@@ -120,6 +120,38 @@ describe('layout', () => {
   });
 });
 
+describe('packed sequences', () => {
+  const lengths = Int32Array.from([2, 0, 3]);
+  const packRef = (x: Float64Array, L: number, D: number): number[] => {
+    const out: number[] = [];
+    lengths.forEach((l, b) => { for (let i = 0; i < l * D; i++) out.push(x[b * L * D + i]!); });
+    return out;
+  };
+  it('packRows / unpackRows are inverse gathers with zero padding', () => {
+    checkOp('packRows', [{ shape: [3, 4, 2] }], ([x]) => ops.packRows(x!, lengths), ([x]) => packRef(x!, 4, 2));
+    checkOp('unpackRows', [{ shape: [5, 2] }], ([x]) => ops.unpackRows(x!, lengths, 4), ([x]) => {
+      const out = new Float64Array(3 * 4 * 2);
+      let o = 0;
+      lengths.forEach((l, b) => { for (let i = 0; i < l * 2; i++) out[b * 8 + i] = x![o++]!; });
+      return out;
+    });
+  });
+  it('addPackedPositions adds position j to each sample\'s j-th token', () => {
+    checkOp('addPackedPositions', [{ shape: [5, 3] }, { shape: [4, 3] }], ([x, pos]) => ops.addPackedPositions(x!, pos!, lengths), ([x, pos]) => {
+      const out: number[] = [];
+      let t = 0;
+      lengths.forEach((l) => { for (let j = 0; j < l; j++, t++) for (let d = 0; d < 3; d++) out.push(x![t * 3 + d]! + pos![j * 3 + d]!); });
+      return out;
+    });
+  });
+  it('rejects lengths that do not fit', () => {
+    tidy(() => {
+      expect(() => ops.packRows(fromArray(new Float32Array(12), [2, 3, 2]), Int32Array.from([1, 4]))).toThrow(/lengths\[1\] = 4 is outside \[0, 3\]/);
+      expect(() => ops.unpackRows(fromArray(new Float32Array(6), [3, 2]), Int32Array.from([1, 1]), 3)).toThrow(/x has 3 rows, the lengths add up to 2/);
+    });
+  });
+});
+
 describe('normalisation, activations, softmax', () => {
   it('layerNorm', () => {
     checkOp('layerNorm', [{ shape: [3, 8] }, { shape: [8] }, { shape: [8] }], ([x, w, b]) => ops.layerNorm(x!, w!, b!),
