@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 
 import { backend, type BackendInfo } from '../backend/index.js';
 import { Clip, type ClipConfig } from '../clip/model.js';
+import { registerBench } from './bench.js';
 import { registerConvert } from './convert.js';
 import { registerInspect } from './inspect.js';
 import { registerReport } from './report.js';
@@ -96,6 +97,7 @@ export function buildProgram(out: (s: string) => void): Command {
   registerSynth(program, out);
   registerConvert(program, out);
   registerReport(program, out);
+  registerBench(program, out);
   registerInspect(program, out);
   registerTokenize(program, out);
   return program;
