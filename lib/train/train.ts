@@ -54,6 +54,7 @@ export interface TrainOptions {
   /** Modalities removed from every sample (an ablation: the model never sees them). */
   drop?: Modality[];
   tokenizer?: ClipTokenizer;
+  /** Default: the training batch size (its activation buffers are then reused from the pool). */
   evalBatchSize?: number;
   onEvent?: (e: TrainEvent) => void;
   /** Stop after this many optimiser steps in this call (tests use it to simulate a crash). */
@@ -150,7 +151,7 @@ export interface Evaluation {
  * depend on the order — every attention takes the true lengths).
  */
 export function evaluate(model: MerClip, split: DataSplit, opts: { batchSize?: number; drop?: Modality[] } = {}): Evaluation {
-  const bs = opts.batchSize ?? 64;
+  const bs = opts.batchSize ?? 32;
   const n = split.count;
   if (n === 0) throw new RangeError('evaluate: the split is empty');
   const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => split.vision.lengths[b]! - split.vision.lengths[a]! || a - b);
@@ -315,8 +316,8 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
       if (options.checkpointEvery && state.step % options.checkpointEvery === 0 && state.batch < order.length) await saveCheckpoint();
     }
     const seconds = (performance.now() - t0) / 1000;
-    const v = evaluate(model, data.valid, { batchSize: options.evalBatchSize, drop });
-    const t = data.test && data.test.count > 0 ? evaluate(model, data.test, { batchSize: options.evalBatchSize, drop }) : null;
+    const v = evaluate(model, data.valid, { batchSize: options.evalBatchSize ?? bs, drop });
+    const t = data.test && data.test.count > 0 ? evaluate(model, data.test, { batchSize: options.evalBatchSize ?? bs, drop }) : null;
     const record: EpochRecord = {
       epoch: state.epoch + 1,
       step: state.step,
