@@ -2,7 +2,7 @@
 // a training child killed with SIGKILL mid-run and resumed ends with bit-identical weights to an
 // uninterrupted run; errors are one line and a non-zero exit code.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -110,6 +110,25 @@ describe('merclip train / eval / predict', () => {
     const r = JSON.parse(t.stdout) as { runs: Array<{ history: unknown[]; test: { count: number } }> };
     expect(r.runs[0]!.history).toHaveLength(2);
     expect(r.runs[0]!.test.count).toBeGreaterThan(0);
+  });
+
+  it('--seeds trains one run per seed and reports mean ± std', () => {
+    const t = run(['train', '--data', data, '--epochs', '1', '--batch-size', '16', '--seeds', '1,2', '--out', 'seeds', '--quiet']);
+    expect(t.stderr).toBe('');
+    expect(t.status).toBe(0);
+    expect(t.stdout).toMatch(/Acc-2 \(has0\/non0\)/);
+    expect(t.stdout).toMatch(/\d+\.\d±\d+\.\d/);
+    for (const s of [1, 2]) expect(existsSync(join(dir, 'seeds', `seed-${s}`, 'best', 'model.safetensors'))).toBe(true);
+  });
+
+  it('refuses to resume a checkpoint written for another model config', () => {
+    const t = run(['train', '--data', data, '--epochs', '1', '--batch-size', '16', '--out', 'cfg', '--quiet']);
+    expect(t.status).toBe(0);
+    const cfgFile = join(dir, 'other-config.json');
+    writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(readFileSync(join(dir, 'cfg', 'best', 'config.json'), 'utf8')), width: 32 }));
+    const r = run(['train', '--data', data, '--epochs', '2', '--batch-size', '16', '--out', 'cfg', '--config', cfgFile, '--resume', '--quiet']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/checkpoint\.safetensors: the checkpoint was written for another model config/);
   });
 
   it('errors are one clear line and exit code 1', () => {
