@@ -1,17 +1,20 @@
 // bench/run.ts — `npm run bench [suite…]`: measures the machine's limits, then each suite
-// (gemm, ops, cosine, attention, nn), prints tables and writes bench/results/<suite>.json. No timing is asserted.
+// (gemm, ops, cosine, attention, nn, model), prints tables and writes bench/results/<suite>.json. No timing is asserted.
 import { backend } from '../lib/index.js';
 import { runAttentionBench } from './attention.bench.js';
 import { runCosineBench } from './cosine.bench.js';
 import { runGemmBench } from './gemm.bench.js';
-import { printTable, writeResults } from './harness.js';
+import { printTable, type Row, writeResults } from './harness.js';
+import { runModelBench } from './model.bench.js';
 import { runNnBench } from './nn.bench.js';
 import { runOpsBench } from './ops.bench.js';
 import { measureLimits } from './peak.js';
 
-const SUITES: Record<string, typeof runGemmBench> = { gemm: runGemmBench, ops: runOpsBench, cosine: runCosineBench, attention: runAttentionBench, nn: runNnBench };
+type Suite = (limits: ReturnType<typeof measureLimits>) => { rows: Row[]; results: unknown[] } | Promise<{ rows: Row[]; results: unknown[] }>;
 
-function main(): void {
+const SUITES: Record<string, Suite> = { gemm: runGemmBench, ops: runOpsBench, cosine: runCosineBench, attention: runAttentionBench, nn: runNnBench, model: runModelBench };
+
+async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   for (const w of wanted) {
     if (!(w in SUITES)) {
@@ -33,11 +36,11 @@ function main(): void {
   const machine = { ...limits, cpuFeatures: info.cpuFeatures, build: info.compilerFlags, date: new Date().toISOString() };
   writeResults('machine', machine);
   for (const name of suites) {
-    const { rows, results } = SUITES[name]!(limits);
+    const { rows, results } = await SUITES[name]!(limits);
     printTable(`${name}`, rows);
     const path = writeResults(name, { machine, results });
     console.log(`(written to ${path})`);
   }
 }
 
-main();
+await main();

@@ -42,10 +42,10 @@ export function torchAvailable(): TorchRun<string> {
  * Runs bench/torch/<script> with `input` as JSON on stdin, limited to `threads` threads (every
  * pool PyTorch may use); parses its JSON stdout.
  */
-export function runTorch<T>(script: string, input: unknown, threads: number, timeoutMs = 600_000): TorchRun<T> {
+export function runTorch<T>(script: string, input: unknown, threads: number, timeoutMs = 600_000, args: string[] = []): TorchRun<T> {
   const avail = torchAvailable();
   if (!avail.ok) return avail;
-  const r = spawnSync(PYTHON, [join(HERE, script)], {
+  const r = spawnSync(PYTHON, [join(HERE, script), ...args], {
     input: JSON.stringify(input),
     encoding: 'utf8',
     env: torchEnv(threads),

@@ -1,0 +1,159 @@
+// bench/model.bench.ts — the whole model at the paper's shapes (SPEC §7): a MER-CLIP training
+// step (forward + backward + AdamW) and inference throughput at batch 32 (text 50×768, audio
+// 375×5, vision 500×20 with MOSI-like true lengths; d 512, 8 heads, 1 encoder layer per modality,
+// 2 decoder layers, C = 7), predict() latency for one sample (p50, p99, through the worker),
+// RSS and minor page faults per step after warm-up, and the label encoder: 7 prompts through a
+// ViT-B/32-sized CLIP text tower (width 512, 12 layers). PyTorch runs the same model
+// (bench/torch/merclip_torch.py) beside it when it is installed. Achieved GFLOP/s count the
+// padded work (every projection over every padded token, attention over every key).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { backend } from '../lib/index.js';
+import { generateSynthetic } from '../lib/data/synth.js';
+import { gatherBatch } from '../lib/data/batch.js';
+import { makeConfig } from '../lib/model/config.js';
+import { MerClip } from '../lib/model/merclip.js';
+import type { Sample } from '../lib/model/predict.js';
+import { AdamW, clipGradNorm } from '../lib/nn/index.js';
+import { noGrad, tidy } from '../lib/tensor/index.js';
+import { median, type Row } from './harness.js';
+import type { MachineLimits } from './peak.js';
+import { runTorch } from './torch.js';
+
+const B = 32;
+
+function timeIt(fn: () => void, reps: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    out.push((performance.now() - t0) / 1000);
+  }
+  return out;
+}
+
+async function timeAsync(fn: () => Promise<unknown>, reps: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    out.push((performance.now() - t0) / 1000);
+  }
+  return out;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+}
+
+/** Forward FLOPs of the padded batch (projections, FFNs, attention), 2 per multiply-add. */
+function forwardFlops(d: number, lens: Record<'text' | 'audio' | 'vision', number>, dims: Record<'text' | 'audio' | 'vision', number>, C: number, decLayers: number): number {
+  let f = 0;
+  for (const m of ['text', 'audio', 'vision'] as const) {
+    const tokens = B * lens[m];
+    f += 2 * tokens * dims[m] * d; // input projection
+    f += 2 * tokens * 12 * d * d; // q, k, v, out (4d²) + FFN (8d²)
+    f += 4 * B * lens[m] * lens[m] * d; // self-attention
+    f += decLayers * (2 * tokens * 2 * d * d + 4 * B * C * lens[m] * d); // decoder K/V projections + cross-attention
+  }
+  f += decLayers * B * C * (2 * 12 * d * d + 3 * 2 * 2 * d * d); // decoder self-attn + FFN + cross q/out projections
+  return f;
+}
+
+export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[]; results: unknown[] }> {
+  const config = makeConfig('paper');
+  const model = new MerClip(config, undefined, { seed: 1 });
+  const ds = generateSynthetic({ seed: 7, sizes: { train: B, valid: 1, test: 1 } });
+  const batch = gatherBatch(ds.splits.train, Int32Array.from({ length: B }, (_, i) => i));
+  const lens = { text: batch.text.length, audio: batch.audio.length, vision: batch.vision.length };
+  const dims = { text: 768, audio: 5, vision: 20 };
+  const flops = forwardFlops(config.width, lens, dims, 7, config.decoderLayers);
+
+  // label encoder: 7 prompts, the cache bypassed each time
+  const { ids, length } = model.labels.tokenize(config.labels);
+  let n = 0;
+  const labelTimes = timeIt(() => noGrad(() => tidy(() => { model.labels.encodeTokens(ids, 7, length, `bench-${n++}`); })), 7);
+
+  // training step
+  const params = model.trainableParameters();
+  const opt = new AdamW(params, { lr: 1e-4 });
+  const step = (): void => {
+    tidy(() => {
+      const out = model.forward(batch);
+      model.loss(out, batch.labels).loss.backward();
+    });
+    clipGradNorm(params, 1);
+    opt.step();
+    opt.zeroGrad();
+  };
+  step(); // warm-up: pool filled, pages touched
+  const ru0 = process.resourceUsage().minorPageFault;
+  const rss0 = process.memoryUsage().rss;
+  const stepTimes = timeIt(step, 3);
+  const faultsPerStep = (process.resourceUsage().minorPageFault - ru0) / 3;
+  const rssGrowthMiB = (process.memoryUsage().rss - rss0) / 2 ** 20;
+
+  // inference on the main thread, then through predict() (the worker)
+  const infer = (): void => noGrad(() => tidy(() => { model.forward(batch); }));
+  infer();
+  const inferTimes = timeIt(infer, 3);
+  const samples: Sample[] = Array.from({ length: B }, (_, i) => ({
+    text: { features: batch.text.features.subarray(i * lens.text * 768, (i + 1) * lens.text * 768), length: batch.text.lengths[i]! },
+    audio: { features: batch.audio.features.subarray(i * lens.audio * 5, (i + 1) * lens.audio * 5), length: batch.audio.lengths[i]! },
+    vision: { features: batch.vision.features.subarray(i * lens.vision * 20, (i + 1) * lens.vision * 20), length: batch.vision.lengths[i]! },
+  }));
+  await model.predict(samples);
+  const predictBatchTimes = await timeAsync(() => model.predict(samples), 3);
+  const one = samples[0]!;
+  await model.predict(one);
+  const latency = await timeAsync(() => model.predict(one), 30);
+  await model.close();
+
+  const threads = backend.getNumThreads();
+  const torch = runTorch<{ torch: string; threads: number; trainStepSeconds: number; inferenceSeconds: number }>(
+    'merclip_torch.py', {
+      threads, batch: B, gradClip: 1, text: [lens.text, 768], audio: [lens.audio, 5], vision: [lens.vision, 20],
+      width: config.width, heads: config.heads, enc: config.encoderLayers, dec: config.decoderLayers, C: 7,
+      lengths: { text: Array.from(batch.text.lengths), audio: Array.from(batch.audio.lengths), vision: Array.from(batch.vision.lengths) },
+    }, threads, 1_200_000, ['--bench']);
+  const torchDir = join(fileURLToPath(new URL('.', import.meta.url)), 'torch');
+  const torchScript = join(torchDir, 'merclip_torch.py');
+  // interop: merclip checkpoints loaded into the PyTorch model give merclip's logits
+  let interop: { maxLogitsRelError: number; ok: boolean } | { skipped: string };
+  if (torch.ok) {
+    const dir = mkdtempSync(join(tmpdir(), 'merclip-interop-'));
+    const exp = spawnSync(process.execPath, [join(torchDir, 'export_check_inputs.mjs'), dir], { encoding: 'utf8' });
+    const check = exp.status === 0 ? runTorch<{ maxLogitsRelError: number; ok: boolean }>('merclip_check.py', {}, threads, 600_000, [dir, '--json']) : null;
+    interop = check?.ok ? check.data : { skipped: check ? check.reason : `export_check_inputs.mjs failed: ${exp.stderr.trim().split('\n').slice(-1)[0]}` };
+    rmSync(dir, { recursive: true, force: true });
+  } else interop = { skipped: torch.reason };
+  const torchOk = torch.ok && existsSync(torchScript);
+
+  const pct = (f: number, s: number): number => (100 * f / s / 1e9) / limits.peakGflopsAll;
+  const tStep = median(stepTimes), tInfer = median(inferTimes), tPredict = median(predictBatchTimes);
+  const rows: Row[] = [
+    { case: `train step B${B} (fwd+bwd+AdamW), padded L ${lens.text}/${lens.audio}/${lens.vision}`, 'ms': tStep * 1e3, 'samples/s': B / tStep, '% peak': pct(3 * flops, tStep), 'torch ms': torchOk ? torch.data.trainStepSeconds * 1e3 : '-', 'torch / merclip': torchOk ? torch.data.trainStepSeconds / tStep : '-' },
+    { case: `inference B${B} (forward, main thread)`, 'ms': tInfer * 1e3, 'samples/s': B / tInfer, '% peak': pct(flops, tInfer), 'torch ms': torchOk ? torch.data.inferenceSeconds * 1e3 : '-', 'torch / merclip': torchOk ? torch.data.inferenceSeconds / tInfer : '-' },
+    { case: `predict() B${B} (worker thread)`, 'ms': tPredict * 1e3, 'samples/s': B / tPredict, '% peak': pct(flops, tPredict), 'torch ms': '-', 'torch / merclip': '-' },
+    { case: 'predict() one sample: p50', 'ms': percentile(latency, 0.5) * 1e3, 'samples/s': 1 / percentile(latency, 0.5), '% peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
+    { case: 'predict() one sample: p99', 'ms': percentile(latency, 0.99) * 1e3, 'samples/s': 1 / percentile(latency, 0.99), '% peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
+    { case: 'label encoder: 7 prompts, ViT-B/32 text tower', 'ms': median(labelTimes) * 1e3, 'samples/s': 7 / median(labelTimes), '% peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
+  ];
+  console.log(`training step after warm-up: ${faultsPerStep.toFixed(0)} minor page faults per step, RSS growth over 3 steps ${rssGrowthMiB.toFixed(1)} MiB; forward ${(flops / 1e9).toFixed(0)} GFLOP (padded)`);
+  if (!torchOk) console.log(`PyTorch comparison skipped: ${torch.ok ? `${torchScript} not found` : torch.reason}`);
+  if ('ok' in interop) console.log(`PyTorch interop (bench/torch/merclip_check.py): merclip checkpoints load into the torch model; max logits relative error ${interop.maxLogitsRelError.toExponential(2)} (target < 1e-4): ${interop.ok ? 'PASS' : 'FAIL'}`);
+  else console.log(`PyTorch interop check skipped: ${interop.skipped}`);
+  return {
+    rows,
+    results: [{
+      lengths: lens, forwardGflop: flops / 1e9, stepTimes, inferTimes, predictBatchTimes, latency, labelTimes, faultsPerStep, rssGrowthMiB,
+      torch: torchOk ? torch.data : { skipped: torch.ok ? 'script missing' : torch.reason },
+      interop,
+    }],
+  };
+}
