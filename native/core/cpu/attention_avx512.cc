@@ -11,9 +11,17 @@
 // kᵀ / vᵀ tiles of the attention kernels. Full 16 × 16 blocks go through registers (the
 // unpack / shuffle_f32x4 transpose); edges are copied element by element. A pure copy, so the
 // result is bitwise the same as the generic loop's.
+//
+// attention_fwd_tile_step_avx512: one key tile of the forward for up to 64 query rows,
+// hand-written: per block of 4 rows, S = qs kᵀ in 16 zmm accumulators, the causal / length mask
+// by lane masks, the row max, P = e^{S − m} (exp_nonpos: exp_f's range reduction and polynomial,
+// 2^n by scalef), the running sum, then acc = α·acc + P v with the acc rows in registers (head
+// dim in chunks of 64 lanes, the last vector masked, so any head dim 1…256 works). Same maths as
+// fwd_tile_step in cpu/attention_tiles.h; rounding differs slightly (reduction order).
 #include <immintrin.h>
 
 #include <cstdint>
+#include <limits>
 
 #include "attention_tiles.h"
 
@@ -51,6 +59,148 @@ inline void transpose16(float* dst, int64_t ldd, const float* src, int64_t lds) 
   for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Fused forward step (hand-written AVX-512). e^x for x <= 0 (or −inf / NaN): the same
+// range reduction and Cephes polynomial as exp_f (cpu/vec_math.h), 2^n applied with scalef;
+// x < −88 (and −inf) gives exactly 0, NaN flows through.
+inline __m512 exp_nonpos(__m512 x) {
+  const __m512 nf = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-88.0f), _CMP_NLT_UQ);
+  return _mm512_maskz_scalef_ps(keep, p, nf);
+}
+
+inline __mmask16 lanes_below(int64_t n) {  // lanes w < n, n clamped to [0, 16]
+  return n <= 0 ? __mmask16(0) : n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1u);
+}
+
+// acc rows [R, w0 + 16·NW) (the last vector masked by tail) = alpha · acc + P [R, nk] · v.
+template <int R, int NW>
+inline void pv_rows(float* acc, int64_t dh, int64_t w0, __mmask16 tail, const float* alpha,
+                    const float* P, const float* v, int64_t nk) {
+  __m512 o[R][NW];
+  for (int r = 0; r < R; ++r) {
+    const __m512 a = _mm512_set1_ps(alpha[r]);
+    for (int i = 0; i < NW; ++i) {
+      const __mmask16 k = i == NW - 1 ? tail : __mmask16(0xffff);
+      o[r][i] = _mm512_mul_ps(a, _mm512_maskz_loadu_ps(k, acc + r * dh + w0 + 16 * i));
+    }
+  }
+  for (int64_t c = 0; c < nk; ++c) {
+    const float* vr = v + c * dh + w0;
+    __m512 b[NW];
+    for (int i = 0; i < NW; ++i)
+      b[i] = _mm512_maskz_loadu_ps(i == NW - 1 ? tail : __mmask16(0xffff), vr + 16 * i);
+    for (int r = 0; r < R; ++r) {
+      const __m512 p = _mm512_set1_ps(P[r * kTileN + c]);
+      for (int i = 0; i < NW; ++i) o[r][i] = _mm512_fmadd_ps(p, b[i], o[r][i]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int i = 0; i < NW; ++i)
+      _mm512_mask_storeu_ps(acc + r * dh + w0 + 16 * i, i == NW - 1 ? tail : __mmask16(0xffff),
+                            o[r][i]);
+}
+
+template <int R>
+inline void pv_block(float* acc, int64_t dh, const float* alpha, const float* P, const float* v,
+                     int64_t nk) {
+  for (int64_t w0 = 0; w0 < dh; w0 += 64) {
+    const int64_t left = dh - w0;
+    const __mmask16 tail = lanes_below(left - (left > 64 ? 48 : (left - 1) / 16 * 16));
+    switch (left >= 64 ? 4 : (left + 15) / 16) {
+      case 4: pv_rows<R, 4>(acc, dh, w0, tail, alpha, P, v, nk); break;
+      case 3: pv_rows<R, 3>(acc, dh, w0, tail, alpha, P, v, nk); break;
+      case 2: pv_rows<R, 2>(acc, dh, w0, tail, alpha, P, v, nk); break;
+      default: pv_rows<R, 1>(acc, dh, w0, tail, alpha, P, v, nk); break;
+    }
+  }
+}
+
+// R query rows (starting at tile row r0) of one key tile: S = qs kᵀ in registers, masked,
+// online-softmax update of (m, l), P stored to P [R, kTileN], then acc = α·acc + P v.
+template <int R>
+inline void fwd_rows(float* P, float* m, float* l, float* acc, const float* qs, const float* kt,
+                     const float* v, int64_t r0, int64_t nk, int64_t diag, int64_t dh) {
+  __m512 c[R][4];
+  for (int r = 0; r < R; ++r)
+    for (int i = 0; i < 4; ++i) c[r][i] = _mm512_setzero_ps();
+  for (int64_t d = 0; d < dh; ++d) {
+    const float* b = kt + d * kTileN;
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    const __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(qs[r * dh + d]);
+      c[r][0] = _mm512_fmadd_ps(a, b0, c[r][0]);
+      c[r][1] = _mm512_fmadd_ps(a, b1, c[r][1]);
+      c[r][2] = _mm512_fmadd_ps(a, b2, c[r][2]);
+      c[r][3] = _mm512_fmadd_ps(a, b3, c[r][3]);
+    }
+  }
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  float alpha[R];
+  for (int r = 0; r < R; ++r) {
+    int64_t lim = r0 + r + diag + 1;
+    lim = lim < 0 ? 0 : (lim > nk ? nk : lim);
+    for (int i = 0; i < 4; ++i) c[r][i] = _mm512_mask_mov_ps(ninf, lanes_below(lim - 16 * i), c[r][i]);
+    const __m512 mv = _mm512_max_ps(_mm512_max_ps(c[r][0], c[r][1]), _mm512_max_ps(c[r][2], c[r][3]));
+    const float tmx = _mm512_reduce_max_ps(mv);
+    const float mold = m[r];
+    const float mx = mold > tmx ? mold : tmx;
+    float* pr = P + r * kTileN;
+    if (mx == -std::numeric_limits<float>::infinity()) {  // nothing seen yet: P row = 0
+      for (int i = 0; i < 4; ++i) _mm512_storeu_ps(pr + 16 * i, _mm512_setzero_ps());
+      alpha[r] = 1.0f;  // acc is still 0
+      continue;
+    }
+    const __m512 vmx = _mm512_set1_ps(mx);
+    __m512 sum = _mm512_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      const __m512 e = exp_nonpos(_mm512_sub_ps(c[r][i], vmx));
+      _mm512_storeu_ps(pr + 16 * i, e);
+      sum = _mm512_add_ps(sum, e);
+    }
+    const float a = _mm512_cvtss_f32(exp_nonpos(_mm512_set1_ps(mold - mx)));  // −inf → 0
+    l[r] = l[r] * a + _mm512_reduce_add_ps(sum);
+    m[r] = mx;
+    alpha[r] = a;
+  }
+  pv_block<R>(acc, dh, alpha, P, v, nk);
+}
+
+template <int R>
+inline void fwd_rows_all(float* s, float* m, float* l, float* acc, const float* qs,
+                         const float* kt, const float* v, int64_t nr, int64_t nk, int64_t diag,
+                         int64_t dh) {
+  int64_t r = 0;
+  for (; r + R <= nr; r += R)
+    fwd_rows<R>(s + r * kTileN, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh);
+  if constexpr (R > 4) {
+    if (nr - r >= 4) {
+      fwd_rows<4>(s + r * kTileN, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh);
+      r += 4;
+    }
+  }
+  float* P = s + r * kTileN;
+  switch (nr - r) {
+    case 5: fwd_rows<5>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh); break;
+    case 3: fwd_rows<3>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh); break;
+    case 2: fwd_rows<2>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh); break;
+    case 1: fwd_rows<1>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh); break;
+    default: break;
+  }
+}
+
 }  // namespace
 
 void attention_gemm_nt_avx512(float* C, int64_t ldc, const float* A, int64_t lda,
@@ -62,6 +212,12 @@ void attention_gemm_nn_acc_avx512(float* C, int64_t ldc, const float* A, int64_t
                                   int64_t acs, const float* B, int64_t ldb, int64_t rows,
                                   int64_t nc, int64_t dh) {
   gemm_nn_acc_tiles(C, ldc, A, ars, acs, B, ldb, rows, nc, dh);
+}
+
+void attention_fwd_tile_step_avx512(float* s, float* m, float* l, float* acc, const float* qs,
+                                    const float* kt, const float* v, int64_t nr, int64_t nk,
+                                    int64_t diag, int64_t dh) {
+  fwd_rows_all<4>(s, m, l, acc, qs, kt, v, nr, nk, diag, dh);
 }
 
 void attention_transpose_tile_avx512(float* Bt, const float* X, int64_t nk, int64_t dh) {
