@@ -128,23 +128,24 @@ inline void pv_block(float* acc, int64_t dh, const float* alpha, const float* P,
 }
 
 // R query rows (starting at tile row r0) of one key tile: S = qs kᵀ in registers, masked,
-// online-softmax update of (m, l), P stored to P [R, kTileN], then acc = α·acc + P v.
-template <int R>
-inline void fwd_rows(float* P, float* m, float* l, float* acc, const float* qs, const float* kt,
-                     const float* v, int64_t r0, int64_t nk, int64_t diag, int64_t dh) {
-  __m512 c[R][4];
+// online-softmax update of (m, l), P stored to P [R, kTileN], then acc = α·acc + P v. Only the
+// first NC·16 key columns are computed, and only the first kn keys enter P v: kn = the most keys
+// any of the R rows sees (causal diagonal tiles, partial last tiles); the columns skipped are
+// masked for every row (P = 0 there), so skipping them changes no result.
+template <int R, int NC>
+inline void fwd_rows_nc(float* P, float* m, float* l, float* acc, const float* qs,
+                        const float* kt, const float* v, int64_t r0, int64_t nk, int64_t kn,
+                        int64_t diag, int64_t dh) {
+  __m512 c[R][NC];
   for (int r = 0; r < R; ++r)
-    for (int i = 0; i < 4; ++i) c[r][i] = _mm512_setzero_ps();
+    for (int i = 0; i < NC; ++i) c[r][i] = _mm512_setzero_ps();
   for (int64_t d = 0; d < dh; ++d) {
     const float* b = kt + d * kTileN;
-    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-    const __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
+    __m512 bv[NC];
+    for (int i = 0; i < NC; ++i) bv[i] = _mm512_loadu_ps(b + 16 * i);
     for (int r = 0; r < R; ++r) {
       const __m512 a = _mm512_set1_ps(qs[r * dh + d]);
-      c[r][0] = _mm512_fmadd_ps(a, b0, c[r][0]);
-      c[r][1] = _mm512_fmadd_ps(a, b1, c[r][1]);
-      c[r][2] = _mm512_fmadd_ps(a, b2, c[r][2]);
-      c[r][3] = _mm512_fmadd_ps(a, b3, c[r][3]);
+      for (int i = 0; i < NC; ++i) c[r][i] = _mm512_fmadd_ps(a, bv[i], c[r][i]);
     }
   }
   const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
@@ -152,20 +153,23 @@ inline void fwd_rows(float* P, float* m, float* l, float* acc, const float* qs, 
   for (int r = 0; r < R; ++r) {
     int64_t lim = r0 + r + diag + 1;
     lim = lim < 0 ? 0 : (lim > nk ? nk : lim);
-    for (int i = 0; i < 4; ++i) c[r][i] = _mm512_mask_mov_ps(ninf, lanes_below(lim - 16 * i), c[r][i]);
-    const __m512 mv = _mm512_max_ps(_mm512_max_ps(c[r][0], c[r][1]), _mm512_max_ps(c[r][2], c[r][3]));
+    __m512 mv = ninf;
+    for (int i = 0; i < NC; ++i) {
+      c[r][i] = _mm512_mask_mov_ps(ninf, lanes_below(lim - 16 * i), c[r][i]);
+      mv = _mm512_max_ps(mv, c[r][i]);
+    }
     const float tmx = _mm512_reduce_max_ps(mv);
     const float mold = m[r];
     const float mx = mold > tmx ? mold : tmx;
     float* pr = P + r * kTileN;
     if (mx == -std::numeric_limits<float>::infinity()) {  // nothing seen yet: P row = 0
-      for (int i = 0; i < 4; ++i) _mm512_storeu_ps(pr + 16 * i, _mm512_setzero_ps());
+      for (int i = 0; i < NC; ++i) _mm512_storeu_ps(pr + 16 * i, _mm512_setzero_ps());
       alpha[r] = 1.0f;  // acc is still 0
       continue;
     }
     const __m512 vmx = _mm512_set1_ps(mx);
     __m512 sum = _mm512_setzero_ps();
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < NC; ++i) {
       const __m512 e = exp_nonpos(_mm512_sub_ps(c[r][i], vmx));
       _mm512_storeu_ps(pr + 16 * i, e);
       sum = _mm512_add_ps(sum, e);
@@ -175,7 +179,21 @@ inline void fwd_rows(float* P, float* m, float* l, float* acc, const float* qs, 
     m[r] = mx;
     alpha[r] = a;
   }
-  pv_block<R>(acc, dh, alpha, P, v, nk);
+  pv_block<R>(acc, dh, alpha, P, v, kn);
+}
+
+template <int R>
+inline void fwd_rows(float* P, float* m, float* l, float* acc, const float* qs, const float* kt,
+                     const float* v, int64_t r0, int64_t nk, int64_t diag, int64_t dh) {
+  int64_t kn = r0 + R + diag;  // keys j < kn are seen by some row of the block
+  kn = kn > nk ? nk : kn;
+  if (kn <= 0) return;  // no row of the block sees a key of this tile: nothing changes
+  switch ((kn + 15) / 16) {
+    case 1: fwd_rows_nc<R, 1>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh); break;
+    case 2: fwd_rows_nc<R, 2>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh); break;
+    case 3: fwd_rows_nc<R, 3>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh); break;
+    default: fwd_rows_nc<R, 4>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh); break;
+  }
 }
 
 template <int R>
