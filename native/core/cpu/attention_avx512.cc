@@ -127,6 +127,24 @@ inline void pv_block(float* acc, int64_t dh, const float* alpha, const float* P,
   }
 }
 
+// Cache lines to prefetch (into L2) while a tile step computes: up to two regions, handed out a
+// few lines per inner-loop iteration so the requests spread over the step instead of stalling
+// the load queue in one burst.
+struct Prefetch {
+  const char* p[2];
+  int64_t lines[2];
+  int64_t per_iter;  // lines per score-loop iteration
+  inline void some() {
+    for (int64_t q = 0; q < per_iter; ++q) {
+      const int w = lines[0] > 0 ? 0 : 1;
+      if (lines[w] <= 0) return;
+      _mm_prefetch(p[w], _MM_HINT_T1);
+      p[w] += 64;
+      --lines[w];
+    }
+  }
+};
+
 // R query rows (starting at tile row r0) of one key tile: S = qs kᵀ in registers, masked,
 // online-softmax update of (m, l), P stored to P [R, kTileN], then acc = α·acc + P v. Only the
 // first NC·16 key columns are computed, and only the first kn keys enter P v: kn = the most keys
@@ -135,11 +153,12 @@ inline void pv_block(float* acc, int64_t dh, const float* alpha, const float* P,
 template <int R, int NC>
 inline void fwd_rows_nc(float* P, float* m, float* l, float* acc, const float* qs,
                         const float* kt, const float* v, int64_t r0, int64_t nk, int64_t kn,
-                        int64_t diag, int64_t dh) {
+                        int64_t diag, int64_t dh, Prefetch* pf) {
   __m512 c[R][NC];
   for (int r = 0; r < R; ++r)
     for (int i = 0; i < NC; ++i) c[r][i] = _mm512_setzero_ps();
   for (int64_t d = 0; d < dh; ++d) {
+    pf->some();
     const float* b = kt + d * kTileN;
     __m512 bv[NC];
     for (int i = 0; i < NC; ++i) bv[i] = _mm512_loadu_ps(b + 16 * i);
@@ -184,37 +203,30 @@ inline void fwd_rows_nc(float* P, float* m, float* l, float* acc, const float* q
 
 template <int R>
 inline void fwd_rows(float* P, float* m, float* l, float* acc, const float* qs, const float* kt,
-                     const float* v, int64_t r0, int64_t nk, int64_t diag, int64_t dh) {
+                     const float* v, int64_t r0, int64_t nk, int64_t diag, int64_t dh,
+                     Prefetch* pf) {
   int64_t kn = r0 + R + diag;  // keys j < kn are seen by some row of the block
   kn = kn > nk ? nk : kn;
   if (kn <= 0) return;  // no row of the block sees a key of this tile: nothing changes
   switch ((kn + 15) / 16) {
-    case 1: fwd_rows_nc<R, 1>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh); break;
-    case 2: fwd_rows_nc<R, 2>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh); break;
-    case 3: fwd_rows_nc<R, 3>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh); break;
-    default: fwd_rows_nc<R, 4>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh); break;
+    case 1: fwd_rows_nc<R, 1>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh, pf); break;
+    case 2: fwd_rows_nc<R, 2>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh, pf); break;
+    case 3: fwd_rows_nc<R, 3>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh, pf); break;
+    default: fwd_rows_nc<R, 4>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh, pf); break;
   }
 }
 
-template <int R>
 inline void fwd_rows_all(float* s, float* m, float* l, float* acc, const float* qs,
                          const float* kt, const float* v, int64_t nr, int64_t nk, int64_t diag,
-                         int64_t dh) {
+                         int64_t dh, Prefetch* pf) {
   int64_t r = 0;
-  for (; r + R <= nr; r += R)
-    fwd_rows<R>(s + r * kTileN, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh);
-  if constexpr (R > 4) {
-    if (nr - r >= 4) {
-      fwd_rows<4>(s + r * kTileN, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh);
-      r += 4;
-    }
-  }
+  for (; r + 4 <= nr; r += 4)
+    fwd_rows<4>(s + r * kTileN, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh, pf);
   float* P = s + r * kTileN;
   switch (nr - r) {
-    case 5: fwd_rows<5>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh); break;
-    case 3: fwd_rows<3>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh); break;
-    case 2: fwd_rows<2>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh); break;
-    case 1: fwd_rows<1>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh); break;
+    case 3: fwd_rows<3>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh, pf); break;
+    case 2: fwd_rows<2>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh, pf); break;
+    case 1: fwd_rows<1>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh, pf); break;
     default: break;
   }
 }
@@ -234,8 +246,16 @@ void attention_gemm_nn_acc_avx512(float* C, int64_t ldc, const float* A, int64_t
 
 void attention_fwd_tile_step_avx512(float* s, float* m, float* l, float* acc, const float* qs,
                                     const float* kt, const float* v, int64_t nr, int64_t nk,
-                                    int64_t diag, int64_t dh) {
-  fwd_rows_all<4>(s, m, l, acc, qs, kt, v, nr, nk, diag, dh);
+                                    int64_t diag, int64_t dh, const float* pf0, int64_t n0,
+                                    const float* pf1, int64_t n1) {
+  Prefetch pf;
+  pf.p[0] = reinterpret_cast<const char*>(pf0);
+  pf.p[1] = reinterpret_cast<const char*>(pf1);
+  pf.lines[0] = (n0 * static_cast<int64_t>(sizeof(float)) + 63) / 64;
+  pf.lines[1] = (n1 * static_cast<int64_t>(sizeof(float)) + 63) / 64;
+  const int64_t iters = (nr + 3) / 4 * dh;
+  pf.per_iter = (pf.lines[0] + pf.lines[1] + iters - 1) / iters;
+  fwd_rows_all(s, m, l, acc, qs, kt, v, nr, nk, diag, dh, &pf);
 }
 
 void attention_transpose_tile_avx512(float* Bt, const float* X, int64_t nk, int64_t dh) {
