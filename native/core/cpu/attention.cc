@@ -152,7 +152,8 @@ inline void transpose_tile(float* __restrict Bt, const float* __restrict X, int6
 // Prefetches n floats from p into L2 (prefetcht1), one request per cache line.
 inline void prefetch_rows(const float* p, int64_t n) {
   const char* c = reinterpret_cast<const char*>(p);
-  for (int64_t b = 0; b < n * static_cast<int64_t>(sizeof(float)); b += 64) __builtin_prefetch(c + b, 0, 2);
+  const int64_t bytes = n * static_cast<int64_t>(sizeof(float));
+  for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(c + b, 0, 2);
 }
 
 // Keys query i may see: [0, key_end(i)).

@@ -133,9 +133,9 @@ inline void pv_block(float* acc, int64_t dh, const float* alpha, const float* P,
   }
 }
 
-// Small head dims (dh <= 16): acc rows = α·acc + P v as dot products over the tile's keys, P still
-// in registers (e [R][NC]) against vt = vᵀ [dh, kTileN] (zero past the tile's keys), the R·dh
-// sums reduced by hsum16 — instead of one broadcast + one mostly-empty FMA per (row, key).
+// Small head dims (dh <= 16): acc rows = α·acc + P v as dot products over the tile's keys, P
+// still in registers (e [R][NC]) against vt = vᵀ [dh, kTileN] (zero past the tile's keys), the
+// R·dh sums reduced by hsum16 — instead of one broadcast + one mostly-empty FMA per (row, key).
 inline __m512 hsum16(const __m512* v) {
   __m512 x[8], y[4], z[2];
   for (int i = 0; i < 8; ++i)
@@ -297,12 +297,15 @@ inline void fwd_rows_all(float* s, float* m, float* l, float* acc, const float* 
                          int64_t dh, Prefetch* pf, const float* vt) {
   int64_t r = 0;
   for (; r + 4 <= nr; r += 4)
-    fwd_rows<4>(s + r * kTileN, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh, pf, vt);
+    fwd_rows<4>(s + r * kTileN, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh,
+                pf, vt);
   float* P = s + r * kTileN;
+  float *mr = m + r, *lr = l + r, *ar = acc + r * dh;
+  const float* qr = qs + r * dh;
   switch (nr - r) {
-    case 3: fwd_rows<3>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh, pf, vt); break;
-    case 2: fwd_rows<2>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh, pf, vt); break;
-    case 1: fwd_rows<1>(P, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh, pf, vt); break;
+    case 3: fwd_rows<3>(P, mr, lr, ar, qr, kt, v, r, nk, diag, dh, pf, vt); break;
+    case 2: fwd_rows<2>(P, mr, lr, ar, qr, kt, v, r, nk, diag, dh, pf, vt); break;
+    case 1: fwd_rows<1>(P, mr, lr, ar, qr, kt, v, r, nk, diag, dh, pf, vt); break;
     default: break;
   }
 }
