@@ -5,6 +5,8 @@
 // Plain loops over fixed-width float lanes (kTileN = 64 keys, or 64 / 16 / 1 head-dim columns),
 // written so GCC vectorises them at -O3: 4 rows × 64 lanes = 16 zmm accumulators with AVX-512,
 // A broadcast with any strides so Pᵀ / dSᵀ products need no transposed copy. No intrinsics.
+// Also the forward's per-key-tile step (fwd_tile_step: score GEMM, online-softmax update with
+// lane-wise max / sum, P·V), which attention_avx512.cc replaces by a hand-written kernel.
 //
 // Everything here is `inline` inside an ANONYMOUS namespace (within merclip::cpu), so each
 // including translation unit compiles its own internal copy with its own flags: the AVX-512
@@ -15,6 +17,9 @@
 #define MERCLIP_CORE_CPU_ATTENTION_TILES_H_
 
 #include <cstdint>
+#include <limits>
+
+#include "vec_math.h"
 
 namespace merclip {
 namespace cpu {
@@ -94,6 +99,83 @@ inline void gemm_nn_acc_tiles(float* C, int64_t ldc, const float* A, int64_t ars
     case 1: nn_acc_block<1>(Cr, ldc, Ar, ars, acs, B, ldb, nc, dh); break;
     default: break;
   }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Online-softmax update of a forward score tile s [nr, kTileN] (row stride kTileN), in place:
+// row r sees columns j < lim_r = min(nk, r + diag + 1) (diag = i0 − j0 when causal, >= nk
+// otherwise); the others become −inf. m, l: running max and sum per row; acc [nr, dh]: the
+// unnormalised output, rescaled by α = e^{m_old − m_new}. On return s holds P = e^{S − m_new}
+// (0 on masked columns; a row that has seen nothing yet keeps m = −inf and gets P = 0).
+// Max and sum are taken lane-wise over kLanes partial lanes (so the loops vectorise without
+// reassociation licence), then reduced in a fixed order — the same for any thread count.
+constexpr int kLanes = 16;
+
+inline float lane_max(const float* v) {
+  float a[8];
+  for (int w = 0; w < 8; ++w) a[w] = v[w] > v[w + 8] ? v[w] : v[w + 8];
+  for (int w = 0; w < 4; ++w) a[w] = a[w] > a[w + 4] ? a[w] : a[w + 4];
+  for (int w = 0; w < 2; ++w) a[w] = a[w] > a[w + 2] ? a[w] : a[w + 2];
+  return a[0] > a[1] ? a[0] : a[1];
+}
+inline float lane_sum(const float* v) {
+  float a[8];
+  for (int w = 0; w < 8; ++w) a[w] = v[w] + v[w + 8];
+  for (int w = 0; w < 4; ++w) a[w] = a[w] + a[w + 4];
+  for (int w = 0; w < 2; ++w) a[w] = a[w] + a[w + 2];
+  return a[0] + a[1];
+}
+
+inline void online_softmax_rows(float* __restrict s, float* __restrict m, float* __restrict l,
+                                float* __restrict acc, int64_t dh, int64_t nr, int64_t nk,
+                                int64_t diag) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  static_assert(kTileN % kLanes == 0, "tile width must be a multiple of the lane count");
+  for (int64_t r = 0; r < nr; ++r) {
+    float* __restrict sr = s + r * kTileN;
+    int64_t lim = r + diag + 1;
+    lim = lim < 0 ? 0 : (lim > nk ? nk : lim);
+    const int ilim = static_cast<int>(lim);
+    float mv[kLanes];
+    for (int w = 0; w < kLanes; ++w) mv[w] = kNegInf;
+    for (int c = 0; c < kTileN; c += kLanes)
+      for (int w = 0; w < kLanes; ++w) {
+        const float x = c + w < ilim ? sr[c + w] : kNegInf;
+        sr[c + w] = x;
+        mv[w] = mv[w] > x ? mv[w] : x;
+      }
+    const float tmx = lane_max(mv);
+    const float mx = m[r] > tmx ? m[r] : tmx;
+    if (mx == kNegInf) {  // nothing seen yet: P row = 0
+      for (int j = 0; j < kTileN; ++j) sr[j] = 0.0f;
+      continue;
+    }
+    float sv[kLanes] = {};
+    for (int c = 0; c < kTileN; c += kLanes)
+      for (int w = 0; w < kLanes; ++w) {
+        const float e = exp_f(sr[c + w] - mx);
+        sr[c + w] = e;
+        sv[w] += e;
+      }
+    const float alpha = exp_f(m[r] - mx);  // m = −inf → 0
+    l[r] = l[r] * alpha + lane_sum(sv);
+    m[r] = mx;
+    if (alpha != 1.0f) {
+      float* __restrict ar = acc + r * dh;
+      for (int64_t d = 0; d < dh; ++d) ar[d] *= alpha;
+    }
+  }
+}
+
+// One key tile of the forward: S = qs kᵀ (kt = kᵀ tile [dh, kTileN], qs already scaled), the
+// online-softmax update above, acc += P v (v: the tile's nk key rows, row stride dh).
+inline void fwd_tile_step(float* s, float* m, float* l, float* acc, const float* qs,
+                          const float* kt, const float* v, int64_t nr, int64_t nk, int64_t diag,
+                          int64_t dh) {
+  gemm_nt_tiles(s, kTileN, qs, dh, kt, nr, dh);
+  online_softmax_rows(s, m, l, acc, dh, nr, nk, diag);
+  gemm_nn_acc_tiles(acc, dh, s, kTileN, 1, v, dh, nr, nk, dh);
 }
 
 }  // namespace
