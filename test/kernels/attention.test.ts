@@ -334,3 +334,29 @@ describe('attention kernels: defaults', () => {
     expectClose(a.lse[0]!, c.q[0]! * c.k[0]!, { rtol: 1e-6, label: 'lse' });
   });
 });
+
+describe('non-finite inputs', () => {
+  // A NaN reaching a row's visible scores makes that row NaN (out and lse), as in the float64
+  // reference — never a silent 0 (max comparisons drop NaN, so the kernel looks for it). A NaN
+  // in a masked (padding) key changes nothing.
+  const B = 2, H = 1, lq = 3, lk = 70, dh = 16; // lk > 64: more than one key tile
+  const rng = makeRng(77);
+  const base = { batch: B, heads: H, lq, lk, headDim: dh, keyLengths: Int32Array.of(40, 70) };
+  for (const [what, patch] of [
+    ['a NaN in a visible key', (k: Float32Array, _q: Float32Array): void => { k[5 * dh] = NaN; }],
+    ['a NaN in the second key tile', (k: Float32Array, _q: Float32Array): void => { k[(lk + 66) * dh + 3] = NaN; }],
+    ['a NaN query', (_k: Float32Array, q: Float32Array): void => { q[dh + 2] = NaN; }],
+    ['a NaN in a padding key', (k: Float32Array, _q: Float32Array): void => { k[50 * dh] = NaN; }],
+  ] as const) {
+    it(`${what}: the same NaN rows as the reference`, () => {
+      const q = rng.normalF32(B * H * lq * dh), k = rng.normalF32(B * H * lk * dh), v = rng.normalF32(B * H * lk * dh);
+      patch(k, q);
+      const got = kernels.attentionForward({ ...base, q, k, v });
+      const want = reference.attentionForward({ ...base, q, k, v });
+      expect(Array.from(got.lse, Number.isNaN)).toEqual(Array.from(want.lse, Number.isNaN));
+      expect(Array.from(got.out, Number.isNaN)).toEqual(Array.from(want.out, Number.isNaN));
+      expect(Array.from(got.lse, Number.isNaN).some(Boolean)).toBe(what !== 'a NaN in a padding key');
+      expectClose(got.out, want.out, { rtol: 1e-5, atol: 1e-5 });
+    });
+  }
+});

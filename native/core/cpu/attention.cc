@@ -244,6 +244,9 @@ void finish_rows(float* out, float* lse, const float* m, const float* l, const f
       const float inv = 1.0f / l[r];
       for (int64_t d = 0; d < dh; ++d) o[d] = acc[r * dh + d] * inv;
       lse[r] = m[r] + std::log(l[r]);
+    } else if (l[r] != l[r]) {  // a NaN score (NaN or ±inf inputs): the row is NaN, as in the ref
+      for (int64_t d = 0; d < dh; ++d) o[d] = std::numeric_limits<float>::quiet_NaN();
+      lse[r] = std::numeric_limits<float>::quiet_NaN();
     } else {
       for (int64_t d = 0; d < dh; ++d) o[d] = 0.0f;
       lse[r] = kInf;
@@ -329,6 +332,10 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
       const float* acc = l + kBQ;
       for (int64_t r = 0; r < nr; ++r) {
         if (l[r] == 0.0f) continue;  // block saw no key for this row
+        if (l[r] != l[r] || L[r] != L[r]) {  // a NaN score in either block: the row is NaN
+          M[r] = L[r] = std::numeric_limits<float>::quiet_NaN();
+          continue;
+        }
         const float mx = std::max(M[r], m[r]);
         const float a = exp_f(M[r] - mx), c = exp_f(m[r] - mx);
         L[r] = L[r] * a + l[r] * c;

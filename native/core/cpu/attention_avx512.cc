@@ -260,22 +260,27 @@ inline void fwd_rows_nc(float* P, float* m, float* l, float* acc, const float* q
     int64_t lim = r0 + r + diag + 1;
     lim = lim < 0 ? 0 : (lim > nk ? nk : lim);
     __m512 mv = ninf;
+    __mmask16 nan = 0;  // max drops NaN: NaN scores (NaN / ±inf inputs) are looked for apart
     #pragma GCC unroll 16
     for (int i = 0; i < NC; ++i) {
       c[r][i] = _mm512_mask_mov_ps(ninf, lanes_below(lim - 16 * i), c[r][i]);
       mv = _mm512_max_ps(mv, c[r][i]);
+      nan |= _mm512_cmp_ps_mask(c[r][i], c[r][i], _CMP_UNORD_Q);
     }
     const float tmx = _mm512_reduce_max_ps(mv);
     const float mold = m[r];
     const float mx = mold > tmx ? mold : tmx;
     float* pr = P + r * kTileN;
-    if (mx == -std::numeric_limits<float>::infinity()) {  // nothing seen yet: P row = 0
+    const bool nan_row = nan != 0 || mold != mold;
+    if (nan_row || mx == -std::numeric_limits<float>::infinity()) {  // NaN row or nothing seen yet: P row = 0
       #pragma GCC unroll 16
       for (int i = 0; i < NC; ++i) {
         c[r][i] = _mm512_setzero_ps();
         _mm512_storeu_ps(pr + 16 * i, c[r][i]);
       }
-      alpha[r] = 1.0f;  // acc is still 0
+      // acc is still 0 (alpha 1), or the row is NaN for good: alpha NaN makes acc NaN
+      alpha[r] = nan_row ? std::numeric_limits<float>::quiet_NaN() : 1.0f;
+      if (nan_row) m[r] = l[r] = std::numeric_limits<float>::quiet_NaN();
       continue;
     }
     const __m512 vmx = _mm512_set1_ps(mx);

@@ -147,8 +147,16 @@ inline void online_softmax_rows(float* __restrict s, float* __restrict m, float*
       }
     const float tmx = lane_max(mv);
     const float mx = m[r] > tmx ? m[r] : tmx;
-    if (mx == kNegInf) {  // nothing seen yet: P row = 0
+    // max comparisons drop NaN, so a NaN score (from NaN or ±inf inputs) is looked for
+    // explicitly: it makes the row NaN for good (m = l = NaN, acc NaN), as the reference has it.
+    bool nan = m[r] != m[r];
+    for (int j = 0; j < ilim; ++j) nan = nan || sr[j] != sr[j];
+    if (nan || mx == kNegInf) {  // NaN row, or nothing seen yet: P row = 0
       for (int j = 0; j < kTileN; ++j) sr[j] = 0.0f;
+      if (nan) {
+        m[r] = l[r] = std::numeric_limits<float>::quiet_NaN();
+        for (int64_t d = 0; d < dh; ++d) acc[r * dh + d] = std::numeric_limits<float>::quiet_NaN();
+      }
       continue;
     }
     float sv[kLanes] = {};

@@ -40,6 +40,7 @@ void softmax_probs(std::vector<double>& P, std::vector<char>& row_ok, std::vecto
   for (int64_t i = 0; i < lq; ++i) {
     double* s = P.data() + i * lk;
     double m = -std::numeric_limits<double>::infinity();
+    bool nan = false;
     for (int64_t j = 0; j < lk; ++j) {
       if (masked(p, b, i, j)) {
         s[j] = -std::numeric_limits<double>::infinity();
@@ -50,6 +51,13 @@ void softmax_probs(std::vector<double>& P, std::vector<char>& row_ok, std::vecto
         dot += static_cast<double>(q[i * dh + d]) * static_cast<double>(k[j * dh + d]);
       s[j] = static_cast<double>(p.scale) * dot;
       if (s[j] > m) m = s[j];
+      nan = nan || std::isnan(s[j]);
+    }
+    if (nan) {  // a NaN score (NaN / ±inf inputs): the row's probabilities and lse are NaN
+      for (int64_t j = 0; j < lk; ++j) s[j] = masked(p, b, i, j) ? 0.0 : std::numeric_limits<double>::quiet_NaN();
+      row_ok[i] = 1;
+      lse[i] = std::numeric_limits<double>::quiet_NaN();
+      continue;
     }
     if (m == -std::numeric_limits<double>::infinity()) {
       for (int64_t j = 0; j < lk; ++j) s[j] = 0.0;
