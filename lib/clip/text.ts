@@ -116,6 +116,35 @@ export class ClipTextTransformer extends Module {
    * nothing for positions before a row's end token.
    */
   forward(ids: Int32Array, batch: number, length: number, opts: { lengths?: Int32Array | null } = {}): TextTowerOutput {
+    let h = this.embed(ids, batch, length);
+    for (const layer of this.encoder.layers) h = layer.forward(h, { causal: true, keyLengths: opts.lengths ?? null });
+    const last = this.final_layer_norm.forward(h);
+    return { lastHiddenState: last, pooled: ops.gatherSeq(last, this.eosPositions(ids, batch, length)) };
+  }
+
+  /**
+   * Only the pooled output [batch, D] — what label embeddings need, for less work: the last layer
+   * computes its attention, MLP and the final LayerNorm for the end-of-text rows alone (their
+   * keys and values still come from every position up to the end token). Same numbers as
+   * forward().pooled up to rounding.
+   */
+  pooled(ids: Int32Array, batch: number, length: number): Tensor {
+    const layers = this.encoder.layers;
+    let h = this.embed(ids, batch, length);
+    for (let i = 0; i < layers.length - 1; i++) h = layers.at(i).forward(h, { causal: true });
+    const last = layers.at(layers.length - 1);
+    const eos = this.eosPositions(ids, batch, length);
+    const a = last.layer_norm1.forward(h);
+    const d = this.config.hidden_size;
+    // the end-of-text query of each row sees keys 0 … eos (causal)
+    const q = ops.gatherSeq(a, eos).reshape([batch, 1, d]);
+    const attn = last.self_attn.forward(q, a, { keyLengths: eos.map((p) => p + 1) });
+    const x = ops.add(ops.gatherSeq(h, eos), attn.reshape([batch, d]));
+    const y = ops.add(x, last.mlp.forward(last.layer_norm2.forward(x)));
+    return this.final_layer_norm.forward(y);
+  }
+
+  private embed(ids: Int32Array, batch: number, length: number): Tensor {
     const c = this.config;
     if (!Number.isInteger(batch) || !Number.isInteger(length) || batch < 1 || length < 1 || ids.length !== batch * length) {
       throw new RangeError(`ClipTextTransformer: ids has ${ids.length} entries, expected batch·length = ${batch}·${length}`);
@@ -124,10 +153,6 @@ export class ClipTextTransformer extends Module {
       throw new RangeError(`ClipTextTransformer: sequence length ${length} exceeds max_position_embeddings ${c.max_position_embeddings}`);
     }
     const tok = this.embeddings.token_embedding.forward(ids, [batch, length]);
-    const pos = ops.slice(this.embeddings.position_embedding.weight, 0, 0, length);
-    let h = ops.add(tok, pos);
-    for (const layer of this.encoder.layers) h = layer.forward(h, { causal: true, keyLengths: opts.lengths ?? null });
-    const last = this.final_layer_norm.forward(h);
-    return { lastHiddenState: last, pooled: ops.gatherSeq(last, this.eosPositions(ids, batch, length)) };
+    return ops.add(tok, ops.slice(this.embeddings.position_embedding.weight, 0, 0, length));
   }
 }

@@ -86,6 +86,25 @@ describe('ClipTextTransformer', () => {
     expectClose(a!, b!, { rtol: 1e-6, atol: 1e-6, label: 'pooled, cut vs padded' });
   });
 
+  it('pooled() (last layer on the end-of-text rows only) equals forward().pooled, values and gradients', () => {
+    const tower = new ClipTextTransformer(tiny, new Rng(6));
+    perturb(tower, 7);
+    const ids = Int32Array.from([48, 5, 9, 49, 0, 0, 0, 48, 3, 49, 0, 0, 0, 0, 48, 7, 7, 7, 7, 7, 49]);
+    const w = Float32Array.from({ length: 3 * 16 }, (_, i) => Math.sin(i));
+    const run = (fast: boolean): { y: number[]; g: number[][] } => tidy(() => {
+      const y = fast ? tower.pooled(ids, 3, 7) : tower.forward(ids, 3, 7).pooled;
+      const yv = y.toArray();
+      y.backward(w);
+      const g = tower.parameters().map((p) => p.grad!.toArray());
+      tower.zeroGrad();
+      return { y: yv, g };
+    });
+    const full = run(false);
+    const fast = run(true);
+    expectClose(fast.y, full.y, { rtol: 1e-5, atol: 1e-6, label: 'pooled' });
+    fast.g.forEach((g, i) => expectClose(g, full.g[i]!, { rtol: 1e-4, atol: 1e-6, label: `param ${i}` }));
+  });
+
   it('rejects ids that do not fit', () => {
     const tower = new ClipTextTransformer(tiny, new Rng(1));
     expect(() => tower.forward(new Int32Array(13), 1, 13)).toThrow(/sequence length 13 exceeds max_position_embeddings 12/);
