@@ -72,7 +72,7 @@ export class LabelEncoder {
   /** [C, E] from already tokenized prompts ids [count, length] (cached under `key` when frozen). */
   encodeTokens(ids: Int32Array, count: number, length: number, key: string): Tensor {
     if (this.frozen && this.cache?.key === key) return this.cache.embeddings;
-    const run = (): Tensor => this.clip.text_projection.forward(this.clip.text_model.pooled(ids, count, length));
+    const run = (): Tensor => this.clip.text_projection.forward(this.clip.text_model.pooledShared(ids, count, length));
     if (!this.frozen) return run();
     const e = noGrad(run);
     e.keep();

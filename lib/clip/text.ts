@@ -144,6 +144,51 @@ export class ClipTextTransformer extends Module {
     return this.final_layer_norm.forward(y);
   }
 
+  /**
+   * pooled() for a batch of prompts that share a prefix (label prompts: "a person feeling …"):
+   * the tower is causal, so the shared prefix has the same hidden states in every row — each
+   * per-token op (projections, MLP, LayerNorm) runs once on the unique rows (the prefix once,
+   * then each row's own tokens up to its end token), and only the attention kernel sees the
+   * [batch, length] layout. Same numbers as forward().pooled up to rounding; falls back to the
+   * plain path when nothing is shared.
+   */
+  pooledShared(ids: Int32Array, batch: number, length: number): Tensor {
+    const eos = this.eosPositions(ids, batch, length);
+    let prefix = 0; // positions identical in every row, before any row's end token
+    const minEos = Math.min(...eos);
+    while (prefix < minEos && Array.from({ length: batch }, (_, b) => ids[b * length + prefix]).every((v) => v === ids[prefix])) prefix++;
+    if (batch < 2 || prefix === 0) return this.forward(ids, batch, length).pooled;
+    // unique rows: the prefix (from row 0), then each row's positions prefix … eos
+    const rep: number[] = []; // full-layout row (b·L + l) of each unique row
+    const full = new Int32Array(batch * length); // unique row that position (b, l) reads
+    for (let l = 0; l < prefix; l++) rep.push(l);
+    const eosUnique = new Int32Array(batch);
+    for (let b = 0; b < batch; b++) {
+      for (let l = 0; l < length; l++) {
+        if (l < prefix) full[b * length + l] = l;
+        else if (l <= eos[b]!) {
+          full[b * length + l] = rep.length;
+          if (l === eos[b]) eosUnique[b] = rep.length;
+          rep.push(b * length + l);
+        } else full[b * length + l] = full[b * length + eos[b]!]!; // after the end token: never seen by a kept row
+      }
+    }
+    const repIdx = Int32Array.from(rep);
+    const d = this.config.hidden_size;
+    const all = this.embed(ids, batch, length).reshape([batch * length, d]);
+    let u = ops.gatherRows(all, repIdx); // [U, d]
+    const expand = (t: Tensor): Tensor => ops.gatherRows(t, full).reshape([batch, length, d]);
+    for (const layer of this.encoder.layers) {
+      const a = layer.layer_norm1.forward(u);
+      const att = layer.self_attn;
+      const heads = (t: Tensor): Tensor => ops.splitHeads(expand(t), att.heads);
+      const o = ops.mergeHeads(ops.attention(heads(att.q_proj.forward(a)), heads(att.k_proj.forward(a)), heads(att.v_proj.forward(a)), { causal: true }));
+      const h = ops.add(u, att.out_proj.forward(ops.gatherRows(o.reshape([batch * length, d]), repIdx)));
+      u = ops.add(h, layer.mlp.forward(layer.layer_norm2.forward(h)));
+    }
+    return this.final_layer_norm.forward(ops.gatherRows(u, eosUnique));
+  }
+
   private embed(ids: Int32Array, batch: number, length: number): Tensor {
     const c = this.config;
     if (!Number.isInteger(batch) || !Number.isInteger(length) || batch < 1 || length < 1 || ids.length !== batch * length) {

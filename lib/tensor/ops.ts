@@ -364,6 +364,28 @@ export function gatherSeq(x: Tensor, index: ArrayLike<number>): Tensor {
   });
 }
 
+/** y[i, :] = x[index[i], :] for x [N, D] → [M, D]; the backward scatter-adds (rows may repeat). */
+export function gatherRows(x: Tensor, index: Int32Array): Tensor {
+  const op = 'gatherRows';
+  if (x.ndim !== 2) fail(op, `expected x [N, D], received ${fmtShape(x.shape)}`);
+  const [N, D] = x.shape as [number, number];
+  for (let i = 0; i < index.length; i++) {
+    const r = index[i]!;
+    if (r < 0 || r >= N) fail(op, `index[${i}] = ${r} is outside [0, ${N})`);
+  }
+  const idx = index.slice();
+  const y = empty([idx.length, D]);
+  for (let i = 0; i < idx.length; i++) y.data.set(x.data.subarray(idx[i]! * D, idx[i]! * D + D), i * D);
+  return record(y, op, [x], (g) => {
+    const gx = pool.acquireZeroed(x.size);
+    for (let i = 0; i < idx.length; i++) {
+      const o = idx[i]! * D;
+      for (let d = 0; d < D; d++) gx[o + d]! += g[i * D + d]!;
+    }
+    accumulateGrad(x, gx, true);
+  });
+}
+
 /** Rows of weight [V, D] picked by ids → [...idsShape, D]. */
 export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape = [ids.length]): Tensor {
   const op = 'embedding';

@@ -105,6 +105,28 @@ describe('ClipTextTransformer', () => {
     fast.g.forEach((g, i) => expectClose(g, full.g[i]!, { rtol: 1e-4, atol: 1e-6, label: `param ${i}` }));
   });
 
+  it('pooledShared() (a shared prefix computed once) equals forward().pooled, values and gradients', () => {
+    const tower = new ClipTextTransformer(tiny, new Rng(8));
+    perturb(tower, 9);
+    // three prompts sharing "48 5 9", different suffixes and end positions, padding after
+    const ids = Int32Array.from([48, 5, 9, 12, 49, 0, 0, 48, 5, 9, 49, 0, 0, 0, 48, 5, 9, 7, 7, 30, 49]);
+    const w = Float32Array.from({ length: 3 * 16 }, (_, i) => Math.cos(i));
+    const run = (fast: boolean, x: Int32Array): { y: number[]; g: number[][] } => tidy(() => {
+      const y = fast ? tower.pooledShared(x, 3, 7) : tower.forward(x, 3, 7).pooled;
+      const yv = y.toArray();
+      y.backward(w);
+      const g = tower.parameters().map((p) => p.grad!.toArray());
+      tower.zeroGrad();
+      return { y: yv, g };
+    });
+    for (const x of [ids, Int32Array.from(ids, (v, i) => (i === 7 ? 47 : v))]) { // shared prefix; none shared
+      const full = run(false, x);
+      const fast = run(true, x);
+      expectClose(fast.y, full.y, { rtol: 1e-5, atol: 1e-6, label: 'pooled' });
+      fast.g.forEach((g, i) => expectClose(g, full.g[i]!, { rtol: 1e-4, atol: 1e-6, label: `param ${i}` }));
+    }
+  });
+
   it('rejects ids that do not fit', () => {
     const tower = new ClipTextTransformer(tiny, new Rng(1));
     expect(() => tower.forward(new Int32Array(13), 1, 13)).toThrow(/sequence length 13 exceeds max_position_embeddings 12/);

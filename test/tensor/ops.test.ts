@@ -112,6 +112,10 @@ describe('layout', () => {
     const ids = Int32Array.from([2, 0, 2, 4]);
     checkOp('embedding', [{ shape: [5, 3] }], ([w]) => ops.embedding(w!, ids, [2, 2]), ([w]) => Array.from(ids).flatMap((id) => Array.from(w!.slice(id * 3, id * 3 + 3))));
   });
+  it('gatherRows (repeated rows accumulate)', () => {
+    const idx = Int32Array.from([3, 0, 3, 1]);
+    checkOp('gatherRows', [{ shape: [4, 3] }], ([x]) => ops.gatherRows(x!, idx), ([x]) => Array.from(idx).flatMap((r) => Array.from(x!.slice(r * 3, r * 3 + 3))));
+  });
   it('embedding rejects an id out of range', () => {
     tidy(() => {
       const w = fromArray(new Float32Array(6), [3, 2]);
