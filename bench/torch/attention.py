@@ -7,28 +7,17 @@ this is its standard composition: scores = q·kᵀ·scale with the key-padding /
 -inf, softmax, ·v — forward under no_grad, forward + backward through autograd.
 """
 import json
+import os
 import math
 import sys
 import time
 
 import torch
 
-
-def median(xs):
-    s = sorted(xs)
-    n = len(s)
-    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import timed  # noqa: E402
 
 
-def timed(fn, min_time=1.0, min_reps=5, max_reps=100):
-    fn()
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < min_reps or (time.perf_counter() - start < min_time and len(samples) < max_reps):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return median(samples)
 
 
 def main():

@@ -10,16 +10,14 @@ Run by bench/torch.ts with PyTorch's strongest settings (see SPEC §7): all core
 torch.set_num_threads, OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, glibc hugetlb malloc.
 """
 import json
+import os
 import sys
 import time
 
 import torch
 
-
-def median(xs):
-    s = sorted(xs)
-    n = len(s)
-    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import median  # noqa: E402
 
 
 def time_matmul(a, b, out, min_time=1.0, min_reps=5):

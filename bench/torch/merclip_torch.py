@@ -36,6 +36,7 @@ Run it as bench/torch.ts does (SPEC §7): OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE u
 """
 import json
 import math
+import os
 import struct
 import sys
 import time
@@ -43,6 +44,9 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import timed_samples  # noqa: E402
 
 COS_EPS = 1e-8
 MODALITIES = ("text", "audio", "vision")
@@ -395,22 +399,8 @@ def load_merclip_dir(path):
 # ------------------------------------------------------------------------------------------------
 # --bench: the paper-size training step and inference, timed
 
-def _median(xs):
-    s = sorted(xs)
-    n = len(s)
-    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
-
-
 def _timed(fn, min_time, min_reps, max_reps, warmup):
-    for _ in range(warmup):
-        fn()
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < min_reps or (time.perf_counter() - start < min_time and len(samples) < max_reps):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return _median(samples), len(samples)
+    return timed_samples(fn, min_time, min_reps, max_reps, warmup)
 
 
 def paper_config(r):

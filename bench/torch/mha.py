@@ -6,27 +6,16 @@ with a key padding mask, the same work merclip's MultiHeadAttention does (q/k/v/
 with bias, softmax attention).
 """
 import json
+import os
 import sys
 import time
 
 import torch
 
-
-def median(xs):
-    s = sorted(xs)
-    n = len(s)
-    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import timed  # noqa: E402
 
 
-def timed(fn, min_time=2.0, min_reps=5, max_reps=50):
-    fn()
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < min_reps or (time.perf_counter() - start < min_time and len(samples) < max_reps):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return median(samples)
 
 
 def main():
@@ -51,7 +40,7 @@ def main():
         y.backward(dout)
 
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "forwardSeconds": timed(fwd), "forwardBackwardSeconds": timed(fwd_bwd)}))
+                      "forwardSeconds": timed(fwd, min_time=2.0, max_reps=50), "forwardBackwardSeconds": timed(fwd_bwd, min_time=2.0, max_reps=50)}))
 
 
 main()

@@ -21,23 +21,13 @@ import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 
 import { formatValue, METRIC_FIELDS, type MetricField, type RegressionMetrics } from '../eval/metrics.js';
+import type { EpochRecord } from './train.js';
 
 // ---------------------------------------------------------------------------------------------
 // Data
 
-/** One line of metrics.jsonl (the shape of train's EpochRecord; NaN where the file has null). */
-export interface ReportEpoch {
-  epoch: number;
-  step: number;
-  trainLoss: number;
-  validLoss: number;
-  valid: RegressionMetrics;
-  testLoss?: number;
-  test?: RegressionMetrics;
-  lr: number;
-  seconds: number;
-  samplesPerSec: number;
-}
+/** One line of metrics.jsonl: train's EpochRecord (NaN where the file has null). */
+export type ReportEpoch = EpochRecord;
 
 /** test_metrics.json. */
 export interface ReportSummary {

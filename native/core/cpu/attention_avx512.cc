@@ -29,6 +29,8 @@
 // from ~73 to ~44 % of peak; with it, no spills (checked with objdump).
 #include <immintrin.h>
 
+#include "avx512_util.h"
+
 #include <cstdint>
 #include <limits>
 
@@ -146,24 +148,6 @@ inline void pv_block(float* acc, int64_t dh, const float* alpha, const float* P,
 // Small head dims (dh <= 16): acc rows = α·acc + P v as dot products over the tile's keys, P
 // still in registers (e [R][NC]) against vt = vᵀ [dh, kTileN] (zero past the tile's keys), the
 // R·dh sums reduced by hsum16 — instead of one broadcast + one mostly-empty FMA per (row, key).
-inline __m512 hsum16(const __m512* v) {
-  __m512 x[8], y[4], z[2];
-  for (int i = 0; i < 8; ++i)
-    x[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[i], v[i + 8], 0x44),
-                         _mm512_shuffle_f32x4(v[i], v[i + 8], 0xEE));
-  for (int i = 0; i < 4; ++i)
-    y[i] = _mm512_add_ps(_mm512_shuffle_f32x4(x[i], x[i + 4], 0x88),
-                         _mm512_shuffle_f32x4(x[i], x[i + 4], 0xDD));
-  for (int i = 0; i < 2; ++i) {
-    const __m512d a = _mm512_castps_pd(y[i]), b = _mm512_castps_pd(y[i + 2]);
-    z[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
-                         _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
-  }
-  const __m512 t = _mm512_add_ps(_mm512_shuffle_ps(z[0], z[1], 0x88),
-                                 _mm512_shuffle_ps(z[0], z[1], 0xDD));
-  const __m512i perm = _mm512_setr_epi32(0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15);
-  return _mm512_permutexvar_ps(perm, t);  // lane i = Σ v[i]
-}
 
 template <int NC>
 inline __m512 dot_keys(const __m512* e, const float* vtd) {
