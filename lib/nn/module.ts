@@ -99,7 +99,7 @@ export abstract class Module {
     const src = opts.source ? `${opts.source}: ` : '';
     const own = this.stateDict();
     const problems: string[] = [];
-    const todo: Array<[Tensor, ArrayLike<number>]> = [];
+    const copies: Array<[Tensor, ArrayLike<number>]> = [];
     for (const [name, p] of own) {
       const w = weights.get(name);
       if (!w) {
@@ -111,7 +111,7 @@ export abstract class Module {
         problems.push(`weight "${name}" has shape ${fmtShape(w.shape)}, the model expects ${fmtShape(p.shape)}`);
         continue;
       }
-      todo.push([p, w.data]);
+      copies.push([p, w.data]);
     }
     if (!opts.allowUnexpected) {
       for (const name of weights.keys()) {
@@ -122,7 +122,7 @@ export abstract class Module {
       const shown = problems.slice(0, 10).join('; ') + (problems.length > 10 ? `; … and ${problems.length - 10} more` : '');
       throw new Error(`${src}cannot load weights: ${shown}`);
     }
-    for (const [p, data] of todo) p.data.set(data);
+    for (const [p, data] of copies) p.data.set(data);
   }
 }
 
