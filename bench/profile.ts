@@ -1,0 +1,68 @@
+// bench/profile.ts — where a paper-size MER-CLIP training step spends its time, per native op
+// (`npx tsx bench/profile.ts [steps]`): every binding function is wrapped with a timer, one
+// warm-up step runs, then the given number of steps (default 1) are timed; GEMMs are grouped by
+// transposition and shape class, with their GFLOP/s. The rest of the step is the TypeScript
+// layer (the "JS/other" line). Prints only; nothing is asserted.
+import { loadNative } from '../lib/backend/load.js';
+import { gatherBatch } from '../lib/data/batch.js';
+import { generateSynthetic } from '../lib/data/synth.js';
+import { makeConfig } from '../lib/model/config.js';
+import { MerClip } from '../lib/model/merclip.js';
+import { AdamW, clipGradNorm } from '../lib/nn/index.js';
+import { tidy } from '../lib/tensor/index.js';
+
+const steps = Number(process.argv[2] ?? 1);
+const native = loadNative() as unknown as Record<string, (...a: unknown[]) => unknown>;
+const times = new Map<string, { ms: number; calls: number; flops: number }>();
+let on = false;
+const size = (n: number): string => (n > 1000 ? '>1k' : String(n));
+for (const name of Object.keys(native)) {
+  const f = native[name];
+  if (typeof f !== 'function') continue;
+  native[name] = (...args: unknown[]) => {
+    const t0 = performance.now();
+    const r = f.apply(native, args);
+    if (on) {
+      const o = args[0] as Record<string, number | boolean>;
+      const key = name === 'gemm' ? `gemm ${o.transA ? 'T' : 'N'}${o.transB ? 'T' : 'N'} m${size(o.m as number)} n${size(o.n as number)} k${size(o.k as number)}` : name;
+      const e = times.get(key) ?? { ms: 0, calls: 0, flops: 0 };
+      e.ms += performance.now() - t0;
+      e.calls++;
+      if (name === 'gemm') e.flops += 2 * (o.m as number) * (o.n as number) * (o.k as number);
+      if (name.startsWith('attention')) {
+        e.flops += 4 * (o.batch as number) * (o.heads as number) * (o.lq as number) * (o.lk as number) * (o.headDim as number) * (name === 'attentionBackward' ? 2.5 : 1);
+      }
+      times.set(key, e);
+    }
+    return r;
+  };
+}
+
+const B = 32;
+const model = new MerClip(makeConfig('paper'), undefined, { seed: 1 });
+const ds = generateSynthetic({ seed: 7, sizes: { train: B, valid: 1, test: 1 } });
+const batch = gatherBatch(ds.splits.train, Int32Array.from({ length: B }, (_, i) => i));
+const params = model.trainableParameters();
+const opt = new AdamW(params, { lr: 1e-4 });
+const step = (): void => {
+  tidy(() => {
+    const out = model.forward(batch);
+    model.loss(out, batch.labels).loss.backward();
+  });
+  clipGradNorm(params, 1);
+  opt.step();
+  opt.zeroGrad();
+};
+step();
+on = true;
+const t0 = performance.now();
+for (let i = 0; i < steps; i++) step();
+const total = (performance.now() - t0) / steps;
+let nativeMs = 0;
+for (const e of times.values()) nativeMs += e.ms / steps;
+console.log(`MER-CLIP paper-size training step (batch ${B}, padded lengths ${batch.text.length}/${batch.audio.length}/${batch.vision.length}): ${total.toFixed(0)} ms; native ${nativeMs.toFixed(0)} ms; JS/other ${(total - nativeMs).toFixed(0)} ms`);
+for (const [k, e] of [...times].sort((a, b) => b[1].ms - a[1].ms)) {
+  const ms = e.ms / steps;
+  if (ms < 1) continue;
+  console.log(`${k.padEnd(34)} ${ms.toFixed(0).padStart(7)} ms ${String(e.calls / steps).padStart(5)} calls${e.flops ? `  ${(e.flops / e.ms / 1e6).toFixed(1)} GFLOP/s` : ''}`);
+}
