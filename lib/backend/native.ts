@@ -40,6 +40,7 @@ export interface NativeAttentionShape {
   scale: number;
   causal: boolean;
   keyLengths?: Int32Array | null;
+  queryLengths?: Int32Array | null;
 }
 
 export interface NativeInfo {

@@ -21,6 +21,11 @@ export interface AttentionShape {
   causal?: boolean;
   /** [batch]: valid keys per batch item, each in [0, lk]; omitted → all keys valid. */
   keyLengths?: Int32Array | null;
+  /**
+   * [batch]: valid query rows per batch item, each in [0, lq]; rows past it are padding — not
+   * computed, written as fully masked rows (out 0, lse +inf, no gradient). Omitted → all rows.
+   */
+  queryLengths?: Int32Array | null;
 }
 
 export interface AttentionForwardOptions extends AttentionShape {
@@ -50,7 +55,7 @@ export interface AttentionBackwardOptions extends AttentionShape {
 
 interface ParsedShape {
   batch: number; heads: number; lq: number; lk: number; headDim: number;
-  scale: number; causal: boolean; keyLengths: Int32Array | null;
+  scale: number; causal: boolean; keyLengths: Int32Array | null; queryLengths: Int32Array | null;
   nq: number; nk: number; nl: number;
 }
 
@@ -63,14 +68,17 @@ function parseShape(v: Validator): ParsedShape {
   const headDim = v.integer('headDim', 1, MAX_HEAD_DIM);
   const scale = v.number('scale', 1 / Math.sqrt(headDim));
   const causal = v.boolean('causal', false);
-  const kl = v.raw('keyLengths');
-  let keyLengths: Int32Array | null = null;
-  if (kl !== undefined && kl !== null) {
-    keyLengths = v.i32('keyLengths', batch, 'batch');
-    v.indices('keyLengths', keyLengths, 0, lk);
-  }
+  const lengths = (name: string, hi: number): Int32Array | null => {
+    const raw = v.raw(name);
+    if (raw === undefined || raw === null) return null;
+    const arr = v.i32(name, batch, 'batch');
+    v.indices(name, arr, 0, hi);
+    return arr;
+  };
+  const keyLengths = lengths('keyLengths', lk);
+  const queryLengths = lengths('queryLengths', lq);
   return {
-    batch, heads, lq, lk, headDim, scale, causal, keyLengths,
+    batch, heads, lq, lk, headDim, scale, causal, keyLengths, queryLengths,
     nq: batch * heads * lq * headDim, nk: batch * heads * lk * headDim, nl: batch * heads * lq,
   };
 }
@@ -88,9 +96,9 @@ const attentionForwardOp = defineOp('attentionForward', (fn, opts: AttentionForw
   const out = v.f32Out('out', s.nq, WHAT_Q);
   const lse = v.f32Out('lse', s.nl, WHAT_L);
   v.disjoint([['out', out], ['lse', lse]], [['q', q], ['k', k], ['v', vv]]);
-  const { batch, heads, lq, lk, headDim, scale, causal, keyLengths } = s;
+  const { batch, heads, lq, lk, headDim, scale, causal, keyLengths, queryLengths } = s;
   return {
-    args: { q, k, v: vv, out, lse, batch, heads, lq, lk, headDim, scale, causal, keyLengths },
+    args: { q, k, v: vv, out, lse, batch, heads, lq, lk, headDim, scale, causal, keyLengths, queryLengths },
     result: () => ({ out, lse }),
   };
 });
@@ -108,9 +116,9 @@ const attentionBackwardOp = defineOp('attentionBackward', (fn, opts: AttentionBa
   const dk = v.f32Out('dk', s.nk, WHAT_K);
   const dv = v.f32Out('dv', s.nk, WHAT_K);
   v.disjoint([['dq', dq], ['dk', dk], ['dv', dv]], [['q', q], ['k', k], ['v', vv], ['out', out], ['lse', lse], ['dOut', dOut]]);
-  const { batch, heads, lq, lk, headDim, scale, causal, keyLengths } = s;
+  const { batch, heads, lq, lk, headDim, scale, causal, keyLengths, queryLengths } = s;
   return {
-    args: { q, k, v: vv, out, lse, dOut, dq, dk, dv, batch, heads, lq, lk, headDim, scale, causal, keyLengths },
+    args: { q, k, v: vv, out, lse, dOut, dq, dk, dv, batch, heads, lq, lk, headDim, scale, causal, keyLengths, queryLengths },
     result: () => ({ dq, dk, dv }),
   };
 });

@@ -122,7 +122,10 @@ export class MultiHeadAttention extends Module {
     const q = heads(this.q_proj.forward(query), qp);
     const k = heads(this.k_proj.forward(source), sp);
     const v = heads(this.v_proj.forward(source), sp);
-    const o = ops.mergeHeads(ops.attention(q, k, v, { keyLengths: opts.keyLengths ?? null, causal: opts.causal ?? false }));
+    // packed queries: their padding rows are dropped again below, so the kernel skips them
+    const o = ops.mergeHeads(ops.attention(q, k, v, {
+      keyLengths: opts.keyLengths ?? null, causal: opts.causal ?? false, queryLengths: qp ? qp.lengths : null,
+    }));
     return this.out_proj.forward(qp ? ops.packRows(o, qp.lengths) : o);
   }
 }

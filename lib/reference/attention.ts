@@ -37,6 +37,8 @@ export interface AttentionRefOptions {
   causal?: boolean | undefined;
   /** [batch], each in [0, lk]; null/undefined: no padding. */
   keyLengths?: ArrayLike<number> | null | undefined;
+  /** [batch], each in [0, lq]: query rows past it are fully masked; null/undefined: none. */
+  queryLengths?: ArrayLike<number> | null | undefined;
 }
 
 export interface AttentionBackwardRefOptions extends AttentionRefOptions {
@@ -58,6 +60,8 @@ interface Resolved {
   causal: boolean;
   /** Number of visible keys per batch (lk when unpadded). */
   kl: Int32Array;
+  /** Number of real query rows per batch (lq when unpadded). */
+  ql: Int32Array;
 }
 
 function resolve(fn: string, o: AttentionRefOptions): Resolved {
@@ -73,22 +77,27 @@ function resolve(fn: string, o: AttentionRefOptions): Resolved {
   checkLength(fn, 'q', o.q, batch * heads * lq * headDim, 'batch·heads·lq·headDim');
   checkLength(fn, 'k', o.k, batch * heads * lk * headDim, 'batch·heads·lk·headDim');
   checkLength(fn, 'v', o.v, batch * heads * lk * headDim, 'batch·heads·lk·headDim');
-  const kl = new Int32Array(batch).fill(lk);
-  if (o.keyLengths !== undefined && o.keyLengths !== null) {
-    checkLength(fn, 'keyLengths', o.keyLengths, batch, 'batch');
-    for (let b = 0; b < batch; b++) {
-      const n = o.keyLengths[b]!;
-      if (!Number.isInteger(n) || n < 0 || n > lk) {
-        throw new RangeError(`${fn}: expected keyLengths[${b}] to be an integer in [0, ${lk}], received ${String(n)}`);
+  const lengths = (name: 'keyLengths' | 'queryLengths', hi: number): Int32Array => {
+    const out = new Int32Array(batch).fill(hi);
+    const given = o[name];
+    if (given !== undefined && given !== null) {
+      checkLength(fn, name, given, batch, 'batch');
+      for (let b = 0; b < batch; b++) {
+        const n = given[b]!;
+        if (!Number.isInteger(n) || n < 0 || n > hi) {
+          throw new RangeError(`${fn}: expected ${name}[${b}] to be an integer in [0, ${hi}], received ${String(n)}`);
+        }
+        out[b] = n;
       }
-      kl[b] = n;
     }
-  }
-  return { batch, heads, lq, lk, dh: headDim, scale, causal, kl };
+    return out;
+  };
+  return { batch, heads, lq, lk, dh: headDim, scale, causal, kl: lengths('keyLengths', lk), ql: lengths('queryLengths', lq) };
 }
 
 /** Number of keys query i of batch b sees: keys 0 … visible − 1. */
 function visible(r: Resolved, b: number, i: number): number {
+  if (i >= r.ql[b]!) return 0; // a padding query row
   const n = r.kl[b]!;
   return r.causal ? Math.min(n, i + 1) : n;
 }

@@ -610,6 +610,8 @@ export interface AttentionOpOptions {
   causal?: boolean;
   /** [B] valid keys per batch item; keys at and past the length are masked. */
   keyLengths?: Int32Array | null;
+  /** [B] real query rows per batch item; rows past it are padding (output 0, not computed). */
+  queryLengths?: Int32Array | null;
 }
 
 /** Fused multi-head attention: q [B,H,Lq,Dh], k, v [B,H,Lk,Dh] → [B,H,Lq,Dh]. */
@@ -620,18 +622,22 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOpOpti
   const lk = k.dim(2);
   requireShape(op, 'k', k, [batch, heads, lk, headDim]);
   requireShape(op, 'v', v, [batch, heads, lk, headDim]);
-  const shape = { batch, heads, lq, lk, headDim, scale: opts.scale, causal: opts.causal ?? false, keyLengths: opts.keyLengths ?? null };
+  const shape = {
+    batch, heads, lq, lk, headDim, scale: opts.scale, causal: opts.causal ?? false,
+    keyLengths: opts.keyLengths ?? null, queryLengths: opts.queryLengths ?? null,
+  };
   const y = empty(q.shape);
   const lse = pool.acquire(batch * heads * lq);
   kernels.attentionForward({ ...shape, q: q.data, k: k.data, v: v.data, out: y.data, lse });
   const keyLengths = shape.keyLengths ? shape.keyLengths.slice() : null;
+  const queryLengths = shape.queryLengths ? shape.queryLengths.slice() : null;
   const node = record(y, op, [q, k, v], (g) => {
     // saved: q, k, v, out, lse; the kernel recomputes the probabilities tile by tile
     const dq = q.requiresGrad && q.grad === null ? gradTarget(q).buf : pool.acquire(q.size);
     const dk = k.requiresGrad && k.grad === null ? gradTarget(k).buf : pool.acquire(k.size);
     const dv = v.requiresGrad && v.grad === null ? gradTarget(v).buf : pool.acquire(v.size);
     const qOwn = !(q.grad && q.grad.data === dq), kOwn = !(k.grad && k.grad.data === dk), vOwn = !(v.grad && v.grad.data === dv);
-    kernels.attentionBackward({ ...shape, keyLengths, q: q.data, k: k.data, v: v.data, out: y.data, lse, dOut: g, dq, dk, dv });
+    kernels.attentionBackward({ ...shape, keyLengths, queryLengths, q: q.data, k: k.data, v: v.data, out: y.data, lse, dOut: g, dq, dk, dv });
     if (qOwn) accumulateGrad(q, dq, true);
     if (kOwn) accumulateGrad(k, dk, true);
     if (vOwn) accumulateGrad(v, dv, true);

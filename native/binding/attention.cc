@@ -24,7 +24,8 @@ uint64_t prod(std::initializer_list<int64_t> dims) {
   return p;
 }
 
-// Sizes, scale, causal and key lengths (copied into *lengths); fills p (key_lengths → *lengths).
+// Sizes, scale, causal, key and query lengths (copied into *lengths); fills p (the length
+// pointers point into *lengths).
 void attention_params(Args& args, merclip::AttentionParams* p,
                       std::shared_ptr<std::vector<int32_t>>* lengths) {
   p->batch = args.size("batch");
@@ -36,18 +37,27 @@ void attention_params(Args& args, merclip::AttentionParams* p,
   p->causal = args.boolean("causal");
   lengths->reset();
   p->key_lengths = nullptr;
-  const I32 view = args.i32_optional("keyLengths", static_cast<uint64_t>(p->batch), "batch");
-  if (view.data == nullptr) return;
-  auto copy = std::make_shared<std::vector<int32_t>>(view.data, view.data + view.length);
-  for (size_t b = 0; b < copy->size(); ++b) {
-    const int32_t len = (*copy)[b];
-    if (len < 0 || len > p->lk)
-      args.range_error("keyLengths[" + std::to_string(b) + "] to be an integer in [0, " +
-                           std::to_string(p->lk) + "]",
-                       std::to_string(len));
-  }
+  p->query_lengths = nullptr;
+  const uint64_t nb = static_cast<uint64_t>(p->batch);
+  const I32 kv = args.i32_optional("keyLengths", nb, "batch");
+  auto copy = std::make_shared<std::vector<int32_t>>();
+  auto take = [&](const I32& view, const char* name, int64_t hi) {
+    for (size_t b = 0; b < view.length; ++b) {
+      const int32_t len = view.data[b];
+      if (len < 0 || len > hi)
+        args.range_error(std::string(name) + "[" + std::to_string(b) + "] to be an integer in [0, " +
+                             std::to_string(hi) + "]",
+                         std::to_string(len));
+      copy->push_back(len);
+    }
+  };
+  if (kv.data != nullptr) take(kv, "keyLengths", p->lk);
+  const I32 qv = args.i32_optional("queryLengths", nb, "batch");
+  if (qv.data != nullptr) take(qv, "queryLengths", p->lq);
+  if (copy->empty()) return;
   *lengths = copy;
-  p->key_lengths = copy->data();
+  if (kv.data != nullptr) p->key_lengths = copy->data();
+  if (qv.data != nullptr) p->query_lengths = copy->data() + (kv.data != nullptr ? nb : 0);
 }
 
 constexpr const char* kWhatQ = "batch·heads·lq·headDim";
@@ -57,7 +67,7 @@ constexpr const char* kWhatK = "batch·heads·lk·headDim";
 // read in this order, as lib/kernels/attention.ts does.
 struct Common {
   merclip::AttentionParams p;
-  std::shared_ptr<std::vector<int32_t>> lengths;  // owns p.key_lengths
+  std::shared_ptr<std::vector<int32_t>> lengths;  // owns p.key_lengths and p.query_lengths
   uint64_t nq = 0, nk = 0;
   F32 q, k, v, out, lse;
 };

@@ -150,6 +150,15 @@ for (const fn of FNS) {
     bad(fn, 'keyLengths[0] = −2**31', { keyLengths: Int32Array.of(-(2 ** 31), 0) }, RangeError, 'keyLengths\\[0\\]'),
   );
 
+  // queryLengths: the same rules, each value in [0, lq] (lq = 3)
+  ROWS.push(
+    bad(fn, 'queryLengths a plain Array', { queryLengths: [3, 1] }, TypeError, 'queryLengths'),
+    bad(fn, 'queryLengths a Float32Array', { queryLengths: Float32Array.of(3, 1) }, TypeError, 'queryLengths'),
+    bad(fn, 'queryLengths one element short', { queryLengths: Int32Array.of(3) }, RangeError, 'queryLengths'),
+    bad(fn, 'queryLengths[0] = −1', { queryLengths: Int32Array.of(-1, 1) }, RangeError, 'queryLengths\\[0\\]'),
+    bad(fn, 'queryLengths[1] = lq + 1', { queryLengths: Int32Array.of(3, 4) }, RangeError, 'queryLengths\\[1\\]'),
+  );
+
   // buffers: wrong type, missing, short, long
   for (const { name, length, required } of BUFFERS[fn]) {
     ROWS.push(

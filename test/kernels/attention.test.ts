@@ -360,3 +360,28 @@ describe('non-finite inputs', () => {
     });
   }
 });
+
+describe('query lengths (padding query rows)', () => {
+  // rows past queryLengths[b] are not computed: out 0, lse +inf, no gradient — the reference's
+  // fully masked rows; the real rows are unchanged.
+  for (const causal of [false, true]) {
+    it(`forward and backward equal the reference${causal ? ' (causal)' : ''}`, () => {
+      const rng = makeRng(causal ? 91 : 90);
+      const B = 3, H = 2, lq = 70, lk = 70, dh = 16;
+      const base = { batch: B, heads: H, lq, lk, headDim: dh, causal, keyLengths: Int32Array.of(70, 33, 5), queryLengths: Int32Array.of(70, 33, 0) };
+      const q = rng.normalF32(B * H * lq * dh), k = rng.normalF32(B * H * lk * dh), v = rng.normalF32(B * H * lk * dh), dOut = rng.normalF32(B * H * lq * dh);
+      const f = kernels.attentionForward({ ...base, q, k, v });
+      const rf = reference.attentionForward({ ...base, q, k, v });
+      expectClose(f.out, rf.out, { rtol: 1e-5, atol: 1e-5 * maxAbs(rf.out), label: 'out' });
+      expectClose(f.lse, rf.lse, { rtol: 1e-5, atol: 1e-5, label: 'lse' });
+      // batch 1's rows 33+ and all of batch 2 are padding rows: zeros and +inf
+      expect(f.out.subarray((1 * H * lq + 40) * dh, (1 * H * lq + 41) * dh).every((x) => x === 0)).toBe(true);
+      expect(f.lse[2 * H * lq]).toBe(Infinity);
+      const g = kernels.attentionBackward({ ...base, q, k, v, out: f.out, lse: f.lse, dOut });
+      const rg = reference.attentionBackward({ ...base, q, k, v, dOut });
+      expectClose(g.dq, rg.dq, { rtol: 1e-4, atol: 1e-4 * maxAbs(rg.dq), label: 'dq' });
+      expectClose(g.dk, rg.dk, { rtol: 1e-4, atol: 1e-4 * maxAbs(rg.dk), label: 'dk' });
+      expectClose(g.dv, rg.dv, { rtol: 1e-4, atol: 1e-4 * maxAbs(rg.dv), label: 'dv' });
+    });
+  }
+});

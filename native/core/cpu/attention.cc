@@ -161,6 +161,19 @@ inline int64_t key_limit(const AttentionParams& p, int64_t b) {
   return p.key_lengths ? std::min<int64_t>(std::max<int32_t>(p.key_lengths[b], 0), p.lk) : p.lk;
 }
 
+// Query rows of batch b that are computed: [0, query_limit) (the rest are padding rows).
+inline int64_t query_limit(const AttentionParams& p, int64_t b) {
+  return p.query_lengths ? std::min<int64_t>(std::max<int32_t>(p.query_lengths[b], 0), p.lq) : p.lq;
+}
+
+// Rows [from, nr) of an output tile: padding query rows, written as fully masked rows.
+void masked_rows(float* out, float* lse, int64_t from, int64_t nr, int64_t dh) {
+  for (int64_t r = from; r < nr; ++r) {
+    std::memset(out + r * dh, 0, sizeof(float) * static_cast<size_t>(dh));
+    lse[r] = kInf;
+  }
+}
+
 void check_params(const AttentionParams& p) {
   MERCLIP_CHECK(p.batch >= 0 && p.heads >= 0 && p.lq >= 0 && p.lk >= 0,
                 "attention: negative size");
@@ -294,13 +307,17 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
       int64_t bh, i0, nr;
       task_coords(task, &bh, &i0, &nr);
       const int64_t b = bh / H;
+      const int64_t nv = std::max<int64_t>(0, std::min(nr, query_limit(p, b) - i0));  // real rows
       float* stats = t_partials.floats(static_cast<size_t>(kBQ * (dh + 2)));
       float* m = stats;
       float* l = m + kBQ;
       float* acc = l + kBQ;
-      fwd_tile(m, l, acc, q + bh * lq * dh, k + bh * lk * dh, v + bh * lk * dh, i0, nr, 0, nkt,
-               key_limit(p, b), p.causal, p.scale, dh, gen, bh, nkt);
-      finish_rows(out + (bh * lq + i0) * dh, lse + bh * lq + i0, m, l, acc, nr, dh);
+      if (nv > 0) {
+        fwd_tile(m, l, acc, q + bh * lq * dh, k + bh * lk * dh, v + bh * lk * dh, i0, nv, 0, nkt,
+                 key_limit(p, b), p.causal, p.scale, dh, gen, bh, nkt);
+        finish_rows(out + (bh * lq + i0) * dh, lse + bh * lq + i0, m, l, acc, nv, dh);
+      }
+      masked_rows(out + (bh * lq + i0) * dh, lse + bh * lq + i0, nv, nr, dh);
     });
     return;
   }
@@ -312,16 +329,19 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
     const int64_t task = ts / nsplit, s = ts % nsplit;
     int64_t bh, i0, nr;
     task_coords(task, &bh, &i0, &nr);
+    const int64_t nv = std::max<int64_t>(0, std::min(nr, query_limit(p, bh / H) - i0));
+    if (nv == 0) return;  // padding rows only (written by the merge below)
     float* m = parts + ts * slot;
     float* l = m + kBQ;
     float* acc = l + kBQ;
     const int64_t kt0 = s * tiles_per_split, kt1 = std::min(nkt, kt0 + tiles_per_split);
-    fwd_tile(m, l, acc, q + bh * lq * dh, k + bh * lk * dh, v + bh * lk * dh, i0, nr, kt0, kt1,
+    fwd_tile(m, l, acc, q + bh * lq * dh, k + bh * lk * dh, v + bh * lk * dh, i0, nv, kt0, kt1,
              key_limit(p, bh / H), p.causal, p.scale, dh, gen, bh, nkt);
   });
   ThreadPool::global().run(ntasks, [&](int64_t task) {
     int64_t bh, i0, nr;
     task_coords(task, &bh, &i0, &nr);
+    const int64_t nv = std::max<int64_t>(0, std::min(nr, query_limit(p, bh / H) - i0));
     float* base = parts + task * nsplit * slot;  // merged in place into slot 0
     float* M = base;
     float* L = M + kBQ;
@@ -330,7 +350,7 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
       const float* m = base + s * slot;
       const float* l = m + kBQ;
       const float* acc = l + kBQ;
-      for (int64_t r = 0; r < nr; ++r) {
+      for (int64_t r = 0; r < nv; ++r) {
         if (l[r] == 0.0f) continue;  // block saw no key for this row
         if (l[r] != l[r] || L[r] != L[r]) {  // a NaN score in either block: the row is NaN
           M[r] = L[r] = std::numeric_limits<float>::quiet_NaN();
@@ -345,7 +365,8 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
         for (int64_t d = 0; d < dh; ++d) ar[d] = ar[d] * a + br[d] * c;
       }
     }
-    finish_rows(out + (bh * lq + i0) * dh, lse + bh * lq + i0, M, L, A, nr, dh);
+    if (nv > 0) finish_rows(out + (bh * lq + i0) * dh, lse + bh * lq + i0, M, L, A, nv, dh);
+    masked_rows(out + (bh * lq + i0) * dh, lse + bh * lq + i0, nv, nr, dh);
   });
 }
 
@@ -385,7 +406,9 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
     // Keys past the key length get no gradient; the others are written tile by tile below.
     std::memset(dkb + kend * dh, 0, sizeof(float) * static_cast<size_t>((lk - kend) * dh));
     std::memset(dvb + kend * dh, 0, sizeof(float) * static_cast<size_t>((lk - kend) * dh));
-    if (lq == 0 || kend == 0) {
+    // Padding query rows (past the query length) take no part: their dq stays 0.
+    const int64_t qend = query_limit(p, bh / H);
+    if (qend == 0 || kend == 0) {
       std::memset(dkb, 0, sizeof(float) * static_cast<size_t>(kend * dh));
       std::memset(dvb, 0, sizeof(float) * static_cast<size_t>(kend * dh));
       return;
@@ -398,7 +421,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
     float* dP = P + kBQ * kBK;            // [kBQ, kBK], then scale·dS
     float* dKt = dP + kBQ * kBK;          // [kBK, dh]
     float* dVt = dKt + kBK * dh;          // [kBK, dh]
-    for (int64_t i = 0; i < lq; ++i) {
+    for (int64_t i = 0; i < qend; ++i) {
       float s = 0.0f;
       for (int64_t d = 0; d < dh; ++d) s += gb[i * dh + d] * ob[i * dh + d];
       Dv[i] = s;
@@ -409,8 +432,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
       transpose_tile(vtr, vb + j0 * dh, nk, dh);
       std::memset(dKt, 0, sizeof(float) * static_cast<size_t>(2 * kBK * dh));
       const int64_t i_first = p.causal ? (j0 / kBQ) * kBQ : 0;  // tiles with some i >= j0
-      for (int64_t i0 = i_first; i0 < lq; i0 += kBQ) {
-        const int64_t nr = std::min(kBQ, lq - i0);
+      for (int64_t i0 = i_first; i0 < qend; i0 += kBQ) {
+        const int64_t nr = std::min(kBQ, qend - i0);
         // 1. P = exp(scale·q kᵀ − lse)
         gemm_nt(P, kBK, qb + i0 * dh, dh, ktr, nr, dh);
         const bool need_causal = p.causal && j0 + nk - 1 > i0;

@@ -27,6 +27,7 @@ namespace {
 
 bool masked(const AttentionParams& p, int64_t b, int64_t i, int64_t j) {
   if (p.key_lengths != nullptr && j >= p.key_lengths[b]) return true;
+  if (p.query_lengths != nullptr && i >= p.query_lengths[b]) return true;  // a padding query row
   return p.causal && j > i;
 }
 

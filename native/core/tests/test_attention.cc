@@ -153,12 +153,17 @@ void cpu_case(int64_t B, int64_t H, int64_t lq, int64_t lk, int64_t dh, bool cau
   p.batch = B, p.heads = H, p.lq = lq, p.lk = lk, p.head_dim = dh;
   p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dh)));
   p.causal = causal;
-  std::vector<int32_t> kl;
+  std::vector<int32_t> kl, ql;
   if (pad == Pad::random) {
     for (int64_t b = 0; b < B; ++b) kl.push_back(static_cast<int32_t>(rng.index(lk + 1)));
     kl[0] = 0;                              // fully masked rows
     if (B > 1) kl[B - 1] = static_cast<int32_t>(lk);  // no padding in the last batch
     p.key_lengths = kl.data();
+    if (seed % 2 == 0) {  // half the padded cases also have padding query rows
+      for (int64_t b = 0; b < B; ++b) ql.push_back(static_cast<int32_t>(rng.index(lq + 1)));
+      ql[B - 1] = static_cast<int32_t>(lq / 2);
+      p.query_lengths = ql.data();
+    }
   }
   const int64_t nq = B * H * lq * dh, nk = B * H * lk * dh, nl = B * H * lq;
   Buffer q(nq), k(nk), v(nk), g(nq);
@@ -171,8 +176,9 @@ void cpu_case(int64_t B, int64_t H, int64_t lq, int64_t lk, int64_t dh, bool cau
   merclip::ref::attention_backward(dq_r.data(), dk_r.data(), dv_r.data(), g.data(), q.data(),
                                    k.data(), v.data(), out_r.data(), lse_r.data(), p);
   const std::string tag =
-      fmt("attention B=%lld H=%lld lq=%lld lk=%lld dh=%lld causal=%d pad=%d", (long long)B,
-          (long long)H, (long long)lq, (long long)lk, (long long)dh, causal, pad == Pad::random);
+      fmt("attention B=%lld H=%lld lq=%lld lk=%lld dh=%lld causal=%d pad=%d qpad=%d", (long long)B,
+          (long long)H, (long long)lq, (long long)lk, (long long)dh, causal, pad == Pad::random,
+          p.query_lengths != nullptr);
   const double out_tol = 1e-5 * max_finite_abs(out_r) + 1e-30;
   const double lse_tol = 1e-5 * max_finite_abs(lse_r) + 1e-30;
   // dq and dk are differences of terms of size ~ max|dout|·max|v|·max|k or q| (scale·√Dh = 1)

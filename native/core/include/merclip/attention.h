@@ -34,6 +34,9 @@ struct AttentionParams {
   float scale = 0.0f;    // the caller resolves the 1/sqrt(Dh) default
   bool causal = false;
   const int32_t* key_lengths = nullptr;  // [batch] or null (no padding)
+  // [batch] or null: query rows i >= query_lengths[b] are padding, treated as fully masked rows
+  // (out 0, lse +inf, no gradient) and not computed — packed sequences' padded rows cost nothing.
+  const int32_t* query_lengths = nullptr;
 };
 
 #define MERCLIP_ATTENTION_DECLARATIONS                                                            \
