@@ -3,7 +3,7 @@
 // (dX = dY·W: 12000×512×2048, dW = dYᵀ·X: 2048×512×12000 with transA); a decoder-sized 32×512×512;
 // the linear layer's forward form Y = X·Wᵀ (transB).
 import { backend, kernels } from '../lib/index.js';
-import { measure, printTable, type Row } from './harness.js';
+import { measure, type Row } from './harness.js';
 import type { MachineLimits } from './peak.js';
 import { runTorch } from './torch.js';
 

@@ -17,7 +17,6 @@ import {
   type RgbFrame,
 } from '../../lib/clip/image.js';
 import { tidy } from '../../lib/tensor/index.js';
-import { expectClose } from '../helpers/compare.js';
 import { makeRng } from '../helpers/seed.js';
 
 const ID = { mean: [0, 0, 0], std: [1, 1, 1] };

@@ -1,7 +1,7 @@
 // test/kernels/layout.test.ts — permute0213 and addScaled against plain JS, through the wrapper
 // and the raw binding, including shapes large enough to split across threads; and the table of
 // bad arguments (both layers, sync and async).
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 
 import { kernels } from '../../lib/index.js';
 import { expectClose, expectSameBits } from '../helpers/compare.js';

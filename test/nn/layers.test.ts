@@ -8,7 +8,6 @@ import {
   CrossModalDecoderLayer,
   type Module,
   TransformerEncoderLayer,
-  type Activation,
 } from '../../lib/nn/index.js';
 import { fromArray, ops, Rng, type Tensor, tidy } from '../../lib/tensor/index.js';
 import { expectClose } from '../helpers/compare.js';
