@@ -7,6 +7,7 @@
 
 #include "cuda_check.h"
 #include "merclip/cuda.h"
+#include "merclip/cuda_kernels.h"
 
 namespace merclip {
 
@@ -66,6 +67,30 @@ void saxpy(float* y, const float* x, float a, long long n) {
   MERCLIP_CUDA_CHECK(cudaGetLastError());
   MERCLIP_CUDA_CHECK(cudaMemcpy(y, dy.p, bytes, cudaMemcpyDeviceToHost));
 }
+
+// ---- device memory helpers (merclip/cuda_kernels.h) ------------------------------------------
+
+void* device_malloc(size_t bytes) {
+  void* p = nullptr;
+  MERCLIP_CUDA_CHECK(cudaMalloc(&p, bytes == 0 ? 1 : bytes));
+  return p;
+}
+
+void device_free(void* p) noexcept {
+  if (p != nullptr) cudaFree(p);
+}
+
+void copy_to_device(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  MERCLIP_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+}
+
+void copy_to_host(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  MERCLIP_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+}
+
+void synchronize() { MERCLIP_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 }  // namespace cuda
 }  // namespace merclip
