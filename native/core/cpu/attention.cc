@@ -18,10 +18,10 @@
 // hand-written kernel that keeps 4 rows × 64 scores in zmm registers from the score GEMM through
 // the mask, max, exp and sum, then does α·acc + P v on the same rows. The backward's tile GEMMs
 // (gemm_nt / gemm_nn_acc, also in cpu/attention_tiles.h: 4 rows × 64 lanes, A broadcast with
-// any strides so Pᵀ / dSᵀ products need no transposed copy) run from attention_avx512.cc with
-// AVX-512 too (a portable build gets zmm kernels; also measurably faster than this file's
-// -march=native copy), and the kᵀ tiles [Dh, 64] the score kernels want are transposed through
-// registers there (a pure copy). The forward keeps the transposed tiles of the current (b, h)
+// any strides so Pᵀ / dSᵀ products need no transposed copy) are its generic path; with AVX-512
+// the backward runs a fused score step from attention_avx512.cc instead (S, P, dP, dS per
+// 4-row block in zmm registers; then its own C += op(A)·B kernel for dV, dq, dK), and the kᵀ
+// tiles [Dh, 64] the score kernels want are transposed through registers there (a pure copy). The forward keeps the transposed tiles of the current (b, h)
 // per thread for its next query tiles, and prefetches the next tile's k and v rows (with Lq = 7
 // every tile is read from memory once).
 // Levels may differ in rounding (FMA or not, exp polynomial evaluation); threads never do. exp is
@@ -40,6 +40,19 @@
 //   the load queue): a further ~11 % on the decoder shapes (CPU time); kept.
 // - causal diagonal / partial tiles: each 4-row block computes only the 16-key column chunks
 //   some row of it sees, and P v only over those keys: CLIP text causal (L 77) 28 → 38 %.
+// Optimisation verdicts (backward, same machine, old vs new A/B in one process, medians of 7):
+// - fused AVX-512 score step (attention_bwd_scores_avx512: per 4-row block S = q kᵀ in zmm
+//   registers, P = e^{scale·S − lse} masked by lane masks, then dP = dO vᵀ in the same
+//   registers and scale·dS stored — no P / dP round trip between separate GEMMs and scalar
+//   exp loops) plus an AVX-512 C += op(A)·B with row blocks sized to the head dim (4 rows × 64
+//   lanes, 8 × 32, 16 × 16, masked head-dim tail instead of scalar columns): backward
+//   encoder 375 / 500 1.66× / 1.54×, long 1024 1.53×, CLIP causal 1.27×, decoder 1.09×,
+//   head dim 6 4.4×; kept. AVX2 / portable levels keep the generic path below. `npm run bench
+//   -- attention` back to back (bwd ms): encoder 375 204 → 123, 500 310 → 224, long 449 → 273,
+//   CLIP causal 12.5 → 8.8, decoder 375 19.0 → 8.9, head dim 6 66.7 → 14.8.
+//   Tried, no gain (dropped): 6-row blocks (24 accumulators) in the nn kernel at head dim 64;
+//   3 / 2-row remainder blocks instead of single rows (decoder Lq 7); an L2 prefetch of the
+//   next key tile's k / v rows at each tile start (−2 %).
 // Scratch: thread_local grow-only AlignedBuffers (no per-call allocation once warm).
 #include <algorithm>
 #include <atomic>
@@ -67,12 +80,15 @@ void attention_fwd_tile_step_avx512(float* s, float* m, float* l, float* acc, co
                                     const float* kt, const float* v, int64_t nr, int64_t nk,
                                     int64_t diag, int64_t dh, const float* pf0, int64_t n0,
                                     const float* pf1, int64_t n1);
-// … and as gemm_nt / gemm_nn_acc below (the same loops compiled with AVX-512 flags).
-void attention_gemm_nt_avx512(float* C, int64_t ldc, const float* A, int64_t lda,
-                              const float* Bt, int64_t rows, int64_t dh);
-void attention_gemm_nn_acc_avx512(float* C, int64_t ldc, const float* A, int64_t ars,
-                                  int64_t acs, const float* B, int64_t ldb, int64_t rows,
-                                  int64_t nc, int64_t dh);
+// Backward: P and scale·dS of query rows against one key tile (scores in registers) …
+void attention_bwd_scores_avx512(float* P, float* dS, const float* q, const float* g,
+                                 const float* kt, const float* vt, const float* L,
+                                 const float* D, int64_t nr, int64_t nk, int64_t diag,
+                                 int64_t dh, float scale);
+// … and C += op(A) B with row blocks sized to the head dim, masked head-dim tail.
+void attention_bwd_nn_acc_avx512(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
+                                 const float* B, int64_t ldb, int64_t rows, int64_t nc,
+                                 int64_t dh);
 }  // namespace detail
 
 namespace {
@@ -104,19 +120,14 @@ struct KtCache {
 thread_local KtCache t_kt;
 
 // ---------------------------------------------------------------------------------------------
-// Small register-tiled GEMMs: the loops live in cpu/attention_tiles.h (this file's own copy,
-// built with its flags); with AVX-512 the same loops run from attention_avx512.cc.
+// Small register-tiled GEMMs of the backward's generic path (AVX2 / portable levels): the loops
+// live in cpu/attention_tiles.h (this file's own copy, built with its flags); with AVX-512 the
+// backward runs attention_avx512.cc's fused score step and nn kernel instead.
 static_assert(kBK == kTileN, "attention_tiles.h's lane width must match kBK");
 
 // C [rows, kBK] (row stride ldc) = A [rows, dh] · Btᵀ, Bt [dh, kBK].
 inline void gemm_nt(float* C, int64_t ldc, const float* A, int64_t lda, const float* Bt,
                     int64_t rows, int64_t dh) {
-#ifdef MERCLIP_HAVE_AVX512
-  if (simd_level() == SimdLevel::avx512) {
-    detail::attention_gemm_nt_avx512(C, ldc, A, lda, Bt, rows, dh);
-    return;
-  }
-#endif
   gemm_nt_tiles(C, ldc, A, lda, Bt, rows, dh);
 }
 
@@ -124,12 +135,6 @@ inline void gemm_nt(float* C, int64_t ldc, const float* A, int64_t lda, const fl
 // (ars = lda, acs = 1 for A; ars = 1, acs = lda for Aᵀ).
 inline void gemm_nn_acc(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
                         const float* B, int64_t ldb, int64_t rows, int64_t nc, int64_t dh) {
-#ifdef MERCLIP_HAVE_AVX512
-  if (simd_level() == SimdLevel::avx512) {
-    detail::attention_gemm_nn_acc_avx512(C, ldc, A, ars, acs, B, ldb, rows, nc, dh);
-    return;
-  }
-#endif
   gemm_nn_acc_tiles(C, ldc, A, ars, acs, B, ldb, rows, nc, dh);
 }
 
@@ -434,6 +439,19 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
       const int64_t i_first = p.causal ? (j0 / kBQ) * kBQ : 0;  // tiles with some i >= j0
       for (int64_t i0 = i_first; i0 < qend; i0 += kBQ) {
         const int64_t nr = std::min(kBQ, qend - i0);
+#ifdef MERCLIP_HAVE_AVX512
+        if (simd_level() == SimdLevel::avx512) {
+          // 1.–3. fused: P, scale·dS (scores in registers)
+          detail::attention_bwd_scores_avx512(P, dP, qb + i0 * dh, gb + i0 * dh, ktr, vtr,
+                                              lb + i0, Dv + i0, nr, nk,
+                                              p.causal ? i0 - j0 : nk, dh, scale);
+          detail::attention_bwd_nn_acc_avx512(dVt, dh, P, 1, kBK, gb + i0 * dh, dh, nk, nr, dh);
+          detail::attention_bwd_nn_acc_avx512(dqb + i0 * dh, dh, dP, kBK, 1, kb + j0 * dh, dh, nr,
+                                              nk, dh);
+          detail::attention_bwd_nn_acc_avx512(dKt, dh, dP, 1, kBK, qb + i0 * dh, dh, nk, nr, dh);
+          continue;
+        }
+#endif
         // 1. P = exp(scale·q kᵀ − lse)
         gemm_nt(P, kBK, qb + i0 * dh, dh, ktr, nr, dh);
         const bool need_causal = p.causal && j0 + nk - 1 > i0;

@@ -2,11 +2,6 @@
 // -mavx512f…; called only when merclip::simd_level() is avx512), so a portable build (baseline
 // x86-64 generic code) still gets zmm tile kernels.
 //
-// attention_gemm_nt_avx512 / attention_gemm_nn_acc_avx512: the two tile GEMMs of attention.cc
-// (gemm_nt_tiles / gemm_nn_acc_tiles from cpu/attention_tiles.h, the same loops attention.cc
-// runs otherwise; the header's anonymous namespace gives this file its own copy, compiled here
-// with AVX-512 flags into 4-row × 64-lane register tiles of zmm FMAs).
-//
 // transpose_tile_avx512: Bt [dh, 64] = X [nk, dh] (row stride dh)ᵀ, columns nk … 63 zeroed — the
 // kᵀ / vᵀ tiles of the attention kernels. Full 16 × 16 blocks go through registers (the
 // unpack / shuffle_f32x4 transpose); edges are copied element by element. A pure copy, so the
@@ -27,6 +22,11 @@
 // The register-array loops carry `#pragma GCC unroll`: without it GCC 12 left pv_rows<4, 4>'s
 // 16 accumulators in memory (16 zmm stores per key) once fwd_rows_nc grew, and long 1024 fell
 // from ~73 to ~44 % of peak; with it, no spills (checked with objdump).
+// attention_bwd_scores_avx512 / attention_bwd_nn_acc_avx512: the backward's fused score step
+// (P and scale·dS of a query tile against one key tile, S and dP kept in zmm registers per
+// 4-row block) and its C += op(A)·B with register blocks sized to the head dim (masked tail).
+// Verdict: backward 1.5–1.7× on the dh 64 shapes, 4.4× at head dim 6 (A/B in one process
+// against the generic tile GEMMs); kept.
 #include <immintrin.h>
 
 #include "avx512_util.h"
@@ -318,17 +318,171 @@ inline void fwd_rows_all(float* s, float* m, float* l, float* acc, const float* 
   }
 }
 
-}  // namespace
-
-void attention_gemm_nt_avx512(float* C, int64_t ldc, const float* A, int64_t lda,
-                              const float* Bt, int64_t rows, int64_t dh) {
-  gemm_nt_tiles(C, ldc, A, lda, Bt, rows, dh);
+// ---------------------------------------------------------------------------------------------
+// Backward (hand-written AVX-512).
+//
+// bwd_rows: R query rows (tile row r0) of one key tile: S = q kᵀ in R·NC zmm accumulators,
+// P = e^{scale·S − lse} on the keys the row sees (0 elsewhere: causal, key length; lse = +inf →
+// 0, NaN → NaN), P stored; then dP = dO vᵀ in the same registers and dS·scale =
+// scale·P ∘ (dP − D) stored — the formula of the generic path on every column < 16·NC, so
+// masked columns come out as scale·0·(dP − D) there too (NaN when D is NaN). A block no row of
+// which sees any key of the tile skips the score GEMM (P = 0).
+template <int R, int NC>
+inline void bwd_rows(float* P, float* dS, const float* q, const float* g, const float* kt,
+                     const float* vt, const float* L, const float* D, int64_t r0, int64_t nk,
+                     int64_t diag, int64_t dh, float scale) {
+  __m512 c[R][NC];
+  const __m512 vscale = _mm512_set1_ps(scale);
+  if (r0 + R + diag > 0) {
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 16
+      for (int i = 0; i < NC; ++i) c[r][i] = _mm512_setzero_ps();
+    for (int64_t d = 0; d < dh; ++d) {
+      const float* b = kt + d * kTileN;
+      __m512 bv[NC];
+      #pragma GCC unroll 16
+      for (int i = 0; i < NC; ++i) bv[i] = _mm512_loadu_ps(b + 16 * i);
+      #pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const __m512 a = _mm512_set1_ps(q[r * dh + d]);
+        #pragma GCC unroll 16
+        for (int i = 0; i < NC; ++i) c[r][i] = _mm512_fmadd_ps(a, bv[i], c[r][i]);
+      }
+    }
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      int64_t lim = r0 + r + diag + 1;
+      lim = lim < 0 ? 0 : (lim > nk ? nk : lim);
+      const __m512 vl = _mm512_set1_ps(L[r]);
+      #pragma GCC unroll 16
+      for (int i = 0; i < NC; ++i) {
+        const __m512 e = exp_nonpos(_mm512_sub_ps(_mm512_mul_ps(vscale, c[r][i]), vl));
+        _mm512_storeu_ps(P + r * kTileN + 16 * i,
+                         _mm512_maskz_mov_ps(lanes_below(lim - 16 * i), e));
+      }
+    }
+  } else {
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+      #pragma GCC unroll 16
+      for (int i = 0; i < NC; ++i) _mm512_storeu_ps(P + r * kTileN + 16 * i, _mm512_setzero_ps());
+  }
+  #pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 16
+    for (int i = 0; i < NC; ++i) c[r][i] = _mm512_setzero_ps();
+  for (int64_t d = 0; d < dh; ++d) {
+    const float* b = vt + d * kTileN;
+    __m512 bv[NC];
+    #pragma GCC unroll 16
+    for (int i = 0; i < NC; ++i) bv[i] = _mm512_loadu_ps(b + 16 * i);
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(g[r * dh + d]);
+      #pragma GCC unroll 16
+      for (int i = 0; i < NC; ++i) c[r][i] = _mm512_fmadd_ps(a, bv[i], c[r][i]);
+    }
+  }
+  #pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    const __m512 vd = _mm512_set1_ps(D[r]);
+    #pragma GCC unroll 16
+    for (int i = 0; i < NC; ++i) {
+      const __m512 p = _mm512_loadu_ps(P + r * kTileN + 16 * i);
+      _mm512_storeu_ps(dS + r * kTileN + 16 * i,
+                       _mm512_mul_ps(_mm512_mul_ps(vscale, p), _mm512_sub_ps(c[r][i], vd)));
+    }
+  }
 }
 
-void attention_gemm_nn_acc_avx512(float* C, int64_t ldc, const float* A, int64_t ars,
-                                  int64_t acs, const float* B, int64_t ldb, int64_t rows,
-                                  int64_t nc, int64_t dh) {
-  gemm_nn_acc_tiles(C, ldc, A, ars, acs, B, ldb, rows, nc, dh);
+template <int NC>
+inline void bwd_rows_all(float* P, float* dS, const float* q, const float* g, const float* kt,
+                         const float* vt, const float* L, const float* D, int64_t nr, int64_t nk,
+                         int64_t diag, int64_t dh, float scale) {
+  int64_t r = 0;
+  for (; r + 4 <= nr; r += 4)
+    bwd_rows<4, NC>(P + r * kTileN, dS + r * kTileN, q + r * dh, g + r * dh, kt, vt, L + r,
+                    D + r, r, nk, diag, dh, scale);
+  for (; r < nr; ++r)
+    bwd_rows<1, NC>(P + r * kTileN, dS + r * kTileN, q + r * dh, g + r * dh, kt, vt, L + r,
+                    D + r, r, nk, diag, dh, scale);
+}
+
+// C rows [R, w0 + 16·NW) (the last vector masked by tail) += op(A) [R, nc] · B [nc, ·].
+template <int R, int NW>
+inline void nn_rows(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
+                    const float* B, int64_t ldb, int64_t nc, __mmask16 tail) {
+  __m512 o[R][NW];
+  #pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 16
+    for (int i = 0; i < NW; ++i)
+      o[r][i] = _mm512_maskz_loadu_ps(i == NW - 1 ? tail : __mmask16(0xffff), C + r * ldc + 16 * i);
+  for (int64_t c = 0; c < nc; ++c) {
+    const float* br = B + c * ldb;
+    __m512 b[NW];
+    #pragma GCC unroll 16
+    for (int i = 0; i < NW; ++i)
+      b[i] = _mm512_maskz_loadu_ps(i == NW - 1 ? tail : __mmask16(0xffff), br + 16 * i);
+    const float* ac = A + c * acs;
+    #pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(ac[r * ars]);
+      #pragma GCC unroll 16
+      for (int i = 0; i < NW; ++i) o[r][i] = _mm512_fmadd_ps(a, b[i], o[r][i]);
+    }
+  }
+  #pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 16
+    for (int i = 0; i < NW; ++i)
+      _mm512_mask_storeu_ps(C + r * ldc + 16 * i, i == NW - 1 ? tail : __mmask16(0xffff), o[r][i]);
+}
+
+// All rows for one column chunk of NW vectors: blocks of RB rows (RB·NW ≈ 16 accumulators),
+// then 4-row blocks, then single rows.
+template <int RB, int NW>
+inline void nn_chunk(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
+                     const float* B, int64_t ldb, int64_t rows, int64_t nc, __mmask16 tail) {
+  int64_t r = 0;
+  for (; r + RB <= rows; r += RB)
+    nn_rows<RB, NW>(C + r * ldc, ldc, A + r * ars, ars, acs, B, ldb, nc, tail);
+  if (RB > 4)
+    for (; r + 4 <= rows; r += 4)
+      nn_rows<4, NW>(C + r * ldc, ldc, A + r * ars, ars, acs, B, ldb, nc, tail);
+  for (; r < rows; ++r) nn_rows<1, NW>(C + r * ldc, ldc, A + r * ars, ars, acs, B, ldb, nc, tail);
+}
+
+}  // namespace
+
+void attention_bwd_scores_avx512(float* P, float* dS, const float* q, const float* g,
+                                 const float* kt, const float* vt, const float* L,
+                                 const float* D, int64_t nr, int64_t nk, int64_t diag,
+                                 int64_t dh, float scale) {
+  switch ((nk + 15) / 16) {
+    case 1: bwd_rows_all<1>(P, dS, q, g, kt, vt, L, D, nr, nk, diag, dh, scale); break;
+    case 2: bwd_rows_all<2>(P, dS, q, g, kt, vt, L, D, nr, nk, diag, dh, scale); break;
+    case 3: bwd_rows_all<3>(P, dS, q, g, kt, vt, L, D, nr, nk, diag, dh, scale); break;
+    default: bwd_rows_all<4>(P, dS, q, g, kt, vt, L, D, nr, nk, diag, dh, scale); break;
+  }
+}
+
+void attention_bwd_nn_acc_avx512(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
+                                 const float* B, int64_t ldb, int64_t rows, int64_t nc,
+                                 int64_t dh) {
+  for (int64_t w0 = 0; w0 < dh; w0 += 64) {
+    const int64_t left = dh - w0;
+    const __mmask16 tail = lanes_below(left - (left > 64 ? 48 : (left - 1) / 16 * 16));
+    float* Cw = C + w0;
+    const float* Bw = B + w0;
+    switch (left >= 64 ? 4 : (left + 15) / 16) {
+      case 4: nn_chunk<4, 4>(Cw, ldc, A, ars, acs, Bw, ldb, rows, nc, tail); break;
+      case 3: nn_chunk<5, 3>(Cw, ldc, A, ars, acs, Bw, ldb, rows, nc, tail); break;
+      case 2: nn_chunk<8, 2>(Cw, ldc, A, ars, acs, Bw, ldb, rows, nc, tail); break;
+      default: nn_chunk<16, 1>(Cw, ldc, A, ars, acs, Bw, ldb, rows, nc, tail); break;
+    }
+  }
 }
 
 void attention_fwd_tile_step_avx512(float* s, float* m, float* l, float* acc, const float* qs,
