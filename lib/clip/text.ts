@@ -150,14 +150,14 @@ export class ClipTextTransformer extends Module {
    * per-token op (projections, MLP, LayerNorm) runs once on the unique rows (the prefix once,
    * then each row's own tokens up to its end token), and only the attention kernel sees the
    * [batch, length] layout. Same numbers as forward().pooled up to rounding; falls back to the
-   * plain path when nothing is shared.
+   * pooled() (the last layer on the end-of-text rows only) when nothing is shared.
    */
   pooledShared(ids: Int32Array, batch: number, length: number): Tensor {
     const eos = this.eosPositions(ids, batch, length);
     let prefix = 0; // positions identical in every row, before any row's end token
     const minEos = Math.min(...eos);
     while (prefix < minEos && Array.from({ length: batch }, (_, b) => ids[b * length + prefix]).every((v) => v === ids[prefix])) prefix++;
-    if (batch < 2 || prefix === 0) return this.forward(ids, batch, length).pooled;
+    if (batch < 2 || prefix === 0) return this.pooled(ids, batch, length);
     // unique rows: the prefix (from row 0), then each row's positions prefix … eos
     const rep: number[] = []; // full-layout row (b·L + l) of each unique row
     const full = new Int32Array(batch * length); // unique row that position (b, l) reads

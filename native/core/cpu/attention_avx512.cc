@@ -210,6 +210,11 @@ struct Prefetch {
   }
 };
 
+// Note on the three register-blocked tile products (S = q kᵀ here, and S = q kᵀ, dP = dO vᵀ in
+// bwd_rows below): they are written out in place on purpose. Sharing them through one
+// always_inline helper that takes the accumulator array by reference made GCC 12 keep the
+// accumulators in memory — zmm stores to the stack in this object went from 342 to 584 — which
+// is the spill the unroll pragmas exist to prevent.
 // R query rows (starting at tile row r0) of one key tile: S = qs kᵀ in registers, masked,
 // online-softmax update of (m, l), P stored to P [R, kTileN], then acc = α·acc + P v. Only the
 // first NC·16 key columns are computed, and only the first kn keys enter P v: kn = the most keys
