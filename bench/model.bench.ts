@@ -137,12 +137,12 @@ export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[
   const pct = (f: number, s: number): number => (100 * f / s / 1e9) / limits.peakGflopsAll;
   const tStep = median(stepTimes), tInfer = median(inferTimes), tPredict = median(predictBatchTimes);
   const rows: Row[] = [
-    { case: `train step B${B} (fwd+bwd+AdamW), padded L ${lens.text}/${lens.audio}/${lens.vision}`, 'ms': tStep * 1e3, 'samples/s': B / tStep, '% peak': pct(3 * flops, tStep), 'torch ms': torchOk ? torch.data.trainStepSeconds * 1e3 : '-', 'torch / merclip': torchOk ? torch.data.trainStepSeconds / tStep : '-' },
-    { case: `inference B${B} (forward, main thread)`, 'ms': tInfer * 1e3, 'samples/s': B / tInfer, '% peak': pct(flops, tInfer), 'torch ms': torchOk ? torch.data.inferenceSeconds * 1e3 : '-', 'torch / merclip': torchOk ? torch.data.inferenceSeconds / tInfer : '-' },
-    { case: `predict() B${B} (worker thread)`, 'ms': tPredict * 1e3, 'samples/s': B / tPredict, '% peak': pct(flops, tPredict), 'torch ms': '-', 'torch / merclip': '-' },
-    { case: 'predict() one sample: p50', 'ms': percentile(latency, 0.5) * 1e3, 'samples/s': 1 / percentile(latency, 0.5), '% peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
-    { case: 'predict() one sample: p99', 'ms': percentile(latency, 0.99) * 1e3, 'samples/s': 1 / percentile(latency, 0.99), '% peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
-    { case: 'label encoder: 7 prompts, ViT-B/32 text tower', 'ms': median(labelTimes) * 1e3, 'samples/s': 7 / median(labelTimes), '% peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
+    { case: `train step B${B} (fwd+bwd+AdamW), padded L ${lens.text}/${lens.audio}/${lens.vision}`, 'ms': tStep * 1e3, 'samples/s': B / tStep, 'eff. % peak': pct(3 * flops, tStep), 'torch ms': torchOk ? torch.data.trainStepSeconds * 1e3 : '-', 'torch / merclip': torchOk ? torch.data.trainStepSeconds / tStep : '-' },
+    { case: `inference B${B} (forward, main thread)`, 'ms': tInfer * 1e3, 'samples/s': B / tInfer, 'eff. % peak': pct(flops, tInfer), 'torch ms': torchOk ? torch.data.inferenceSeconds * 1e3 : '-', 'torch / merclip': torchOk ? torch.data.inferenceSeconds / tInfer : '-' },
+    { case: `predict() B${B} (worker thread)`, 'ms': tPredict * 1e3, 'samples/s': B / tPredict, 'eff. % peak': pct(flops, tPredict), 'torch ms': '-', 'torch / merclip': '-' },
+    { case: 'predict() one sample: p50', 'ms': percentile(latency, 0.5) * 1e3, 'samples/s': 1 / percentile(latency, 0.5), 'eff. % peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
+    { case: 'predict() one sample: p99', 'ms': percentile(latency, 0.99) * 1e3, 'samples/s': 1 / percentile(latency, 0.99), 'eff. % peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
+    { case: 'label encoder: 7 prompts, ViT-B/32 text tower', 'ms': median(labelTimes) * 1e3, 'samples/s': 7 / median(labelTimes), 'eff. % peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
   ];
   console.log(`training step after warm-up: ${faultsPerStep.toFixed(0)} minor page faults per step, RSS growth over 3 steps ${rssGrowthMiB.toFixed(1)} MiB; forward ${(flops / 1e9).toFixed(0)} GFLOP (padded)`);
   if (!torchOk) console.log(`PyTorch comparison skipped: ${torch.ok ? `${torchScript} not found` : torch.reason}`);

@@ -114,6 +114,15 @@ export interface NativeOps {
     q: Float32Array; k: Float32Array; v: Float32Array; out: Float32Array; lse: Float32Array; dOut: Float32Array;
     dq: Float32Array; dk: Float32Array; dv: Float32Array;
   }): void;
+  memoryAttentionForward(args: {
+    q: Float32Array; x: Float32Array; out: Float32Array; lse: Float32Array;
+    batch: number; rows: number; dim: number; scale: number; lengths: Int32Array;
+  }): void;
+  memoryAttentionBackward(args: {
+    q: Float32Array; x: Float32Array; out: Float32Array; lse: Float32Array; dOut: Float32Array;
+    dq: Float32Array; dx: Float32Array; batch: number; rows: number; dim: number; scale: number;
+    lengths: Int32Array; accumulate: boolean;
+  }): void;
   cosineTopK(args: {
     x: Float32Array; e: Float32Array; indices: Int32Array; scores: Float32Array;
     n: number; c: number; dim: number; k: number; scale: number; eps: number;

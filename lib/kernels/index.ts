@@ -1,7 +1,10 @@
 // lib/kernels/index.ts — the typed kernel API: `import { kernels } from 'merclip'`.
 // Every kernel has a synchronous form and an `…Async` form that runs off the event loop.
 import { adamwStep, adamwStepAsync } from './adamw.js';
-import { attentionBackward, attentionBackwardAsync, attentionForward, attentionForwardAsync } from './attention.js';
+import {
+  attentionBackward, attentionBackwardAsync, attentionForward, attentionForwardAsync,
+  memoryAttentionBackward, memoryAttentionBackwardAsync, memoryAttentionForward, memoryAttentionForwardAsync,
+} from './attention.js';
 import {
   cosinePaired,
   cosinePairedAsync,
@@ -33,7 +36,10 @@ export type { SoftmaxOptions, SoftmaxBackwardOptions } from './softmax.js';
 export type { CrossEntropyForwardOptions, CrossEntropyBackwardOptions } from './crossEntropy.js';
 export type { AdamWStepOptions } from './adamw.js';
 export type { Permute0213Options, AddScaledOptions } from './layout.js';
-export type { AttentionForwardOptions, AttentionBackwardOptions, AttentionShape } from './attention.js';
+export type {
+  AttentionForwardOptions, AttentionBackwardOptions, AttentionShape,
+  MemoryAttentionShape, MemoryAttentionForwardOptions, MemoryAttentionBackwardOptions,
+} from './attention.js';
 export type {
   CosineSimilarityOptions,
   CosineSimilarityBackwardOptions,
@@ -70,6 +76,10 @@ export const kernels = {
   attentionForwardAsync,
   attentionBackward,
   attentionBackwardAsync,
+  memoryAttentionForward,
+  memoryAttentionForwardAsync,
+  memoryAttentionBackward,
+  memoryAttentionBackwardAsync,
   cosineSimilarity,
   cosineSimilarityAsync,
   cosineSimilarityBackward,

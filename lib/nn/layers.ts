@@ -118,6 +118,10 @@ export class MultiHeadAttention extends Module {
     // are) and laid out [B, L, d] only for the attention kernel.
     const qp = opts.queryPacking ?? null;
     const sp = opts.sourcePacking ?? (source === query ? qp : null);
+    if (sp && !qp && source !== query && !opts.causal && query.ndim === 3 && this.absorbs(query.dim(1))
+      && sameLengths(opts.keyLengths ?? null, sp.lengths)) {
+      return this.forwardAbsorbed(query, source, sp.lengths);
+    }
     const heads = (t: Tensor, p: Packing | null): Tensor => ops.splitHeads(p ? ops.unpackRows(t, p.lengths, p.length) : t, this.heads);
     const q = heads(this.q_proj.forward(query), qp);
     const k = heads(this.k_proj.forward(source), sp);
@@ -128,6 +132,47 @@ export class MultiHeadAttention extends Module {
     }));
     return this.out_proj.forward(qp ? ops.packRows(o, qp.lengths) : o);
   }
+
+  /**
+   * Whether `lq` queries per sample attend to a packed source more cheaply with the key/value
+   * projections absorbed (forwardAbsorbed): that costs ~lq·heads·kvDim per source token and
+   * direction, projecting the source to keys and values ~dim·kvDim.
+   */
+  absorbs(lq: number): boolean {
+    return 2 * lq * this.heads <= this.dim;
+  }
+
+  /**
+   * Cross-attention of a few queries [B, Lq, dim] to a packed source [T, kvDim] with the key and
+   * value projections absorbed (merclip/memory_attention.h): per head, q_h·(W_k,h x + b_k,h) =
+   * (W_k,hᵀ q_h)·x + const (the constant cancels in the softmax, so b_k gets a zero gradient)
+   * and Σ p_t (W_v,h x_t + b_v,h) = W_v,h Σ p_t x_t + b_v,h. The B·Lq·H absorbed query rows
+   * attend straight to the source rows; the source is never projected. Same function as the
+   * standard path (same parameters, same PyTorch names), ~dim/(Lq·H) times fewer FLOPs on the
+   * source tokens. A sample with no source rows gives 0 before out_proj, as the kernel does.
+   */
+  forwardAbsorbed(query: Tensor, source: Tensor, lengths: Int32Array): Tensor {
+    const [B, lq] = query.shape as [number, number, number];
+    const H = this.heads, dh = this.headDim, kv = source.dim(1), n = B * lq;
+    const q = this.q_proj.forward(query);
+    const qh = ops.splitHeads(q.reshape([1, n, this.dim]), H).reshape([H, n, dh]);
+    const qa = ops.bmm(qh, this.k_proj.weight.reshape([H, dh, kv]), { alpha: 1 / Math.sqrt(dh) });
+    const rows = ops.mergeHeads(qa.reshape([1, H, n, kv])).reshape([B, lq * H, kv]);
+    const m = ops.memoryAttention(rows, source, lengths, 1);
+    const mh = ops.splitHeads(m.reshape([1, n, H * kv]), H).reshape([H, n, kv]);
+    const o = ops.bmm(mh, this.v_proj.weight.reshape([H, dh, kv]), { transB: true });
+    let out = ops.mergeHeads(o.reshape([1, H, n, dh])).reshape([B, lq, this.dim]);
+    if (this.v_proj.bias) {
+      out = ops.add(out, this.v_proj.bias);
+      if (lengths.includes(0)) out = ops.scaleRows(out, Array.from(lengths, (l) => (l > 0 ? 1 : 0)));
+    }
+    if (this.k_proj.bias) out = ops.withZeroGrad(out, this.k_proj.bias);
+    return this.out_proj.forward(out);
+  }
+}
+
+function sameLengths(a: Int32Array | null, b: Int32Array): boolean {
+  return a !== null && a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** fc1 → activation → fc2 */

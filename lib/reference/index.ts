@@ -11,7 +11,7 @@ import { softmax, softmaxBackward } from './softmax.js';
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './crossEntropy.js';
 import { adamwStep } from './adamw.js';
 import { cosinePaired, cosinePairedBackward, cosineSimilarity, cosineSimilarityBackward, cosineTopK } from './cosine.js';
-import { attentionBackward, attentionForward } from './attention.js';
+import { attentionBackward, attentionForward, memoryAttentionForward } from './attention.js';
 
 export type { GemmRefOptions, GemmBatchedRefOptions } from './gemm.js';
 export type { LayerNormForwardRefOptions, LayerNormBackwardRefOptions } from './layernorm.js';
@@ -24,7 +24,7 @@ export type {
   CosinePairedBackwardRefOptions,
   CosineTopKRefOptions,
 } from './cosine.js';
-export type { AttentionRefOptions, AttentionBackwardRefOptions } from './attention.js';
+export type { AttentionRefOptions, AttentionBackwardRefOptions, MemoryAttentionRefOptions } from './attention.js';
 
 export const reference = {
   gemm,
@@ -46,6 +46,7 @@ export const reference = {
   cosineTopK,
   attentionForward,
   attentionBackward,
+  memoryAttentionForward,
   // scalar helpers (used by the gelu reference; exported for tests)
   erf,
   erfc,

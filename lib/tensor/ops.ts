@@ -110,6 +110,53 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/**
+ * Batched product: a [G, m, k] · b [G, k, n] → [G, m, n], or with `transB` b is [G, n, k] and
+ * used transposed; the product is scaled by `alpha` (default 1).
+ */
+export function bmm(a: Tensor, b: Tensor, opts: { transB?: boolean; alpha?: number } = {}): Tensor {
+  const op = 'bmm';
+  const transB = opts.transB ?? false;
+  const alpha = opts.alpha ?? 1;
+  if (a.ndim !== 3 || b.ndim !== 3 || a.dim(0) !== b.dim(0) || a.dim(2) !== b.dim(transB ? 2 : 1)) {
+    fail(op, `cannot multiply ${fmtShape(a.shape)} by ${fmtShape(b.shape)}${transB ? ' transposed' : ''}`);
+  }
+  const [G, m, k] = a.shape as [number, number, number];
+  const n = b.dim(transB ? 1 : 2);
+  const y = empty([G, m, n]);
+  if (y.size > 0) {
+    if (k === 0) y.data.fill(0);
+    else kernels.gemmBatched({ a: a.data, b: b.data, c: y.data, m, n, k, transB, alpha, batch: G });
+  }
+  return record(y, op, [a, b], (g) => {
+    if (y.size === 0 || k === 0) return;
+    // y = α·a·op(b)  ⇒  da = α·g·op(b)ᵀ;  db = α·aᵀ·g (b [k, n]) or α·gᵀ·a (b stored [n, k])
+    if (a.requiresGrad) {
+      const t = gradTarget(a);
+      kernels.gemmBatched({ a: g, b: b.data, c: t.buf, m, n: k, k: n, transB: !transB, alpha, beta: t.accumulate ? 1 : 0, batch: G });
+    }
+    if (b.requiresGrad) {
+      const t = gradTarget(b);
+      if (transB) kernels.gemmBatched({ a: g, b: a.data, c: t.buf, m: n, n: k, k: m, transA: true, alpha, beta: t.accumulate ? 1 : 0, batch: G });
+      else kernels.gemmBatched({ a: a.data, b: g, c: t.buf, m: k, n, k: m, transA: true, alpha, beta: t.accumulate ? 1 : 0, batch: G });
+    }
+  });
+}
+
+/**
+ * y itself (a view), with `inputs` recorded as inputs whose gradient is exactly zero: for
+ * parameters y provably does not depend on (a key bias under the softmax, which is invariant to
+ * a shift of a row's scores), so they still receive a gradient (zeros), and an optimiser treats
+ * them as PyTorch does (weight decay applies to a parameter with a gradient).
+ */
+export function withZeroGrad(y: Tensor, ...inputs: Tensor[]): Tensor {
+  const v = new Tensor(y.data, y.shape, { storage: y._storage });
+  return record(v, 'withZeroGrad', [y, ...inputs], (_g, take) => {
+    accumulateGrad(y, take(), true);
+    for (const p of inputs) writeGrad(p, (buf) => buf.fill(0));
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // elementwise with broadcasting of a trailing block
 
@@ -645,6 +692,51 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOpOpti
   if (node.requiresGrad) node._save(lse);
   else pool.release(lse);
   return node;
+}
+
+/**
+ * Memory attention (lib/kernels/attention.ts): q [B, R, D] query rows per sample attend to the
+ * sample's rows of the packed memory x [T, D] (keys and values at once; T = Σ lengths) →
+ * [B, R, D]. Scores scale·q·xᵀ (default 1/√D). A sample with length 0 gets zeros.
+ */
+export function memoryAttention(q: Tensor, x: Tensor, lengths: Int32Array, scale?: number): Tensor {
+  const op = 'memoryAttention';
+  if (q.ndim !== 3 || x.ndim !== 2 || q.dim(2) !== x.dim(1)) fail(op, `expected q [B, R, D] and x [T, D], received ${fmtShape(q.shape)} and ${fmtShape(x.shape)}`);
+  const [batch, rows, dim] = q.shape as [number, number, number];
+  if (lengths.length !== batch) fail(op, `expected ${batch} lengths (one per sample), received ${lengths.length}`);
+  const total = packedTotal(op, lengths);
+  if (total !== x.dim(0)) fail(op, `lengths sum to ${total} but x has ${x.dim(0)} rows`);
+  const lens = lengths.slice();
+  if (total === 0) {
+    // no sample has a memory row (the kernels take no empty buffers): zeros, no gradient
+    const z = new Tensor(pool.acquireZeroed(q.size), q.shape, { pooled: true });
+    return record(z, op, [q, x], () => writeGrad(q, (buf) => buf.fill(0)));
+  }
+  const y = empty(q.shape);
+  const lse = pool.acquire(batch * rows);
+  const shape = { batch, rows, dim, scale: scale ?? 1 / Math.sqrt(dim), lengths: lens };
+  kernels.memoryAttentionForward({ ...shape, q: q.data, x: x.data, out: y.data, lse });
+  const node = record(y, op, [q, x], (g) => {
+    const dq = q.requiresGrad && q.grad === null ? gradTarget(q).buf : pool.acquire(q.size);
+    const qOwn = !(q.grad && q.grad.data === dq);
+    const tx = x.requiresGrad ? gradTarget(x) : { buf: pool.acquire(x.size), accumulate: false };
+    kernels.memoryAttentionBackward({ ...shape, q: q.data, x: x.data, out: y.data, lse, dOut: g, dq, dx: tx.buf, accumulate: tx.accumulate });
+    if (qOwn) accumulateGrad(q, dq, true);
+    if (!x.requiresGrad) pool.release(tx.buf);
+  });
+  if (node.requiresGrad) node._save(lse);
+  else pool.release(lse);
+  return node;
+}
+
+function packedTotal(op: string, lengths: Int32Array): number {
+  let total = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const l = lengths[i]!;
+    if (l < 0) fail(op, `expected lengths[${i}] to be a non-negative integer, received ${l}`);
+    total += l;
+  }
+  return total;
 }
 
 /** scale · cos(x_i, e_j): x [N, D], e [C, D] → [N, C]. */

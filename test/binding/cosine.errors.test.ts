@@ -10,8 +10,8 @@
 import { describe, expect, it } from 'vitest';
 import { backend, kernels } from '../../lib/index.js';
 import {
-  MISSING, bad as badRow, expectBasesValid, runErrorTable,
-  type ErrorClass, type Options, type Row as TableRow, type Target,
+  BAD_SIZES, MISSING, bad as badRow, expectBasesValid, runErrorTable,
+  type Options, type Row as TableRow, type Target,
 } from '../helpers/errorTable.js';
 
 const FNS = ['cosineSimilarity', 'cosineSimilarityBackward', 'cosinePaired', 'cosinePairedBackward', 'cosineTopK'] as const;
@@ -70,21 +70,6 @@ function baseFor(fn: Fn, target: Target): Options {
 type Row = TableRow<Fn>;
 const bad = badRow<Fn>;
 
-const BAD_SIZES: Array<[string, unknown, ErrorClass]> = [
-  ['0', 0, RangeError],
-  ['negative', -1, RangeError],
-  ['non-integer', 2.5, RangeError],
-  ['NaN', NaN, RangeError],
-  ['Infinity', Infinity, RangeError],
-  ['-Infinity', -Infinity, RangeError],
-  ['2**31', 2 ** 31, RangeError],
-  ['2**40', 2 ** 40, RangeError],
-  ['a string', '2', TypeError],
-  ['a boolean', true, TypeError],
-  ['null', null, TypeError],
-  ['a BigInt', 2n, TypeError],
-  ['missing', MISSING, TypeError],
-];
 const SIZE_ARGS: Record<Fn, string[]> = {
   cosineSimilarity: ['n', 'c', 'dim'],
   cosineSimilarityBackward: ['n', 'c', 'dim'],

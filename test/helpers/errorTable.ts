@@ -33,6 +33,23 @@ export interface Row<F extends string = string> {
   only?: Target;
 }
 
+/** Values every shape argument (a size: an integer in [1, 2^31 − 1]) must reject, with the class each gets. */
+export const BAD_SIZES: ReadonlyArray<readonly [string, unknown, ErrorClass]> = [
+  ['0', 0, RangeError],
+  ['negative', -1, RangeError],
+  ['non-integer', 2.5, RangeError],
+  ['NaN', NaN, RangeError],
+  ['Infinity', Infinity, RangeError],
+  ['-Infinity', -Infinity, RangeError],
+  ['2**31', 2 ** 31, RangeError],
+  ['2**40', 2 ** 40, RangeError],
+  ['a string', '2', TypeError],
+  ['a boolean', true, TypeError],
+  ['null', null, TypeError],
+  ['a BigInt', 2n, TypeError],
+  ['missing', MISSING, TypeError],
+];
+
 /** One row: `fn` called with its base object patched by `patch` must raise `cls` naming `arg`. */
 export const bad = <F extends string>(
   fn: F, what: string, patch: Row['patch'], cls: ErrorClass, arg: string, only?: Target,

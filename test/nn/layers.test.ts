@@ -1,59 +1,19 @@
 // test/nn/layers.test.ts — the encoder and decoder layers, forward and backward, against a
 // straightforward float64 JS implementation of the same layer (built from lib/reference);
 // gradients of every parameter and input against central finite differences of that float64
-// layer. Also: PyTorch-style names, seeded initialisation, loadStateDict checks.
+// layer (the harness: test/helpers/layerCheck.ts). Also: PyTorch-style names, seeded
+// initialisation, loadStateDict checks.
 import { describe, expect, it } from 'vitest';
 
 import {
   CrossModalDecoderLayer,
-  type Module,
   TransformerEncoderLayer,
 } from '../../lib/nn/index.js';
 import { fromArray, ops, Rng, type Tensor, tidy } from '../../lib/tensor/index.js';
 import { expectClose } from '../helpers/compare.js';
-import { dot, finiteDiffGrad } from '../helpers/finiteDiff.js';
-import { decoderRef, encoderRef, type P } from '../helpers/layersRef.js';
+import { checkLayer } from '../helpers/layerCheck.js';
+import { decoderRef, encoderRef } from '../helpers/layersRef.js';
 import { makeRng } from '../helpers/seed.js';
-
-// ---- harness ---------------------------------------------------------------------------------
-
-/** Runs the layer on the tape, backward with weights w, and checks output and every gradient. */
-function checkLayer(
-  layer: Module,
-  inputs: Array<{ shape: number[] }>,
-  run: (xs: Tensor[]) => Tensor,
-  ref: (xs: Float64Array[], p: P) => Float64Array,
-  seed: number,
-): void {
-  const rng = makeRng(seed);
-  // perturb LayerNorm weights/biases away from 1/0 so their gradients are exercised generally
-  for (const [, t] of layer.namedParameters()) for (let i = 0; i < t.size; i++) t.data[i] = t.data[i]! + 0.1 * rng.normal();
-  const params: P = new Map([...layer.namedParameters()].map(([n, t]) => [n, Float64Array.from(t.data)]));
-  const xs64 = inputs.map((inp) => Float64Array.from(Float32Array.from({ length: inp.shape.reduce((a, b) => a * b, 1) }, () => rng.normal())));
-  tidy(() => {
-    const xs = inputs.map((inp, i) => fromArray(xs64[i]!, inp.shape, { requiresGrad: true }));
-    const y = run(xs);
-    const expected = ref(xs64, params);
-    const scaleOf = (a: ArrayLike<number>): number => Math.max(1e-12, ...Array.from(a, Math.abs));
-    expectClose(y.data, expected, { rtol: 1e-4, atol: 1e-4 * scaleOf(expected), label: 'forward' });
-    const w = Float32Array.from({ length: y.size }, () => rng.normal());
-    y.backward(w);
-    // Tolerance: 1e-4 relative, with an absolute floor of 1e-4 × the largest gradient of the
-    // tensor or of the layer's input (some gradients are exactly 0 in exact arithmetic — the key
-    // bias cancels in the softmax — and fp32 leaves ~1e-7 there).
-    const fdInputs = xs64.map((x, i) => finiteDiffGrad((xi) => dot(w, ref(xs64.map((v, j) => (j === i ? xi : v)), params)), x.slice()));
-    const floor = scaleOf(fdInputs[0]!);
-    fdInputs.forEach((fd, i) => {
-      expectClose(xs[i]!.grad!.data, fd, { rtol: 1e-4, atol: 1e-4 * Math.max(scaleOf(fd), floor), label: `d input ${i}` });
-    });
-    for (const [name, t] of layer.namedParameters()) {
-      const fd = finiteDiffGrad((pv) => dot(w, ref(xs64, new Map([...params, [name, pv]]))), params.get(name)!.slice());
-      expect(t.grad, `${name} has a gradient`).not.toBeNull();
-      expectClose(t.grad!.data, fd, { rtol: 1e-4, atol: 1e-4 * Math.max(scaleOf(fd), floor), label: `d ${name}` });
-    }
-  });
-  layer.zeroGrad();
-}
 
 describe('TransformerEncoderLayer', () => {
   const B = 2, L = 5, d = 8, H = 2, hidden = 16;

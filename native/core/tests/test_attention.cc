@@ -33,29 +33,14 @@
 using merclip::AttentionParams;
 using merclip::SimdLevel;
 using merclip_test::Buffer;
+using merclip_test::max_finite_abs;
+using merclip_test::bitwise_equal;
+using merclip_test::nan_buffer;
 using merclip_test::compare;
 using merclip_test::fmt;
 using merclip_test::Rng;
 
 namespace {
-
-Buffer nan_buffer(int64_t n) {
-  Buffer b(n);
-  b.fill_nan();
-  return b;
-}
-
-bool bitwise_equal(const Buffer& a, const Buffer& b) {
-  return a.size() == b.size() &&
-         std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<size_t>(a.size())) == 0;
-}
-
-double max_finite_abs(const Buffer& b) {
-  double m = 0.0;
-  for (int64_t i = 0; i < b.size(); ++i)
-    if (std::isfinite(b[i])) m = std::max(m, static_cast<double>(std::fabs(b[i])));
-  return m;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Finite differences of a float64 forward: loss = Σ dout ∘ out.

@@ -33,6 +33,8 @@ using merclip::CosinePairedParams;
 using merclip::CosineParams;
 using merclip::SimdLevel;
 using merclip_test::Buffer;
+using merclip_test::bitwise_equal;
+using merclip_test::nan_buffer;
 using merclip_test::compare;
 using merclip_test::fmt;
 using merclip_test::Rng;
@@ -52,12 +54,6 @@ void for_each_config(Fn fn) {
   }
   pool.set_active_threads(0);
   merclip::set_simd_level(merclip::max_simd_level());
-}
-
-Buffer nan_buffer(int64_t n) {
-  Buffer b(n);
-  b.fill_nan();
-  return b;
 }
 
 void zero_row(Buffer& b, int64_t row, int64_t dim) {
@@ -100,11 +96,6 @@ void cross_terms(std::vector<double>& tx, std::vector<double>& te, const Buffer&
     }
   for (int64_t i = 0; i < n; ++i) tx[i] = rx[i] * (tx[i] + rx[i] * ta[i] * row_max(x, i, dim));
   for (int64_t j = 0; j < c; ++j) te[j] = re[j] * (te[j] + re[j] * tb[j] * row_max(e, j, dim));
-}
-
-bool bitwise_equal(const Buffer& a, const Buffer& b) {
-  return a.size() == b.size() &&
-         std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<size_t>(a.size())) == 0;
 }
 
 // ---------------------------------------------------------------------------------------------

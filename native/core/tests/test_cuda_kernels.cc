@@ -35,20 +35,13 @@ using merclip::AttentionParams;
 using merclip::CosineParams;
 using merclip::CosinePairedParams;
 using merclip_test::Buffer;
+using merclip_test::max_finite_abs;
 using merclip_test::compare;
 using merclip_test::fmt;
 using merclip_test::Rng;
 namespace mcuda = merclip::cuda;
 
 namespace {
-
-double max_finite_abs(const float* b, int64_t n) {
-  double m = 0.0;
-  for (int64_t i = 0; i < n; ++i)
-    if (std::isfinite(b[i])) m = std::max(m, static_cast<double>(std::fabs(b[i])));
-  return m;
-}
-double max_finite_abs(const Buffer& b) { return max_finite_abs(b.data(), b.size()); }
 
 // Row by row: |got − want| <= 1e-5·max|want row| + 1e-6·bound[row], where bound[row] bounds the
 // size of the terms that cancel in that gradient row (a row per tensor-wide scale would let a

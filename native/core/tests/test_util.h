@@ -131,6 +131,27 @@ class Buffer {
   std::vector<float> mem_;
 };
 
+// A buffer of n NaNs (an output the kernel must overwrite everywhere).
+inline Buffer nan_buffer(int64_t n) {
+  Buffer b(n);
+  b.fill_nan();
+  return b;
+}
+
+inline bool bitwise_equal(const Buffer& a, const Buffer& b) {
+  return a.size() == b.size() &&
+         std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<size_t>(a.size())) == 0;
+}
+
+// max |x| over the finite elements (NaN / ±inf skipped).
+inline double max_finite_abs(const float* x, int64_t n) {
+  double m = 0.0;
+  for (int64_t i = 0; i < n; ++i)
+    if (std::isfinite(x[i])) m = std::fabs(x[i]) > m ? std::fabs(x[i]) : m;
+  return m;
+}
+inline double max_finite_abs(const Buffer& b) { return max_finite_abs(b.data(), b.size()); }
+
 inline double max_abs(const float* x, int64_t n) {
   double m = 0.0;
   for (int64_t i = 0; i < n; ++i) m = std::fabs(x[i]) > m ? std::fabs(x[i]) : m;

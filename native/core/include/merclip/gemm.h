@@ -49,6 +49,8 @@ void bias_grad(float* dbias, const float* dy, int64_t m, int64_t n);
 
 namespace cpu {
 void gemm(float* c, const float* a, const float* b, const float* bias, const GemmParams& p);
+// gemm on the calling thread only: for kernels that already run one task per thread.
+void gemm_serial(float* c, const float* a, const float* b, const float* bias, const GemmParams& p);
 void gemm_batched(float* c, const float* a, const float* b, const float* bias, const GemmParams& p,
                   const GemmBatch& batch);
 void bias_grad(float* dbias, const float* dy, int64_t m, int64_t n);
