@@ -25,7 +25,9 @@ import {
 } from './crossEntropy.js';
 import { geluBackward, geluBackwardAsync, geluForward, geluForwardAsync } from './gelu.js';
 import { biasGrad, gemm, gemmAsync, gemmBatched, gemmBatchedAsync } from './gemm.js';
-import { addScaled, addScaledAsync, permute0213, permute0213Async } from './layout.js';
+import {
+  addScaled, addScaledAsync, packHeads, packHeadsAsync, permute0213, permute0213Async, unpackHeads, unpackHeadsAsync,
+} from './layout.js';
 import { layerNormBackward, layerNormBackwardAsync, layerNormForward, layerNormForwardAsync } from './layernorm.js';
 import { softmax, softmaxAsync, softmaxBackward, softmaxBackwardAsync } from './softmax.js';
 
@@ -92,6 +94,10 @@ export const kernels = {
   cosineTopKAsync,
   permute0213,
   permute0213Async,
+  unpackHeads,
+  unpackHeadsAsync,
+  packHeads,
+  packHeadsAsync,
   addScaled,
   addScaledAsync,
 };

@@ -122,6 +122,9 @@ export class Validator {
   f32Out(name: string, length: number, what: string): Float32Array {
     return this.f32Optional(name, length, what) ?? new Float32Array(length);
   }
+  i32Any(name: string): Int32Array {
+    return this.typed<Int32Array>(name, Int32Array, undefined, '', false);
+  }
   i32(name: string, length: number, what: string): Int32Array {
     return this.typed<Int32Array>(name, Int32Array, length, what, false);
   }

@@ -122,15 +122,15 @@ export class MultiHeadAttention extends Module {
       && sameLengths(opts.keyLengths ?? null, sp.lengths)) {
       return this.forwardAbsorbed(query, source, sp.lengths);
     }
-    const heads = (t: Tensor, p: Packing | null): Tensor => ops.splitHeads(p ? ops.unpackRows(t, p.lengths, p.length) : t, this.heads);
+    const heads = (t: Tensor, p: Packing | null): Tensor => (p ? ops.splitHeadsPacked(t, this.heads, p.lengths, p.length) : ops.splitHeads(t, this.heads));
     const q = heads(this.q_proj.forward(query), qp);
     const k = heads(this.k_proj.forward(source), sp);
     const v = heads(this.v_proj.forward(source), sp);
     // packed queries: their padding rows are dropped again below, so the kernel skips them
-    const o = ops.mergeHeads(ops.attention(q, k, v, {
+    const o = ops.attention(q, k, v, {
       keyLengths: opts.keyLengths ?? null, causal: opts.causal ?? false, queryLengths: qp ? qp.lengths : null,
-    }));
-    return this.out_proj.forward(qp ? ops.packRows(o, qp.lengths) : o);
+    });
+    return this.out_proj.forward(qp ? ops.mergeHeadsPacked(o, qp.lengths) : ops.mergeHeads(o));
   }
 
   /**

@@ -320,6 +320,47 @@ export function mergeHeads(x: Tensor): Tensor {
   });
 }
 
+/**
+ * Packed rows [T, H·Dh] (ops.packRows) → padded heads [B, H, L, Dh] with zero padding rows, in
+ * one native pass: splitHeads(unpackRows(x, lengths, L), heads).
+ */
+export function splitHeadsPacked(x: Tensor, heads: number, lengths: Int32Array, L: number): Tensor {
+  const op = 'splitHeadsPacked';
+  if (x.ndim !== 2 || !Number.isInteger(heads) || heads < 1 || x.dim(1) % heads !== 0) {
+    fail(op, `expected x [T, heads·headDim] with heads = ${heads} dividing the last dim, received ${fmtShape(x.shape)}`);
+  }
+  const T = packedCount(op, lengths, L);
+  if (x.dim(0) !== T) fail(op, `x has ${x.dim(0)} rows, the lengths add up to ${T}`);
+  const B = lengths.length, dh = x.dim(1) / heads;
+  const lens = lengths.slice();
+  const y = empty([B, heads, L, dh]);
+  if (T === 0) y.data.fill(0);
+  else if (y.size > 0) kernels.unpackHeads({ src: x.data, dst: y.data, lengths: lens, len: L, heads, headDim: dh });
+  return record(y, op, [x], (g) => {
+    if (T > 0) writeGrad(x, (buf) => kernels.packHeads({ src: g, dst: buf, lengths: lens, len: L, heads, headDim: dh }));
+  });
+}
+
+/**
+ * Padded heads [B, H, L, Dh] → packed rows [T, H·Dh] (valid rows only), in one native pass:
+ * packRows(mergeHeads(x), lengths). The gradient of the padding rows is 0.
+ */
+export function mergeHeadsPacked(x: Tensor, lengths: Int32Array): Tensor {
+  const op = 'mergeHeadsPacked';
+  if (x.ndim !== 4 || lengths.length !== x.dim(0)) fail(op, `expected x [B, H, L, Dh] with ${lengths.length} lengths, received ${fmtShape(x.shape)}`);
+  const [, H, L, dh] = x.shape as [number, number, number, number];
+  const T = packedCount(op, lengths, L);
+  const lens = lengths.slice();
+  const y = empty([T, H * dh]);
+  if (y.size > 0) kernels.packHeads({ src: x.data, dst: y.data, lengths: lens, len: L, heads: H, headDim: dh });
+  return record(y, op, [x], (g) => {
+    writeGrad(x, (buf) => {
+      if (T === 0) buf.fill(0);
+      else kernels.unpackHeads({ src: g, dst: buf, lengths: lens, len: L, heads: H, headDim: dh });
+    });
+  });
+}
+
 /** dst [A, C, B, D] ← src [A, B, C, D] (the native kernel: threads, one memcpy per row). */
 function permute0213(dst: Float32Array, src: Float32Array, A: number, Bn: number, C: number, D: number): void {
   if (A * Bn * C * D === 0) return;

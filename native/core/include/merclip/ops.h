@@ -70,6 +70,14 @@ struct AdamWParams {
   /* Swap axes 1 and 2: dst [A, C, B, D] = src [A, B, C, D] (the heads split [B,L,H,Dh] →       */ \
   /* [B,H,L,Dh] and its inverse merge). dst and src must not overlap.                            */ \
   void permute_0213(float* dst, const float* src, int64_t a, int64_t b, int64_t c, int64_t d);      \
+  /* Packed rows ↔ padded heads: packed [T, H·Dh] (sample b's lengths[b] rows after sample b−1's, */ \
+  /* T = Σ lengths, each in [0, len]) and padded [B, H, len, Dh]. unpack_heads writes the padded  */ \
+  /* form with its padding rows zeroed; pack_heads the packed form (padding rows not read). One   */ \
+  /* pass each: the packed sequences' splitHeads(unpackRows(·)) and packRows(mergeHeads(·)).      */ \
+  void unpack_heads(float* padded, const float* packed, const int32_t* lengths, int64_t batch,     \
+                    int64_t len, int64_t heads, int64_t head_dim);                                 \
+  void pack_heads(float* packed, const float* padded, const int32_t* lengths, int64_t batch,       \
+                  int64_t len, int64_t heads, int64_t head_dim);                                   \
   /* out[i] = x[i] + alpha · y[i mod ny] over n values (y repeated over x's leading dims; n is a  */ \
   /* multiple of ny). out may alias x, not y.                                                    */ \
   void add_scaled(float* out, const float* x, const float* y, float alpha, int64_t n, int64_t ny);
