@@ -1,5 +1,5 @@
 // bench/profile.ts — where a paper-size MER-CLIP training step spends its time, per native op
-// (`npx tsx bench/profile.ts [steps]`): every binding function is wrapped with a timer, one
+// (`npx tsx bench/profile.ts [steps] [--torch]`): every binding function is wrapped with a timer, one
 // warm-up step runs, then the given number of steps (default 1) are timed; GEMMs are grouped by
 // transposition and shape class, with their GFLOP/s. The rest of the step is the TypeScript
 // layer (the "JS/other" line). Prints only; nothing is asserted.
@@ -10,8 +10,11 @@ import { makeConfig } from '../lib/model/config.js';
 import { MerClip } from '../lib/model/merclip.js';
 import { AdamW, clipGradNorm } from '../lib/nn/index.js';
 import { tidy } from '../lib/tensor/index.js';
+import { backend } from '../lib/index.js';
+import { runTorch } from './torch.js';
 
-const steps = Number(process.argv[2] ?? 1);
+const steps = Number(process.argv.slice(2).find((a) => !a.startsWith('-')) ?? 1);
+const withTorch = process.argv.includes('--torch');
 const native = loadNative() as unknown as Record<string, (...a: unknown[]) => unknown>;
 const times = new Map<string, { ms: number; calls: number; flops: number }>();
 let on = false;
@@ -65,4 +68,20 @@ for (const [k, e] of [...times].sort((a, b) => b[1].ms - a[1].ms)) {
   const ms = e.ms / steps;
   if (ms < 1) continue;
   console.log(`${k.padEnd(34)} ${ms.toFixed(0).padStart(7)} ms ${String(e.calls / steps).padStart(5)} calls${e.flops ? `  ${(e.flops / e.ms / 1e6).toFixed(1)} GFLOP/s` : ''}`);
+}
+
+// --torch: PyTorch's per-op profile (torch.profiler, self CPU time) of one step of the same model
+// on the same shapes and lengths (bench/torch/merclip_torch.py), for comparison.
+if (withTorch) {
+  const threads = backend.getNumThreads();
+  const r = runTorch<{ trainStepSeconds: number; profile: Array<{ op: string; selfMs: number; calls: number }> }>('merclip_torch.py', {
+    threads, batch: B, gradClip: 1, text: [batch.text.length, 768], audio: [batch.audio.length, 5], vision: [batch.vision.length, 20],
+    width: 512, heads: 8, enc: 1, dec: 2, C: 7, profile: true, minTime: 1, minReps: 2, maxReps: 3, warmup: 1,
+    lengths: { text: Array.from(batch.text.lengths), audio: Array.from(batch.audio.lengths), vision: Array.from(batch.vision.lengths) },
+  }, threads, 1_200_000, ['--bench']);
+  if (!r.ok) console.log(`PyTorch profile skipped: ${r.reason}`);
+  else {
+    console.log(`\nPyTorch (same model and batch): ${(r.data.trainStepSeconds * 1e3).toFixed(0)} ms per step (median); one profiled step, self CPU time per op:`);
+    for (const e of r.data.profile) console.log(`${e.op.padEnd(34)} ${e.selfMs.toFixed(0).padStart(7)} ms ${String(e.calls).padStart(5)} calls`);
+  }
 }

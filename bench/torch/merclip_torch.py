@@ -504,9 +504,17 @@ def bench_main():
     max_reps = int(r.get("maxReps", 30))
     warmup = int(r.get("warmup", 2))
     train_s, train_n = _timed(train_step, min_time, min_reps, max_reps, warmup)
+    profile = None
+    if r.get("profile"):
+        # per-op self CPU time of one training step (after the timed ones: warm)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            train_step()
+        ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+        profile = [{"op": e.key, "selfMs": e.self_cpu_time_total / 1000.0, "calls": e.count} for e in ops[:25]]
     model.eval()
     infer_s, infer_n = _timed(infer, min_time, min_reps, max_reps, warmup)
     print(json.dumps({
+        "profile": profile,
         "torch": torch.__version__,
         "threads": threads,
         "batch": b,
