@@ -26,7 +26,8 @@ import {
 import { geluBackward, geluBackwardAsync, geluForward, geluForwardAsync } from './gelu.js';
 import { biasGrad, gemm, gemmAsync, gemmBatched, gemmBatchedAsync } from './gemm.js';
 import {
-  addScaled, addScaledAsync, packHeads, packHeadsAsync, permute0213, permute0213Async, unpackHeads, unpackHeadsAsync,
+  addScaled, addScaledAsync, packHeads, packHeadsAsync, permute0213, permute0213Async, sumSquares, sumSquaresAsync,
+  unpackHeads, unpackHeadsAsync,
 } from './layout.js';
 import { layerNormBackward, layerNormBackwardAsync, layerNormForward, layerNormForwardAsync } from './layernorm.js';
 import { softmax, softmaxAsync, softmaxBackward, softmaxBackwardAsync } from './softmax.js';
@@ -98,6 +99,8 @@ export const kernels = {
   unpackHeadsAsync,
   packHeads,
   packHeadsAsync,
+  sumSquares,
+  sumSquaresAsync,
   addScaled,
   addScaledAsync,
 };

@@ -100,3 +100,13 @@ export const unpackHeadsAsync = unpackHeadsOp.async;
 /** Padded heads [batch, heads, len, headDim] → packed rows [Σ lengths, heads·headDim] (padding not read). */
 export const packHeads = packHeadsOp.sync;
 export const packHeadsAsync = packHeadsOp.async;
+
+const sumSquaresOp = defineOp('sumSquares', (fn, opts: { x: Float32Array }) => {
+  const v = new Validator(fn, opts);
+  const x = v.f32Any('x');
+  return { args: { x }, result: (r: number) => r };
+});
+
+/** Σ x[i]² accumulated in double (threaded; the same result for any thread count). */
+export const sumSquares = sumSquaresOp.sync;
+export const sumSquaresAsync = sumSquaresOp.async;

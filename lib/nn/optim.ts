@@ -93,7 +93,10 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number 
   if (!(maxNorm > 0)) throw new RangeError(`clipGradNorm: expected maxNorm > 0, received ${maxNorm}`);
   const grads = [...params].map((p) => p.grad?.data).filter((g): g is Float32Array => g !== undefined);
   let sq = 0;
-  for (const g of grads) for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
+  for (const g of grads) {
+    if (g.length >= 32768) sq += kernels.sumSquares({ x: g }); // native: threaded, double lanes
+    else for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
+  }
   const norm = Math.sqrt(sq);
   if (!Number.isFinite(norm)) return norm;
   const coef = maxNorm / (norm + 1e-6);

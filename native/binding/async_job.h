@@ -102,8 +102,10 @@ inline Napi::Value rejected(Napi::Env env, const Napi::Error& error) {
 struct OpJob {
   std::function<void()> run;
   std::shared_ptr<float> scalar;
+  std::shared_ptr<double> scalar64;  // a double result (takes precedence)
   void execute() { run(); }
   Napi::Value result(Napi::Env env) {
+    if (scalar64) return Napi::Number::New(env, *scalar64);
     return scalar ? Napi::Number::New(env, *scalar) : env.Undefined();
   }
 };

@@ -227,6 +227,13 @@ void parse_packed_heads(Args& args, OpJob& job, bool unpack) {
 void parse_unpack_heads(Args& args, OpJob& job) { parse_packed_heads(args, job, true); }
 void parse_pack_heads(Args& args, OpJob& job) { parse_packed_heads(args, job, false); }
 
+void parse_sum_squares(Args& args, OpJob& job) {
+  const F32 x = args.f32_any("x");
+  job.scalar64 = std::make_shared<double>(0.0);
+  double* out = job.scalar64.get();
+  job.run = [=] { *out = merclip::cpu::sum_squares(x.data, static_cast<int64_t>(x.length)); };
+}
+
 void parse_add_scaled(Args& args, OpJob& job) {
   const F32 x = args.f32_any("x");
   const F32 y = args.f32_any("y");
@@ -261,6 +268,7 @@ void register_ops(Napi::Env env, Napi::Object exports) {
   MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "unpackHeads", OpJob, parse_unpack_heads);
   MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "packHeads", OpJob, parse_pack_heads);
   MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "addScaled", OpJob, parse_add_scaled);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "sumSquares", OpJob, parse_sum_squares);
 }
 
 }  // namespace merclip_binding

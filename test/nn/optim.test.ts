@@ -3,6 +3,7 @@
 // the first step of a loop a step takes no new large buffers from the system.
 import { describe, expect, it } from 'vitest';
 
+import { backend, kernels } from '../../lib/index.js';
 import { AdamW, clipGradNorm, Linear, TransformerEncoderLayer, warmupCosine } from '../../lib/nn/index.js';
 import { reference as R } from '../../lib/reference/index.js';
 import { fromArray, Rng, ops, pool, tidy, wrap } from '../../lib/tensor/index.js';
@@ -43,6 +44,37 @@ describe('clipGradNorm and warmupCosine', () => {
     expect(() => clipGradNorm([a], 0)).toThrow(/maxNorm > 0/);
     a.grad.dispose();
     b.grad.dispose();
+  });
+  it('large gradients (the native sum of squares) and small ones (JS) give the float64 norm', () => {
+    const big = Float32Array.from({ length: 300001 }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 5)));
+    const small = Float32Array.from({ length: 1000 }, (_, i) => Math.cos(i));
+    let want = 0;
+    for (const v of big) want += v * v;
+    for (const v of small) want += v * v;
+    want = Math.sqrt(want);
+    const a = wrap(new Float32Array(big.length), [big.length]);
+    const b = wrap(new Float32Array(small.length), [small.length]);
+    a.grad = fromArray(big, [big.length]);
+    b.grad = fromArray(small, [small.length]);
+    expect(Math.abs(clipGradNorm([a, b], 1) - want)).toBeLessThanOrEqual(1e-12 * want);
+    // scaled to norm 1 (float32 rounding of each value)
+    let after = 0;
+    for (const v of a.grad.data) after += v * v;
+    for (const v of b.grad.data) after += v * v;
+    expect(Math.sqrt(after)).toBeCloseTo(1, 5);
+    expect(a.grad.data[7]).toBeCloseTo(big[7]! / (want + 1e-6), 6);
+    a.grad.dispose();
+    b.grad.dispose();
+  });
+  it('kernels.sumSquares: the float64 sum, sync and async; bad input is a clear error', async () => {
+    const x = Float32Array.from({ length: 70001 }, (_, i) => (i % 13) - 6.5);
+    let want = 0;
+    for (const v of x) want += v * v;
+    expect(kernels.sumSquares({ x })).toBe(want); // small integers and halves: exact in double
+    expect(await kernels.sumSquaresAsync({ x })).toBe(want);
+    expect(() => kernels.sumSquares({ x: [1, 2] as unknown as Float32Array })).toThrow(/sumSquares: expected x to be a Float32Array/);
+    expect(() => kernels.sumSquares({ x: new Float32Array(0) })).toThrow(/sumSquares: expected x to be non-empty/);
+    expect(() => backend.native().sumSquares({ x: new Float64Array(3) as unknown as Float32Array })).toThrow(/sumSquares: expected x to be a Float32Array/);
   });
   it('warms up linearly then decays along a cosine to minLr', () => {
     const lr = warmupCosine({ baseLr: 1, warmupSteps: 4, totalSteps: 12, minLr: 0.1 });

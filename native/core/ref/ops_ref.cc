@@ -334,5 +334,12 @@ void add_scaled(float* out, const float* x, const float* y, float alpha, int64_t
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<double>(x[i]) + static_cast<double>(alpha) * y[i % ny]);
 }
 
+double sum_squares(const float* x, int64_t n) {
+  MERCLIP_CHECK(n >= 0, "sum_squares: n must be >= 0");
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  return s;
+}
+
 }  // namespace ref
 }  // namespace merclip

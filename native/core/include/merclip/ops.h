@@ -80,7 +80,10 @@ struct AdamWParams {
                   int64_t len, int64_t heads, int64_t head_dim);                                   \
   /* out[i] = x[i] + alpha · y[i mod ny] over n values (y repeated over x's leading dims; n is a  */ \
   /* multiple of ny). out may alias x, not y.                                                    */ \
-  void add_scaled(float* out, const float* x, const float* y, float alpha, int64_t n, int64_t ny);
+  void add_scaled(float* out, const float* x, const float* y, float alpha, int64_t n, int64_t ny); \
+  /* Σ x[i]² over n values, accumulated in double (gradient-norm clipping). The cpu form sums   */ \
+  /* fixed 64 Ki-element chunks and adds the chunk sums in order: the same bits for any threads. */ \
+  double sum_squares(const float* x, int64_t n);
 
 namespace ref {
 MERCLIP_OPS_DECLARATIONS
