@@ -17,18 +17,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { backend } from '../lib/index.js';
-import { generateSynthetic } from '../lib/data/synth.js';
-import { gatherBatch } from '../lib/data/batch.js';
-import { makeConfig } from '../lib/model/config.js';
-import { MerClip } from '../lib/model/merclip.js';
 import type { Sample } from '../lib/model/predict.js';
-import { AdamW, clipGradNorm } from '../lib/nn/index.js';
 import { noGrad, tidy } from '../lib/tensor/index.js';
 import { median, type Row } from './harness.js';
 import type { MachineLimits } from './peak.js';
+import { B, paperTrainingSetup } from './paperStep.js';
 import { runTorch } from './torch.js';
 
-const B = 32;
 
 function timeIt(fn: () => void, reps: number): number[] {
   const out: number[] = [];
@@ -70,10 +65,7 @@ function forwardFlops(d: number, lens: Record<'text' | 'audio' | 'vision', numbe
 }
 
 export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[]; results: unknown[] }> {
-  const config = makeConfig('paper');
-  const model = new MerClip(config, undefined, { seed: 1 });
-  const ds = generateSynthetic({ seed: 7, sizes: { train: B, valid: 1, test: 1 } });
-  const batch = gatherBatch(ds.splits.train, Int32Array.from({ length: B }, (_, i) => i));
+  const { config, model, batch, step } = paperTrainingSetup();
   const lens = { text: batch.text.length, audio: batch.audio.length, vision: batch.vision.length };
   const dims = { text: 768, audio: 5, vision: 20 };
   const flops = forwardFlops(config.width, lens, dims, 7, config.decoderLayers);
@@ -84,17 +76,6 @@ export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[
   const labelTimes = timeIt(() => noGrad(() => tidy(() => { model.labels.encodeTokens(ids, 7, length, `bench-${n++}`); })), 7);
 
   // training step
-  const params = model.trainableParameters();
-  const opt = new AdamW(params, { lr: 1e-4 });
-  const step = (): void => {
-    tidy(() => {
-      const out = model.forward(batch);
-      model.loss(out, batch.labels).loss.backward();
-    });
-    clipGradNorm(params, 1);
-    opt.step();
-    opt.zeroGrad();
-  };
   step(); // warm-up: pool filled, pages touched
   const ru0 = process.resourceUsage().minorPageFault;
   const rss0 = process.memoryUsage().rss;

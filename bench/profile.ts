@@ -4,13 +4,8 @@
 // transposition and shape class, with their GFLOP/s. The rest of the step is the TypeScript
 // layer (the "JS/other" line). Prints only; nothing is asserted.
 import { loadNative } from '../lib/backend/load.js';
-import { gatherBatch } from '../lib/data/batch.js';
-import { generateSynthetic } from '../lib/data/synth.js';
-import { makeConfig } from '../lib/model/config.js';
-import { MerClip } from '../lib/model/merclip.js';
-import { AdamW, clipGradNorm } from '../lib/nn/index.js';
-import { tidy } from '../lib/tensor/index.js';
 import { backend } from '../lib/index.js';
+import { B, paperTrainingSetup } from './paperStep.js';
 import { runTorch } from './torch.js';
 
 const steps = Number(process.argv.slice(2).find((a) => !a.startsWith('-')) ?? 1);
@@ -41,21 +36,7 @@ for (const name of Object.keys(native)) {
   };
 }
 
-const B = 32;
-const model = new MerClip(makeConfig('paper'), undefined, { seed: 1 });
-const ds = generateSynthetic({ seed: 7, sizes: { train: B, valid: 1, test: 1 } });
-const batch = gatherBatch(ds.splits.train, Int32Array.from({ length: B }, (_, i) => i));
-const params = model.trainableParameters();
-const opt = new AdamW(params, { lr: 1e-4 });
-const step = (): void => {
-  tidy(() => {
-    const out = model.forward(batch);
-    model.loss(out, batch.labels).loss.backward();
-  });
-  clipGradNorm(params, 1);
-  opt.step();
-  opt.zeroGrad();
-};
+const { batch, step } = paperTrainingSetup();
 step();
 on = true;
 const t0 = performance.now();
