@@ -334,10 +334,9 @@ export function splitHeadsPacked(x: Tensor, heads: number, lengths: Int32Array, 
   const B = lengths.length, dh = x.dim(1) / heads;
   const lens = lengths.slice();
   const y = empty([B, heads, L, dh]);
-  if (T === 0) y.data.fill(0);
-  else if (y.size > 0) kernels.unpackHeads({ src: x.data, dst: y.data, lengths: lens, len: L, heads, headDim: dh });
+  unpackInto(y.data, x.data, lens, L, heads, dh);
   return record(y, op, [x], (g) => {
-    if (T > 0) writeGrad(x, (buf) => kernels.packHeads({ src: g, dst: buf, lengths: lens, len: L, heads, headDim: dh }));
+    writeGrad(x, (buf) => packInto(buf, g, lens, L, heads, dh));
   });
 }
 
@@ -352,13 +351,24 @@ export function mergeHeadsPacked(x: Tensor, lengths: Int32Array): Tensor {
   const T = packedCount(op, lengths, L);
   const lens = lengths.slice();
   const y = empty([T, H * dh]);
-  if (y.size > 0) kernels.packHeads({ src: x.data, dst: y.data, lengths: lens, len: L, heads: H, headDim: dh });
+  packInto(y.data, x.data, lens, L, H, dh);
   return record(y, op, [x], (g) => {
-    writeGrad(x, (buf) => {
-      if (T === 0) buf.fill(0);
-      else kernels.unpackHeads({ src: g, dst: buf, lengths: lens, len: L, heads: H, headDim: dh });
-    });
+    writeGrad(x, (buf) => unpackInto(buf, g, lens, L, H, dh));
   });
+}
+
+/**
+ * padded [B, H, L, Dh] ← packed [T, H·Dh], padding rows 0 (the native unpackHeads: one threaded
+ * pass; zeros when nothing is packed — the kernels take no empty buffers).
+ */
+function unpackInto(padded: Float32Array, packed: Float32Array, lens: Int32Array, L: number, heads: number, dh: number): void {
+  if (packed.length === 0) padded.fill(0);
+  else kernels.unpackHeads({ src: packed, dst: padded, lengths: lens, len: L, heads, headDim: dh });
+}
+
+/** packed [T, H·Dh] ← the valid rows of padded [B, H, L, Dh] (the native packHeads). */
+function packInto(packed: Float32Array, padded: Float32Array, lens: Int32Array, L: number, heads: number, dh: number): void {
+  if (packed.length > 0) kernels.packHeads({ src: padded, dst: packed, lengths: lens, len: L, heads, headDim: dh });
 }
 
 /** dst [A, C, B, D] ← src [A, B, C, D] (the native kernel: threads, one memcpy per row). */
@@ -503,41 +513,30 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape = [id
 // ---------------------------------------------------------------------------------------------
 // packed sequences: only the valid tokens (SPEC §7: padding is not work)
 
-/** Total valid tokens of a batch, checking every length is in [0, L]. */
-export function packedCount(op: string, lengths: ArrayLike<number>, L: number): number {
+/** Total valid tokens of a batch, checking every length is an integer in [0, L] (L omitted: ≥ 0). */
+export function packedCount(op: string, lengths: ArrayLike<number>, L = Infinity): number {
   let t = 0;
   for (let b = 0; b < lengths.length; b++) {
     const l = lengths[b]!;
-    if (!Number.isInteger(l) || l < 0 || l > L) fail(op, `lengths[${b}] = ${l} is outside [0, ${L}]`);
+    if (!Number.isInteger(l) || l < 0 || l > L) {
+      fail(op, L === Infinity ? `expected lengths[${b}] to be a non-negative integer, received ${l}` : `lengths[${b}] = ${l} is outside [0, ${L}]`);
+    }
     t += l;
   }
   return t;
 }
 
-/** x [B, L, D] → [T, D]: the first lengths[b] rows of every batch item, in order (T = Σ lengths). */
+/** x [B, L, D] → [T, D]: the first lengths[b] rows of every batch item, in order (T = Σ lengths; native, threaded). */
 export function packRows(x: Tensor, lengths: Int32Array): Tensor {
   const op = 'packRows';
   if (x.ndim !== 3 || lengths.length !== x.dim(0)) fail(op, `expected x [B, L, D] with ${lengths.length} lengths, received ${fmtShape(x.shape)}`);
-  const [B, L, D] = x.shape as [number, number, number];
+  const [, L, D] = x.shape as [number, number, number];
   const T = packedCount(op, lengths, L);
   const lens = lengths.slice();
   const y = empty([T, D]);
-  let o = 0;
-  for (let b = 0; b < B; b++) {
-    const n = lens[b]! * D;
-    y.data.set(x.data.subarray(b * L * D, b * L * D + n), o);
-    o += n;
-  }
+  packInto(y.data, x.data, lens, L, 1, D); // [B, L, D] is [B, 1 head, L, D]
   return record(y, op, [x], (g) => {
-    writeGrad(x, (dx) => {
-      let p = 0;
-      for (let b = 0; b < B; b++) {
-        const n = lens[b]! * D;
-        dx.set(g.subarray(p, p + n), b * L * D);
-        dx.fill(0, b * L * D + n, (b + 1) * L * D);
-        p += n;
-      }
-    });
+    writeGrad(x, (dx) => unpackInto(dx, g, lens, L, 1, D));
   });
 }
 
@@ -550,22 +549,9 @@ export function unpackRows(x: Tensor, lengths: Int32Array, L: number): Tensor {
   const B = lengths.length, D = x.dim(1);
   const lens = lengths.slice();
   const y = empty([B, L, D]);
-  let o = 0;
-  for (let b = 0; b < B; b++) {
-    const n = lens[b]! * D;
-    y.data.set(x.data.subarray(o, o + n), b * L * D);
-    y.data.fill(0, b * L * D + n, (b + 1) * L * D);
-    o += n;
-  }
+  unpackInto(y.data, x.data, lens, L, 1, D);
   return record(y, op, [x], (g) => {
-    writeGrad(x, (dx) => {
-      let p = 0;
-      for (let b = 0; b < B; b++) {
-        const n = lens[b]! * D;
-        dx.set(g.subarray(b * L * D, b * L * D + n), p);
-        p += n;
-      }
-    });
+    writeGrad(x, (dx) => packInto(dx, g, lens, L, 1, D));
   });
 }
 
@@ -745,7 +731,7 @@ export function memoryAttention(q: Tensor, x: Tensor, lengths: Int32Array, scale
   if (q.ndim !== 3 || x.ndim !== 2 || q.dim(2) !== x.dim(1)) fail(op, `expected q [B, R, D] and x [T, D], received ${fmtShape(q.shape)} and ${fmtShape(x.shape)}`);
   const [batch, rows, dim] = q.shape as [number, number, number];
   if (lengths.length !== batch) fail(op, `expected ${batch} lengths (one per sample), received ${lengths.length}`);
-  const total = packedTotal(op, lengths);
+  const total = packedCount(op, lengths);
   if (total !== x.dim(0)) fail(op, `lengths sum to ${total} but x has ${x.dim(0)} rows`);
   const lens = lengths.slice();
   if (total === 0) {
@@ -768,16 +754,6 @@ export function memoryAttention(q: Tensor, x: Tensor, lengths: Int32Array, scale
   if (node.requiresGrad) node._save(lse);
   else pool.release(lse);
   return node;
-}
-
-function packedTotal(op: string, lengths: Int32Array): number {
-  let total = 0;
-  for (let i = 0; i < lengths.length; i++) {
-    const l = lengths[i]!;
-    if (l < 0) fail(op, `expected lengths[${i}] to be a non-negative integer, received ${l}`);
-    total += l;
-  }
-  return total;
 }
 
 /** scale · cos(x_i, e_j): x [N, D], e [C, D] → [N, C]. */
