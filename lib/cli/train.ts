@@ -124,11 +124,17 @@ function report(results: TrainResult[], dirs: string[], opts: RunOptions, out: (
   if (opts.json) {
     out(JSON.stringify({
       ...extra,
-      runs: results.map((r, i) => ({ seed: (opts.seeds ?? [opts.seed])[i], bestEpoch: r.bestEpoch, bestValidLoss: r.bestValidLoss, test: r.test, history: r.history, modelDir: r.modelDir, outDir: dirs[i] })),
+      runs: results.map((r, i) => ({ seed: (opts.seeds ?? [opts.seed])[i], alreadyFinished: r.alreadyFinished, bestEpoch: r.bestEpoch, bestValidLoss: r.bestValidLoss, test: r.test, history: r.history, modelDir: r.modelDir, outDir: dirs[i] })),
       ...(tests.length > 1 ? { testMeanStd: meanStd(tests) } : {}),
     }, null, 2) + '\n');
     return;
   }
+  for (const [i, r] of results.entries()) {
+    if (r.alreadyFinished) {
+      out(`the run in ${dirs[i]} already finished (${r.history.length} epochs, best epoch ${r.bestEpoch}); nothing was redone and its outputs are kept\n`);
+    }
+  }
+  if (results.length > 0 && results.every((r) => r.alreadyFinished)) return;
   if (tests.length === 0) {
     out(`no test split: best epoch ${results[0]?.bestEpoch ?? '-'}; model in ${results[0]?.modelDir ?? '-'}\n`);
     return;

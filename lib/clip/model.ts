@@ -8,10 +8,10 @@
 // names the file. A checkpoint without vision weights (text-only use, as MER-CLIP's label
 // encoder needs) loads as text-only even when config.json describes a vision tower.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { readSafetensors, type WritableTensor, writeSafetensors } from '../io/index.js';
+import { readSafetensors, type WritableTensor, writeFileAtomicSync, writeSafetensors } from '../io/index.js';
 import { Linear, Module } from '../nn/index.js';
 import { Rng, type Tensor } from '../tensor/index.js';
 import { CLIP_TEXT_DEFAULTS, ClipTextTransformer, type ClipTextConfig } from './text.js';
@@ -163,6 +163,6 @@ export class Clip extends Module {
       text_config: this.config.text_config,
     };
     if (this.vision_model) config.vision_config = this.config.vision_config;
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    writeFileAtomicSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   }
 }

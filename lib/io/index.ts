@@ -1,4 +1,5 @@
-// lib/io/index.ts — file formats: safetensors reader and writer (SPEC §4). Depends only on node:*.
+// lib/io/index.ts — file formats and file writing: safetensors reader and writer (SPEC §4), the atomic
+// write every file goes through, exact JSON, crash-test failpoints. Depends only on node:*.
 export {
   DTYPE_SIZE,
   MAX_HEADER_LENGTH,
@@ -30,3 +31,7 @@ export type {
   WritableTensor,
   WritableTensors,
 } from './safetensors.js';
+export { removeStaleTemps, tempPathFor, writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+export type { FileContent } from './atomic.js';
+export { failpoint, failpointsArmed } from './failpoints.js';
+export { parseExact, stringifyExact } from './json.js';

@@ -57,14 +57,14 @@
 //             or Uint16Array (raw IEEE half / bfloat16 bit patterns, written as-is)
 //   I32: Int32Array   I64: BigInt64Array   U8: Uint8Array   BOOL: Uint8Array of 0/1
 // so every SafetensorsTensor that the reader returns can be written back unchanged (an F16/BF16
-// tensor read as Float32Array re-encodes exactly). Files are written atomically: a temp file in
-// the same directory (`.<name>.<pid>.<random>.tmp`), fsync, rename over the target; on failure
-// the temp file is removed and the target is untouched.
+// tensor read as Float32Array re-encodes exactly). Files are written atomically through io/atomic.ts
+// (temp file in the same directory, fsync, rename over the target); on failure the temp file is
+// removed and the target is untouched.
 
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { endianness } from 'node:os';
-import * as path from 'node:path';
+
+import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
 
 // ---------------------------------------------------------------------------------------------
 // Types, constants, errors
@@ -739,68 +739,27 @@ export function serializeSafetensors(tensors: WritableTensors, metadata?: Record
   return out;
 }
 
-const MAX_WRITE = 1 << 30; // write in ≤ 1 GiB pieces (some platforms cap one write at INT_MAX)
-
-function tempPathFor(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-}
-
-function fsyncDirSync(dir: string): void {
-  // best effort: makes the rename durable on POSIX; directories cannot be opened this way on Windows
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch { /* ignore */ } finally {
-    if (fd !== undefined) try { fs.closeSync(fd); } catch { /* ignore */ }
-  }
-}
-
-/** Writes atomically: temp file in the same directory, fsync, rename over `file`. */
+/** Writes atomically (io/atomic.ts: temp file in the same directory, fsync, rename over `file`). */
 export function writeSafetensorsSync(file: string, tensors: WritableTensors, metadata?: Record<string, string>): void {
   const plan = planFile(tensors, metadata, file); // all validation before touching the disk
-  const tmp = tempPathFor(file);
-  let fd: number | undefined;
   try {
-    fd = fs.openSync(tmp, 'wx', 0o644);
-    const writeAll = (b: Uint8Array): void => {
-      let done = 0;
-      while (done < b.length) done += fs.writeSync(fd!, b, done, Math.min(b.length - done, MAX_WRITE));
-    };
-    writeAll(plan.head);
-    for (const chunk of plan.chunks) writeAll(chunk());
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(file, planChunks(plan));
   } catch (err) {
-    if (fd !== undefined) try { fs.closeSync(fd); } catch { /* ignore */ }
-    try { fs.unlinkSync(tmp); } catch { /* never created, or already renamed */ }
     throw ioError(file, 'cannot write file', err);
   }
-  fsyncDirSync(path.dirname(file));
 }
 
 export async function writeSafetensors(file: string, tensors: WritableTensors, metadata?: Record<string, string>): Promise<void> {
   const plan = planFile(tensors, metadata, file);
-  const tmp = tempPathFor(file);
-  let fh: fs.promises.FileHandle | undefined;
   try {
-    fh = await fs.promises.open(tmp, 'wx', 0o644);
-    const writeAll = async (b: Uint8Array): Promise<void> => {
-      let done = 0;
-      while (done < b.length) done += (await fh!.write(b, done, Math.min(b.length - done, MAX_WRITE))).bytesWritten;
-    };
-    await writeAll(plan.head);
-    for (const chunk of plan.chunks) await writeAll(chunk());
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await fs.promises.rename(tmp, file);
+    await writeFileAtomic(file, planChunks(plan));
   } catch (err) {
-    if (fh !== undefined) await fh.close().catch(() => undefined);
-    await fs.promises.unlink(tmp).catch(() => undefined);
     throw ioError(file, 'cannot write file', err);
   }
-  fsyncDirSync(path.dirname(file));
+}
+
+/** The header, then each tensor's bytes, produced one at a time. */
+function* planChunks(plan: ReturnType<typeof planFile>): Iterable<Uint8Array> {
+  yield plan.head;
+  for (const chunk of plan.chunks) yield chunk();
 }

@@ -17,7 +17,7 @@
 // takes the true lengths (key padding), so nothing past a sample's length influences its result. A sample may lack a modality (length 0): its cross-attention
 // step is skipped exactly (CrossModalDecoderLayer gates it), and its encoder output is unused.
 
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { defaultTokenizer } from '../clip/assets.js';
@@ -25,7 +25,7 @@ import { LabelEncoder } from '../clip/labels.js';
 import { ClipTextTransformer } from '../clip/text.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { CrossModalDecoderLayer, LayerNorm, Linear, Module, ModuleList, normalInit, type Packing, TransformerEncoderLayer } from '../nn/index.js';
-import { readSafetensors, type WritableTensor, writeSafetensors } from '../io/index.js';
+import { readSafetensors, type WritableTensor, writeFileAtomic, writeSafetensors } from '../io/index.js';
 import { empty, ops, Rng, type Tensor, zeros } from '../tensor/index.js';
 import { type Modality, type MerClipConfig, sentimentClass, validateConfig } from './config.js';
 import { packSamples, type Prediction, type PredictOptions, resolveLabelSet, type Sample, toPredictions } from './predict.js';
@@ -266,14 +266,12 @@ export function weightTensors(model: Module): Map<string, WritableTensor> {
 
 /**
  * Writes `dir/config.json` and `dir/model.safetensors` (PyTorch-style names, [out, in] Linear
- * weights). Each file is written atomically (temp file + rename).
+ * weights). Each file is written atomically (io/atomic.ts).
  */
 export async function saveModel(model: MerClip, dir: string, metadata: Record<string, string> = {}): Promise<void> {
   mkdirSync(dir, { recursive: true });
   await writeSafetensors(join(dir, 'model.safetensors'), weightTensors(model), { format: 'pt', 'merclip.config': JSON.stringify(model.config), ...metadata });
-  const tmp = join(dir, `.config.json.${process.pid}.tmp`);
-  writeFileSync(tmp, JSON.stringify(model.config, null, 2) + '\n');
-  renameSync(tmp, join(dir, 'config.json'));
+  await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
 }
 
 /** Reads a model directory written by saveModel (errors name the file and the problem). */

@@ -16,12 +16,12 @@
 // is HTML-escaped. A record repeated for the same epoch (a run resumed after a crash between the
 // metrics line and the checkpoint) keeps its last occurrence.
 
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 
+import { writeFileAtomic } from '../io/index.js';
 import { formatValue, METRIC_FIELDS, type MetricField, type RegressionMetrics } from '../eval/metrics.js';
-import type { EpochRecord } from './train.js';
+import type { EpochRecord } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Data
@@ -195,12 +195,9 @@ export async function writeReport(dir: string): Promise<string> {
   const data = await readReportData(dir);
   const html = renderReport({ ...data, generatedAt: new Date().toISOString() });
   const path = join(resolve(dir), REPORT_FILE);
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(tmp, html, 'utf8');
-    await rename(tmp, path);
+    await writeFileAtomic(path, html);
   } catch (err) {
-    await unlink(tmp).catch(() => {});
     throw new Error(`${path}: cannot be written (${(err as Error).message})`);
   }
   return path;

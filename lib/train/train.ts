@@ -4,28 +4,43 @@
 // train(): AdamW, linear warmup + cosine schedule, gradient clipping by global norm, evaluation
 // on valid every epoch, the best epoch kept by valid loss, test metrics at the best epoch.
 //
-// Checkpoints (outDir/checkpoint.safetensors, written atomically: temp file, fsync, rename)
-// hold the weights (`model.<name>`), AdamW's moments (`optim.m.<name>`, `optim.v.<name>`) and, in
-// metadata, the step / epoch / batch position, the configs, the best epoch so far and the history.
-// The batch order of an epoch is a function of (seed, epoch) only and every kernel is
-// deterministic, so resuming from a checkpoint ends with bit-identical weights to a run that was
-// never interrupted. The best epoch's model is outDir/best/ (config.json + model.safetensors, the
-// directory `merclip eval/predict --model` read), metrics.jsonl (a line per epoch),
-// test_metrics.json (the best epoch's test metrics and confusion matrix) and report.html. A NaN/Inf loss stops training with a clear
-// error before the optimiser touches the weights, so the last checkpoint stays the last good one.
+// Outputs in outDir: checkpoint.safetensors — the weights (`model.<name>`), AdamW's moments
+// (`optim.m.<name>`, `optim.v.<name>`) and, in metadata, the run state (step / epoch / batch
+// position, best epoch so far, history; exact JSON, io/json.ts, so Infinity and NaN survive) and
+// the options a resume must agree on; best/ (config.json + model.safetensors, the best epoch's
+// model, the directory `merclip eval/predict --model` read); metrics.jsonl (a line per epoch);
+// test_metrics.json (the best epoch's test metrics and confusion matrix); report.html.
+//
+// Crash safety (a run killed at any moment resumes to the outputs of an uninterrupted run):
+// - every file is written atomically (io/atomic.ts); a resume deletes the temp files killed
+//   writers left;
+// - the checkpoint is the commit point: at an epoch's end best/, metrics.jsonl, test_metrics.json
+//   and report.html are written first (each a pure function of the run state), the checkpoint
+//   last. A kill before the checkpoint's rename replays the epoch from the previous checkpoint,
+//   which rewrites those files with the same content (timings aside); a kill after it finds them
+//   complete. best/ may thus be one epoch ahead of the checkpoint after a kill; its weights are
+//   used only when its epoch is the checkpoint's best epoch, and the replay rewrites it;
+// - the batch order of an epoch is a function of (seed, epoch) only and every kernel is
+//   deterministic, so the replayed steps give bit-identical weights.
+// Resuming a finished run does nothing and says so (TrainResult.alreadyFinished). A NaN/Inf loss
+// stops training with a clear error before the optimiser touches the weights, so the last
+// checkpoint stays the last good one.
 
-import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { batchIndices, gatherBatch, type Batch, type DataSplit } from '../data/batch.js';
 import { evaluateRegression, type RegressionMetrics } from '../eval/metrics.js';
-import { readSafetensors, type WritableTensor, writeSafetensors } from '../io/index.js';
+import { failpoint, parseExact, readSafetensors, removeStaleTemps, stringifyExact, type WritableTensor, writeFileAtomic, writeSafetensors } from '../io/index.js';
 import { type MerClipConfig, makeConfig, type Modality, sentimentClass, validateConfig } from '../model/config.js';
-import { loadModel, MerClip, saveModel, weightTensors } from '../model/merclip.js';
+import { MerClip, saveModel, weightTensors } from '../model/merclip.js';
 import { AdamW, clipGradNorm, warmupCosine } from '../nn/index.js';
 import { noGrad, tidy } from '../tensor/index.js';
 import { writeReport } from './report.js';
+import type { EpochRecord } from './types.js';
+
+export type { EpochRecord } from './types.js';
 
 export interface TrainData {
   train: DataSplit;
@@ -67,20 +82,6 @@ export type TrainEvent =
   | { type: 'epoch'; record: EpochRecord }
   | { type: 'checkpoint'; path: string; step: number };
 
-export interface EpochRecord {
-  epoch: number;
-  step: number;
-  trainLoss: number;
-  validLoss: number;
-  valid: RegressionMetrics;
-  /** When a test split was given. */
-  testLoss?: number;
-  test?: RegressionMetrics;
-  lr: number;
-  seconds: number;
-  samplesPerSec: number;
-}
-
 export interface TrainResult {
   model: MerClip;
   bestEpoch: number;
@@ -95,6 +96,8 @@ export interface TrainResult {
   steps: number;
   /** False when maxStepsThisRun stopped it early. */
   finished: boolean;
+  /** True when resume found a run that had already finished: nothing was trained or written. */
+  alreadyFinished: boolean;
 }
 
 export class TrainingDivergedError extends Error {
@@ -104,7 +107,7 @@ export class TrainingDivergedError extends Error {
   }
 }
 
-interface TrainState {
+export interface TrainState {
   epoch: number;
   batch: number;
   step: number;
@@ -166,12 +169,54 @@ export function evaluate(model: MerClip, split: DataSplit, opts: { batchSize?: n
       const { loss } = model.loss(out, batch.labels);
       return loss.item() * batch.count;
     }));
+    failpoint('train.eval');
   }
   return { preds, loss: lossSum / n, metrics: evaluateRegression(preds, split.labels) };
 }
 
 // ---------------------------------------------------------------------------------------------
 // checkpoints
+
+/** The run state as the checkpoint's metadata holds it (exact JSON: Infinity, NaN and −0 kept). */
+export function encodeTrainState(state: TrainState): string {
+  return stringifyExact(state);
+}
+
+/** Reads encodeTrainState's text back, checking every field (errors name `source` and the field). */
+export function decodeTrainState(text: string, source: string): TrainState {
+  const bad = (what: string): Error => new Error(`${source}: the checkpoint's run state is invalid (${what}); delete the checkpoint to start the run afresh`);
+  let raw: unknown;
+  try {
+    raw = parseExact(text);
+  } catch (err) {
+    throw bad(`not JSON: ${(err as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw bad('not an object');
+  const r = raw as Record<string, unknown>;
+  const int = (k: string, min: number): number => {
+    const v = r[k];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw bad(`${k} must be an integer ≥ ${min}, found ${JSON.stringify(v)}`);
+    return v;
+  };
+  const num = (k: string): number => {
+    if (typeof r[k] !== 'number') throw bad(`${k} must be a number, found ${JSON.stringify(r[k])}`);
+    return r[k] as number;
+  };
+  if (!Array.isArray(r.history)) throw bad('history must be an array');
+  r.history.forEach((h, i) => {
+    if (h === null || typeof h !== 'object' || typeof (h as EpochRecord).epoch !== 'number' || typeof (h as EpochRecord).validLoss !== 'number') {
+      throw bad(`history[${i}] is not an epoch record`);
+    }
+  });
+  const conf = r.bestConfusion;
+  if (conf !== null && !(Array.isArray(conf) && conf.every((row) => Array.isArray(row) && row.every((x) => typeof x === 'number')))) {
+    throw bad('bestConfusion must be null or a matrix of numbers');
+  }
+  return {
+    epoch: int('epoch', 0), batch: int('batch', 0), step: int('step', 0), bestEpoch: int('bestEpoch', -1), bestValidLoss: num('bestValidLoss'),
+    history: r.history as EpochRecord[], lossSum: num('lossSum'), lossCount: int('lossCount', 0), bestConfusion: conf as number[][] | null,
+  };
+}
 
 async function writeCheckpoint(dir: string, model: MerClip, opt: AdamW, state: TrainState, options: object): Promise<string> {
   const tensors = new Map<string, WritableTensor>();
@@ -188,13 +233,13 @@ async function writeCheckpoint(dir: string, model: MerClip, opt: AdamW, state: T
     version: '1',
     config: JSON.stringify(model.config),
     options: JSON.stringify(options),
-    state: JSON.stringify(state),
+    state: encodeTrainState(state),
     optimStep: String(step),
   });
   return path;
 }
 
-async function readCheckpoint(dir: string, model: MerClip, opt: AdamW): Promise<TrainState> {
+async function readCheckpoint(dir: string, model: MerClip, opt: AdamW, options: object): Promise<TrainState> {
   const path = join(dir, CHECKPOINT);
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata.format !== FORMAT) throw new Error(`${path}: not a merclip checkpoint (format ${JSON.stringify(metadata.format)})`);
@@ -202,6 +247,14 @@ async function readCheckpoint(dir: string, model: MerClip, opt: AdamW): Promise<
   if (JSON.stringify(saved) !== JSON.stringify(model.config)) {
     throw new Error(`${path}: the checkpoint was written for another model config; use another --out directory or the same config`);
   }
+  const savedOptions = JSON.parse(metadata.options ?? 'null') as Record<string, unknown> | null;
+  const differ = Object.entries(options as Record<string, unknown>)
+    .filter(([k, v]) => JSON.stringify(savedOptions?.[k]) !== JSON.stringify(v))
+    .map(([k, v]) => `${k} ${JSON.stringify(savedOptions?.[k])} → ${JSON.stringify(v)}`);
+  if (differ.length) {
+    throw new Error(`${path}: the checkpoint was written with other training options (${differ.join(', ')}); resume with the same options, or use another --out directory`);
+  }
+  const state = decodeTrainState(metadata.state ?? '', path);
   const weights = new Map<string, { shape: readonly number[]; data: Float32Array }>();
   for (const [name, t] of tensors) {
     if (name.startsWith('model.')) weights.set(name.slice(6), { shape: t.shape, data: t.data as Float32Array });
@@ -214,17 +267,35 @@ async function readCheckpoint(dir: string, model: MerClip, opt: AdamW): Promise<
     return t.data;
   };
   opt.loadState({ step: Number(metadata.optimStep), m: names.map((n) => get(`optim.m.${n}`)), v: names.map((n) => get(`optim.v.${n}`)) });
-  return JSON.parse(metadata.state ?? 'null') as TrainState;
+  return state;
 }
 
-/** test_metrics.json: the best epoch so far, its test metrics and confusion matrix. */
-function writeTestSummary(dir: string, state: TrainState, classes: readonly string[]): void {
+/**
+ * The best epoch's weights from dir/best/model.safetensors, in model.parameters() order — or null
+ * when that file is absent or holds another epoch (a kill between writing best/ and the
+ * checkpoint leaves it one epoch ahead; the replayed epoch rewrites it).
+ */
+async function readBestWeights(dir: string, model: MerClip, epoch: number): Promise<Float32Array[] | null> {
+  const path = join(dir, 'best', 'model.safetensors');
+  if (epoch < 0 || !existsSync(path)) return null;
+  const { tensors, metadata } = await readSafetensors(path);
+  if (metadata.epoch !== String(epoch)) return null;
+  return [...model.namedParameters()].map(([name, p]) => {
+    const t = tensors.get(name);
+    if (!t || !(t.data instanceof Float32Array) || t.data.length !== p.size) throw new Error(`${path}: tensor "${name}" is missing or has the wrong size`);
+    return t.data;
+  });
+}
+
+/** metrics.jsonl, test_metrics.json and report.html from the run state (each written atomically). */
+async function writeRunFiles(dir: string, state: TrainState, classes: readonly string[]): Promise<void> {
+  await writeFileAtomic(join(dir, 'metrics.jsonl'), state.history.map((r) => JSON.stringify(r) + '\n').join(''));
   const test = state.history.find((r) => r.epoch === state.bestEpoch)?.test;
-  if (!test) return;
-  const summary = { bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, test, confusion: state.bestConfusion, classes };
-  const tmp = join(dir, `.test_metrics.json.${process.pid}.tmp`);
-  writeFileSync(tmp, JSON.stringify(summary, null, 2) + '\n');
-  renameSync(tmp, join(dir, 'test_metrics.json'));
+  if (test) {
+    const summary = { bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, test, confusion: state.bestConfusion, classes };
+    await writeFileAtomic(join(dir, 'test_metrics.json'), JSON.stringify(summary, null, 2) + '\n');
+  }
+  await writeReport(dir);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,10 +329,19 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
   if (outDir) mkdirSync(outDir, { recursive: true });
   let state: TrainState = { epoch: 0, batch: 0, step: 0, bestEpoch: -1, bestValidLoss: Infinity, history: [], lossSum: 0, lossCount: 0, bestConfusion: null };
   let best: Float32Array[] | null = null;
+  if (outDir && options.resume) for (const d of [outDir, join(outDir, 'best')]) removeStaleTemps(d);
   if (outDir && options.resume && existsSync(join(outDir, CHECKPOINT))) {
-    state = await readCheckpoint(outDir, model, opt);
-    if (state.bestEpoch >= 0 && existsSync(join(outDir, 'best', 'model.safetensors'))) {
-      best = (await loadModel(join(outDir, 'best'), options.tokenizer)).parameters().map((p) => Float32Array.from(p.data));
+    state = await readCheckpoint(outDir, model, opt, runOptions);
+    best = await readBestWeights(outDir, model, state.bestEpoch);
+    if (state.epoch >= epochs) {
+      // a finished run: its outputs were complete before its last checkpoint was written
+      if (!best && state.bestEpoch >= 0) throw new Error(`${join(outDir, 'best', 'model.safetensors')}: missing or not the best epoch's (${state.bestEpoch}) model although the run finished`);
+      if (best) model.parameters().forEach((p, i) => p.data.set(best![i]!));
+      return {
+        model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history,
+        test: state.history.find((r) => r.epoch === state.bestEpoch)?.test ?? null, confusion: state.bestConfusion,
+        modelDir: join(outDir, 'best'), steps: state.step, finished: true, alreadyFinished: true,
+      };
     }
   } else if (outDir) {
     for (const f of ['metrics.jsonl', 'test_metrics.json', 'report.html']) rmSync(join(outDir, f), { force: true });
@@ -282,7 +362,7 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
     let seen = 0;
     for (; state.batch < order.length; ) {
       if (options.maxStepsThisRun !== undefined && stepsThisRun >= options.maxStepsThisRun) {
-        return { model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history, test: null, confusion: null, modelDir: null, steps: state.step, finished: false };
+        return { model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history, test: null, confusion: null, modelDir: null, steps: state.step, finished: false, alreadyFinished: false };
       }
       const batch = withoutModalities(gatherBatch(data.train, order[state.batch]!), drop);
       const loss = tidy(() => {
@@ -313,6 +393,7 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
       state.lossCount += batch.count;
       seen += batch.count;
       emit({ type: 'step', epoch: state.epoch, step: state.step, totalSteps, loss, lr: lrNow, samplesPerSec: seen / ((performance.now() - t0) / 1000) });
+      failpoint('train.step');
       if (options.checkpointEvery && state.step % options.checkpointEvery === 0 && state.batch < order.length) await saveCheckpoint();
     }
     const seconds = (performance.now() - t0) / 1000;
@@ -337,17 +418,19 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
       best = model.parameters().map((p) => Float32Array.from(p.data));
       if (outDir) await saveModel(model, join(outDir, 'best'), { epoch: String(record.epoch), validLoss: String(v.loss) });
     }
-    if (outDir) appendFileSync(join(outDir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
-    if (outDir) {
-      writeTestSummary(outDir, state, model.config.labels);
-      await writeReport(outDir);
-    }
     emit({ type: 'epoch', record });
     state.epoch++;
     state.batch = 0;
     state.lossSum = 0;
     state.lossCount = 0;
+    // the files first, the checkpoint last: it commits the epoch (see the header)
+    if (outDir) await writeRunFiles(outDir, state, model.config.labels);
     await saveCheckpoint();
+    failpoint('train.epoch-end');
+  }
+  failpoint('train.done');
+  if (state.bestEpoch >= 0 && !best) {
+    throw new Error(`train: the best epoch's (${state.bestEpoch}) weights are not available: ${outDir ? join(outDir, 'best', 'model.safetensors') : 'best/'} is missing or holds another epoch, and the resumed epochs did not rewrite it`);
   }
 
   // the final weights stay in the checkpoint; the returned model gets the best epoch's, whose
@@ -356,6 +439,6 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
   const test = state.history.find((r) => r.epoch === state.bestEpoch)?.test ?? null;
   return {
     model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history, test, confusion: state.bestConfusion,
-    modelDir: outDir ? join(outDir, 'best') : null, steps: state.step, finished: true,
+    modelDir: outDir ? join(outDir, 'best') : null, steps: state.step, finished: true, alreadyFinished: false,
   };
 }

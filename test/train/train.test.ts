@@ -85,7 +85,8 @@ describe('train', () => {
     await expect(train(bad, { model: small, epochs: 1, batchSize: 16, outDir: out })).rejects.toThrow(/the (loss|gradient norm) became NaN at step 1 \(epoch 1\)/);
     // a run that checkpointed, then diverged: the checkpoint on disk is the last good one
     const out2 = tmp();
-    await train(data, { model: small, epochs: 1, batchSize: 16, outDir: out2 });
+    // epoch 1 of a 2-epoch run, stopped after its end-of-epoch checkpoint
+    await train(data, { model: small, epochs: 2, batchSize: 16, outDir: out2, maxStepsThisRun: Math.ceil(data.train.count / 16) });
     const before = await finalWeights(out2);
     await expect(train(bad, { model: small, epochs: 2, batchSize: 16, outDir: out2, resume: true })).rejects.toThrow(/last good checkpoint is .*checkpoint\.safetensors/);
     expect(await finalWeights(out2)).toEqual(before);
