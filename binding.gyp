@@ -7,7 +7,8 @@
 {
   "variables": {
     "merclip_portable%": "<!(node -p \"['1','true','yes'].includes(String(process.env.MERCLIP_PORTABLE||'').toLowerCase()) ? 1 : 0\")",
-    "merclip_x86%": "<!(node -p \"['x64','ia32'].includes(process.arch) ? 1 : 0\")"
+    "merclip_x86%": "<!(node -p \"['x64','ia32'].includes(process.arch) ? 1 : 0\")",
+    "merclip_arm64%": "<!(node -p \"process.arch === 'arm64' ? 1 : 0\")"
   },
   "target_defaults": {
     "cflags!": ["-fno-exceptions", "-O2", "-O3"],
@@ -88,6 +89,10 @@
       "conditions": [
         ["merclip_x86==1", {
           "defines": ["MERCLIP_HAVE_AVX512", "MERCLIP_HAVE_AVX2"]
+        }],
+        ["merclip_arm64==1", {
+          "sources": ["native/core/cpu/gemm_neon.cc"],
+          "defines": ["MERCLIP_HAVE_NEON"]
         }]
       ]
     }

@@ -5,7 +5,7 @@ import type { NativeBinding, NativeInfo, SimdLevelName } from './native.js';
 export type { NativeBinding, NativeInfo, SimdLevelName, GeluApproximate } from './native.js';
 export { AddonLoadError, BINDING_API_VERSION, packageRoot, packageVersion } from './load.js';
 
-const SIMD_LEVELS: readonly SimdLevelName[] = ['scalar', 'avx2', 'avx512'];
+const SIMD_LEVELS: readonly SimdLevelName[] = ['scalar', 'avx2', 'avx512', 'neon'];
 
 export interface BackendInfo extends NativeInfo {
   packageVersion: string;
@@ -40,8 +40,9 @@ export const backend = {
   },
   /** Levels the kernels can be switched to on this machine, lowest first. */
   availableSimdLevels(): SimdLevelName[] {
-    const max = SIMD_LEVELS.indexOf(this.maxSimdLevel());
-    return SIMD_LEVELS.slice(0, max + 1);
+    const max = this.maxSimdLevel();
+    if (max === 'neon') return ['scalar', 'neon']; // AArch64: the x86 levels do not exist there
+    return SIMD_LEVELS.slice(0, SIMD_LEVELS.indexOf(max) + 1);
   },
   /** Sets the dispatch level; returns the level in effect (clamped to the machine). */
   setSimdLevel(level: SimdLevelName): SimdLevelName {

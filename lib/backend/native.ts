@@ -8,7 +8,7 @@
 // argument: "<fn>: expected <arg> to be <what>, received <value>".
 
 export type GeluApproximate = 'none' | 'tanh' | 'quick';
-export type SimdLevelName = 'scalar' | 'avx2' | 'avx512';
+export type SimdLevelName = 'scalar' | 'avx2' | 'avx512' | 'neon';
 
 export interface NativeGemmArgs {
   a: Float32Array;

@@ -97,12 +97,12 @@ merclip::SimdLevel parse_level(Napi::Env env, const char* fn, const Napi::Value&
   merclip::SimdLevel level;
   if (!v.IsString())
     throw Napi::TypeError::New(env, std::string(fn) +
-                                        ": expected level to be one of 'scalar', 'avx2', 'avx512', received " +
+                                        ": expected level to be one of 'scalar', 'avx2', 'avx512', 'neon', received " +
                                         describe(v));
   const std::string s = v.As<Napi::String>().Utf8Value();
   if (!merclip::parse_simd_level(s.c_str(), &level))
     throw Napi::RangeError::New(env, std::string(fn) +
-                                         ": expected level to be one of 'scalar', 'avx2', 'avx512', received " +
+                                         ": expected level to be one of 'scalar', 'avx2', 'avx512', 'neon', received " +
                                          describe(v));
   return level;
 }

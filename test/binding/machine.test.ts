@@ -30,7 +30,7 @@ describe('SIMD level and threads', () => {
   });
 
   it.each([
-    ['setSimdLevel', () => native.setSimdLevel('sse' as never), RangeError, /setSimdLevel: expected level to be one of 'scalar', 'avx2', 'avx512', received 'sse'/],
+    ['setSimdLevel', () => native.setSimdLevel('sse' as never), RangeError, /setSimdLevel: expected level to be one of 'scalar', 'avx2', 'avx512', 'neon', received 'sse'/],
     ['setSimdLevel', () => native.setSimdLevel(2 as never), TypeError, /setSimdLevel: expected level/],
     ['setNumThreads', () => native.setNumThreads(0), RangeError, /setNumThreads: expected n to be an integer in \[1, \d+\], received 0/],
     ['setNumThreads', () => native.setNumThreads(pool + 1), RangeError, /setNumThreads: expected n/],

@@ -54,6 +54,7 @@ CpuFeatures detect() {
 }
 
 SimdLevel detect_max() {
+  if (built_with_neon()) return SimdLevel::neon;
   const CpuFeatures& f = cpu_features();
   if (built_with_avx512() && f.os_zmm && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq &&
       f.fma && f.avx2)
@@ -64,11 +65,21 @@ SimdLevel detect_max() {
 
 std::atomic<int> g_level{-1};
 
+// The level in effect for a request: itself when this CPU and build have it; the best level
+// when the request names the other architecture's ISA or one above the best.
+SimdLevel clamp_level(SimdLevel level) {
+  const SimdLevel max = max_simd_level();
+  if (level == SimdLevel::scalar || level == max) return level;
+  const bool neon_build = max == SimdLevel::neon;
+  if ((level == SimdLevel::neon) != neon_build) return max;
+  return level > max ? max : level;
+}
+
 int initial_level() {
   SimdLevel level = max_simd_level();
   const char* env = std::getenv("MERCLIP_SIMD");
   SimdLevel wanted;
-  if (env != nullptr && parse_simd_level(env, &wanted) && wanted < level) level = wanted;
+  if (env != nullptr && parse_simd_level(env, &wanted)) level = clamp_level(wanted);
   return static_cast<int>(level);
 }
 
@@ -95,7 +106,7 @@ SimdLevel simd_level() {
 }
 
 SimdLevel set_simd_level(SimdLevel level) {
-  if (level > max_simd_level()) level = max_simd_level();
+  level = clamp_level(level);
   g_level.store(static_cast<int>(level), std::memory_order_relaxed);
   return level;
 }
@@ -104,6 +115,7 @@ const char* simd_level_name(SimdLevel level) {
   switch (level) {
     case SimdLevel::avx512: return "avx512";
     case SimdLevel::avx2: return "avx2";
+    case SimdLevel::neon: return "neon";
     default: return "scalar";
   }
 }
@@ -113,6 +125,7 @@ bool parse_simd_level(const char* name, SimdLevel* out) {
   if (std::strcmp(name, "scalar") == 0) *out = SimdLevel::scalar;
   else if (std::strcmp(name, "avx2") == 0) *out = SimdLevel::avx2;
   else if (std::strcmp(name, "avx512") == 0) *out = SimdLevel::avx512;
+  else if (std::strcmp(name, "neon") == 0) *out = SimdLevel::neon;
   else return false;
   return true;
 }
@@ -127,6 +140,14 @@ bool built_with_avx512() {
 
 bool built_with_avx2() {
 #ifdef MERCLIP_HAVE_AVX2
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool built_with_neon() {
+#ifdef MERCLIP_HAVE_NEON
   return true;
 #else
   return false;

@@ -15,7 +15,8 @@
 // loops per (NC slab, k group). Packing zero-pads the edges, so the micro-kernels always run full K steps and
 // mask only their stores.
 //
-// Micro-kernels: AVX-512 14×32, AVX2 6×16 (gemm_avx512.cc / gemm_avx2.cc, per-file ISA flags)
+// Micro-kernels: AVX-512 14×32, AVX2 6×16 (gemm_avx512.cc / gemm_avx2.cc, per-file ISA flags),
+// NEON 8×12 (gemm_neon.cc, AArch64)
 // and a portable 4×16 C++ kernel here. The choice follows merclip::simd_level() at call time.
 #include <algorithm>
 #include <cstring>
@@ -74,6 +75,9 @@ GemmKernelInfo select_kernel() {
 #endif
 #ifdef MERCLIP_HAVE_AVX2
     case SimdLevel::avx2: return detail::gemm_kernel_avx2();
+#endif
+#ifdef MERCLIP_HAVE_NEON
+    case SimdLevel::neon: return detail::gemm_kernel_neon();
 #endif
     default: return {scalar_kernel, kScalarMR, kScalarNR};
   }
@@ -282,7 +286,7 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
 
   // Column slabs of at most kNC columns; within one, B is packed for as many KC slabs of k as
   // fit in kPackBFloats (a barrier between groups).
-  const int64_t nc_max = std::min<int64_t>(kNC, (p.n + nr - 1) / nr * nr);
+  const int64_t nc_max = std::min<int64_t>(kNC / nr * nr, (p.n + nr - 1) / nr * nr);  // whole panels (NEON NR = 12)
   const int64_t kKC = (p.k + (p.k + kKCMax - 1) / kKCMax - 1) / ((p.k + kKCMax - 1) / kKCMax);
   const int64_t kslabs_all = (p.k + kKC - 1) / kKC;
   const int64_t kslabs_per_group =

@@ -1,5 +1,6 @@
 // cpu/gemm_kernels.h — internal interface between the GEMM driver (gemm.cc, default flags) and
-// the ISA-specific micro-kernels (gemm_avx512.cc, gemm_avx2.cc, compiled with per-file -m flags).
+// the ISA-specific micro-kernels (gemm_avx512.cc, gemm_avx2.cc, compiled with per-file -m flags;
+// gemm_neon.cc on AArch64, default flags).
 //
 // A micro-kernel computes one MR_MAX×NR tile (fewer rows when mr < MR_MAX) from packed panels:
 //   a_panel: kc steps of MR_MAX floats (row i of step p at a_panel[p·MR_MAX + i]; rows ≥ mr unused)
@@ -37,9 +38,10 @@ struct GemmKernelInfo {
   int nr;
 };
 
-// Defined in gemm_avx512.cc / gemm_avx2.cc only when those files are built.
+// Defined in gemm_avx512.cc / gemm_avx2.cc / gemm_neon.cc only when those files are built.
 GemmKernelInfo gemm_kernel_avx512();
 GemmKernelInfo gemm_kernel_avx2();
+GemmKernelInfo gemm_kernel_neon();
 
 // Transposing pack, the shape both "A not transposed" and "B transposed" panels need:
 //   dst[p·dst_stride + j] = j < rows ? src[j·lds + p] : 0     for p < kc, j < width

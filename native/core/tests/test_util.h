@@ -228,7 +228,7 @@ inline std::vector<merclip::SimdLevel> simd_levels() {
   using merclip::SimdLevel;
   std::vector<SimdLevel> out;
   const SimdLevel max_level = merclip::max_simd_level();
-  for (SimdLevel l : {SimdLevel::scalar, SimdLevel::avx2, SimdLevel::avx512}) {
+  for (SimdLevel l : {SimdLevel::scalar, SimdLevel::avx2, SimdLevel::avx512, SimdLevel::neon}) {
     if (l <= max_level && merclip::set_simd_level(l) == l) out.push_back(l);
   }
   merclip::set_simd_level(max_level);

@@ -1,14 +1,17 @@
 // merclip/cpu_features.h — runtime CPU feature detection and SIMD dispatch level.
 //
-// The detected level is the best of avx512 (F+BW+VL+DQ with OS-enabled ZMM state), avx2
-// (AVX2+FMA with OS-enabled YMM state) and scalar. MERCLIP_SIMD=scalar|avx2|avx512 in the
+// x86-64: the detected level is the best of avx512 (F+BW+VL+DQ with OS-enabled ZMM state), avx2
+// (AVX2+FMA with OS-enabled YMM state) and scalar. AArch64: neon (Advanced SIMD is part of
+// ARMv8-A, so there is nothing to detect) or scalar. MERCLIP_SIMD=scalar|avx2|avx512|neon in the
 // environment, or set_simd_level(), lowers the level used by the kernels (never above what the
-// CPU supports, and never above what this build compiled in) — tests use it to check each path.
+// CPU supports, and never above what this build compiled in; a level of the other architecture
+// leaves the best one in place) — tests use it to check each path. Levels order within an
+// architecture only: code compares them (>= avx2) inside that ISA's #ifdef blocks.
 #pragma once
 
 namespace merclip {
 
-enum class SimdLevel : int { scalar = 0, avx2 = 1, avx512 = 2 };
+enum class SimdLevel : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };
 
 struct CpuFeatures {
   bool sse42 = false;
@@ -34,11 +37,13 @@ SimdLevel simd_level();
 SimdLevel set_simd_level(SimdLevel level);
 
 const char* simd_level_name(SimdLevel level);
-// Parses "scalar" | "avx2" | "avx512"; returns false on anything else.
+// Parses "scalar" | "avx2" | "avx512" | "neon"; returns false on anything else.
 bool parse_simd_level(const char* name, SimdLevel* out);
 
 // Whether the AVX-512 / AVX2 kernel files were compiled into this build.
 bool built_with_avx512();
 bool built_with_avx2();
+// Whether this is an AArch64 build (the NEON kernel files are compiled in).
+bool built_with_neon();
 
 }  // namespace merclip
