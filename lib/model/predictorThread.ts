@@ -83,11 +83,6 @@ export class PredictorThread {
     this.model = new WeakRef(model);
   }
 
-  /** Pending calls (of the current worker). */
-  get pendingCount(): number {
-    return this.live?.pending.size ?? 0;
-  }
-
   /**
    * Test hook (internal; not part of the API): the current worker, or null when none is started.
    */
@@ -171,8 +166,9 @@ export class PredictorThread {
     } catch {
       // already gone: its exit event has fired or will
     }
-    // Held until it has exited: a script ending with `await model.close()` must not leave while
-    // the worker finishes its batch (the process exiting then would tear the worker down mid-call).
+    // Held until it has exited: a script ending with `await model.close()` must not end while the
+    // worker finishes its batch (the process ending then tears the worker down mid-call, which
+    // aborts with this addon build; seen in testing).
     live.worker.ref();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((r) => {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { CLIP_TEXT_DEFAULTS } from '../../lib/clip/text.js';
 import { makeConfig } from '../../lib/model/config.js';
 import { MerClip, type ModelBatch } from '../../lib/model/merclip.js';
+import { PredictWorkerError as ExportedPredictWorkerError } from '../../lib/index.js';
 import { packSamples, type Sample } from '../../lib/model/predict.js';
 import { PredictorThread, PredictWorkerError } from '../../lib/model/predictorThread.js';
 import { noGrad, Rng, tidy } from '../../lib/tensor/index.js';
@@ -256,6 +257,7 @@ describe('close()', () => {
         const err = (r as PromiseRejectedResult).reason as PredictWorkerError;
         expect(err.message).toBe('predict: the model was closed while 2 calls were pending');
         expect(err.code).toBe('ERR_PREDICT_CLOSED');
+        expect(err).toBeInstanceOf(ExportedPredictWorkerError); // the package exports the class
       }
       expect(model._predictThread()?._currentWorker() ?? null).toBeNull();
       await model.close(); // closing twice is fine
