@@ -50,6 +50,7 @@ export { defaultTokenizer } from './clip/assets.js';
 export { MerClip, saveModel, loadModel, type ModelBatch, type ForwardResult, type LabelSet } from './model/merclip.js';
 export { makeConfig, PRESETS, SENTIMENT_LABELS, SENTIMENT_VALUES, type MerClipConfig, type Modality } from './model/config.js';
 export type { Sample, SampleModality, Prediction, PredictOptions } from './model/predict.js';
+export { PredictWorkerError } from './model/predictorThread.js';
 export { generateSynthetic, type SyntheticOptions } from './data/synth.js';
 export { makeBatches, type DataSplit, type Batch } from './data/batch.js';
 export { readDataset, writeDataset, readDatasetInfo } from './data/file.js';

@@ -1,7 +1,7 @@
 // lib/cli/index.ts — the `merclip` command line. Errors are one clear line and a non-zero exit.
 import { Command, CommanderError } from 'commander';
 
-import { backend, type BackendInfo } from '../backend/index.js';
+import { backend, type BackendInfo, packageVersion } from '../backend/index.js';
 import { Clip, type ClipConfig } from '../clip/model.js';
 import { registerBench } from './bench.js';
 import { registerConvert } from './convert.js';
@@ -77,6 +77,7 @@ export function buildProgram(out: (s: string) => void): Command {
   program
     .name('merclip')
     .description('Multimodal emotion recognition (MER-CLIP) with a native CPU/CUDA backend')
+    .version(packageVersion(), '-V, --version', 'print the merclip version (package.json)')
     .exitOverride()
     .configureOutput({ writeOut: out, writeErr: (s) => process.stderr.write(s) });
   program

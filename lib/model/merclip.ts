@@ -129,6 +129,15 @@ class LabelTower extends Module {
   }
 }
 
+/**
+ * A model dropped without close() would otherwise keep its idle (unref'd) predict worker, and the
+ * worker's copy of the model, for the life of the process; when the model is collected, its
+ * worker is stopped.
+ */
+const stopWhenCollected = new FinalizationRegistry<PredictorThread>((p) => {
+  void p.terminate().catch(() => undefined);
+});
+
 export class MerClip extends Module {
   readonly config: MerClipConfig;
   readonly label_encoder: LabelTower;
@@ -190,17 +199,30 @@ export class MerClip extends Module {
     const batches = packSamples(list, this.config, opts.batchSize ?? 32);
     if (batches.length === 0) return [];
     const { ids, length } = this.labels.tokenize(labels);
-    this.predictor ??= new PredictorThread(this);
+    if (!this.predictor) {
+      this.predictor = new PredictorThread(this);
+      stopWhenCollected.register(this, this.predictor);
+    }
     const res = await this.predictor.run({ batches, labels, values, tokens: { ids, count: labels.length, length, key: this.labels.cacheKey(labels) } });
     const preds = toPredictions(res.scores, res.probs, labels);
     return single ? preds[0]! : preds;
   }
 
-  /** Stops the predict() worker thread (it is also unref'd while idle, so it never keeps the process alive). */
+  /**
+   * Stops the predict() worker thread (it is also unref'd while idle, so it never keeps the
+   * process alive). Calls still pending reject with a "closed" PredictWorkerError. The model stays
+   * usable: a predict() after close() starts a fresh worker.
+   */
   async close(): Promise<void> {
-    const p = this.predictor;
-    this.predictor = null;
-    await p?.terminate();
+    await this.predictor?.terminate();
+  }
+
+  /**
+   * Test hook (internal; not part of the API): the predict() thread (null before the first
+   * predict()); the fault tests reach its worker through it (see predictorThread.ts).
+   */
+  _predictThread(): PredictorThread | null {
+    return this.predictor;
   }
 
   /** The config's label set. */

@@ -2,7 +2,9 @@
 //
 // A sample holds each modality's features [L, D] (a Float32Array in row-major order, or an array
 // of rows) and optionally its true length; a modality may be absent (null/undefined/length 0):
-// its cross-attention step is then skipped for that sample. Samples are packed into batches
+// its cross-attention step is then skipped for that sample. A sample must have at least one of
+// the model's modalities (config.modalityOrder): with none there is nothing to predict from
+// (a RangeError names the sample). Samples are packed into batches
 // padded to each batch's longest sequence (every attention takes the true lengths, so padding
 // never changes a result).
 //
@@ -115,6 +117,14 @@ export function packSamples(samples: readonly Sample[], config: MerClipConfig, b
         packed.features.set(p.data.subarray(0, p.length * dim), r * L * dim);
       });
       batch[m] = packed;
+    }
+    // A sample needs at least one of the model's modalities: with none, every cross-attention
+    // step is skipped and the "prediction" would come from the label queries alone.
+    for (let r = 0; r < B; r++) {
+      if (!config.modalityOrder.some((m) => (batch[m]?.lengths[r] ?? 0) > 0)) {
+        throw new RangeError(`predict: sample ${s + r} has none of the model's modalities (${config.modalityOrder.join(', ')}); ` +
+          'give at least one of them with length ≥ 1 (a modality that is null, undefined or of length 0 is absent)');
+      }
     }
     batches.push(batch);
   }

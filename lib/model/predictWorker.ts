@@ -1,8 +1,21 @@
 // lib/model/predictWorker.ts — the worker thread behind MerClip.predict(): it builds the model
 // from the config, points its parameters at the caller's shared weights (no copy) and answers
 // one message per predict() call, in order. See predict.ts.
+//
+// Faults: an exception while handling a request is sent back as that call's error (the worker
+// lives on); a failure to start (an import, bindParameters) ends the worker with an 'error'
+// event, which rejects the pending calls (predictorThread.ts).
+//
+// Stopping: the worker is never terminate()d while it may be inside a native kernel: the addon,
+// built without NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, aborts the whole process when a call
+// is interrupted by a thread termination (Napi::Error::ThrowAsJavaScriptException throws again
+// from the callback wrapper's catch → std::terminate; 3 of 3 runs of 200 terminate-mid-call
+// iterations aborted, none with that define). To stop, the main thread raises the shared `stop` flag
+// (checked before each request and between batches, so queued work is skipped) and posts
+// { kind: 'close' }; the worker then exits from JS, between calls.
 import { parentPort, workerData } from 'node:worker_threads';
 
+import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { bindParameters } from '../nn/index.js';
 import { noGrad, tidy } from '../tensor/index.js';
 import type { MerClipConfig } from './config.js';
@@ -18,15 +31,43 @@ export interface PredictRequest {
   tokens: { ids: Int32Array; count: number; length: number; key: string };
 }
 
+/**
+ * What the main thread posts: a request, the end of the worker, or (test hook, see
+ * PredictorThread._injectFault) a fault raised between calls: 'exit' ends the thread with code 1
+ * as a library calling process.exit would, 'throw' is an uncaught exception.
+ */
+export type WorkerMessage =
+  | ({ kind: 'predict' } & PredictRequest)
+  | { kind: 'close' }
+  | { kind: 'fault'; fault: 'exit' | 'throw' };
+
 export type PredictResponse =
   | { id: number; scores: Float32Array | null; probs: Float32Array }
   | { id: number; error: { name: string; message: string } };
 
-const { config, weights } = workerData as { config: MerClipConfig; weights: Map<string, Float32Array> };
-const model = new MerClip(config);
+export interface PredictWorkerData {
+  config: MerClipConfig;
+  weights: Map<string, Float32Array>;
+  /** Int32Array(1) on a SharedArrayBuffer: non-zero once the main thread stops this worker. */
+  stop: Int32Array;
+}
+
+const { config, weights, stop } = workerData as PredictWorkerData;
+// The prompts arrive tokenized (the main thread holds the tokenizer), so the worker does not load
+// one: that saves ~240 ms of start-up and the vocabulary's memory in every worker. Any use of this
+// stand-in is a bug and says so.
+const noTokenizer = new Proxy({}, {
+  get(): never {
+    throw new Error('predict worker: no tokenizer here (prompts are tokenized on the main thread)');
+  },
+}) as ClipTokenizer;
+const model = new MerClip(config, noTokenizer);
 bindParameters(model, weights);
 
-function run(req: PredictRequest): PredictResponse {
+const stopped = (): boolean => Atomics.load(stop, 0) !== 0;
+
+/** The answer to one request; null when the worker was stopped meanwhile (no one waits for it). */
+function run(req: PredictRequest): PredictResponse | null {
   const C = req.labels.length;
   const total = req.batches.reduce((s, b) => s + b.count, 0);
   const probs = new Float32Array(total * C);
@@ -35,6 +76,7 @@ function run(req: PredictRequest): PredictResponse {
   const e = model.labels.encodeTokens(req.tokens.ids, req.tokens.count, req.tokens.length, req.tokens.key);
   let offset = 0;
   for (const batch of req.batches) {
+    if (stopped()) return null;
     noGrad(() => tidy(() => {
       const out = model.forward(batch, { labels: req.labels, values: req.values ?? new Array<number>(C).fill(0) }, e);
       probs.set(out.probs.data, offset * C);
@@ -45,13 +87,32 @@ function run(req: PredictRequest): PredictResponse {
   return { id: req.id, scores, probs };
 }
 
-parentPort!.on('message', (req: PredictRequest) => {
-  let res: PredictResponse;
-  try {
-    res = run(req);
-  } catch (err) {
-    const e = err as Error;
-    res = { id: req.id, error: { name: e?.name ?? 'Error', message: e?.message ?? String(err) } };
+function errorOf(id: number, err: unknown): PredictResponse {
+  const e = err as Error | null | undefined;
+  const isObj = typeof e === 'object' && e !== null;
+  return { id, error: { name: isObj && typeof e.name === 'string' ? e.name : 'Error', message: isObj && typeof e.message === 'string' ? e.message : String(err) } };
+}
+
+parentPort!.on('message', (msg: WorkerMessage) => {
+  if (msg?.kind === 'close') {
+    process.exit(0); // ends this thread only, from JS (not inside a kernel)
   }
-  parentPort!.postMessage(res);
+  if (msg?.kind === 'fault') {
+    if (msg.fault === 'exit') process.exit(1);
+    throw new Error('predict worker: injected fault (an uncaught exception)');
+  }
+  if (stopped()) return;
+  // Whatever goes wrong while handling a request becomes that call's rejection.
+  let res: PredictResponse | null;
+  try {
+    res = run(msg);
+  } catch (err) {
+    res = errorOf(msg?.id, err);
+  }
+  if (res === null || stopped()) return;
+  try {
+    parentPort!.postMessage(res);
+  } catch (err) {
+    parentPort!.postMessage(errorOf(msg?.id, err));
+  }
 });
