@@ -6,13 +6,13 @@
 // lives on); a failure to start (an import, bindParameters) ends the worker with an 'error'
 // event, which rejects the pending calls (predictorThread.ts).
 //
-// Stopping: the worker is never terminate()d while it may be inside a native kernel: the addon,
-// built without NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, aborts the whole process when a call
-// is interrupted by a thread termination (Napi::Error::ThrowAsJavaScriptException throws again
-// from the callback wrapper's catch → std::terminate; 3 of 3 runs of 200 terminate-mid-call
-// iterations aborted, none with that define). To stop, the main thread raises the shared `stop` flag
-// (checked before each request and between batches, so queued work is skipped) and posts
-// { kind: 'close' }; the worker then exits from JS, between calls.
+// Stopping: close() ends the worker between calls, so it never throws away a batch half done:
+// the main thread raises the shared `stop` flag (checked before each request and between
+// batches, so queued work is skipped) and posts { kind: 'close' }; the worker then exits from
+// JS. A termination from outside in the middle of a kernel is safe too — the addon is built with
+// NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS; without it, node-addon-api's error wrapper threw a
+// second C++ exception from its catch block and std::terminate aborted the whole process
+// (test/model/predictFaults.test.ts terminates a worker mid-kernel 40 times in a child process).
 import { parentPort, workerData } from 'node:worker_threads';
 
 import type { ClipTokenizer } from '../clip/tokenizer.js';

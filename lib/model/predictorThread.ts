@@ -94,8 +94,7 @@ export class PredictorThread {
    * Test hook (internal; not part of the API): makes the current worker die between calls, as a
    * library calling process.exit(1) would ('exit') or by an uncaught exception ('throw'). The
    * message is queued behind the calls already sent, so calls made after it are pending when it
-   * dies. (Terminating the worker from outside in the middle of a call is not used: see
-   * predictWorker.ts on why that can abort the process with this addon build.)
+   * dies. (The tests also terminate the worker from outside in the middle of a call.)
    */
   _injectFault(fault: 'exit' | 'throw'): void {
     const live = (this.live ??= this.start());
@@ -166,9 +165,8 @@ export class PredictorThread {
     } catch {
       // already gone: its exit event has fired or will
     }
-    // Held until it has exited: a script ending with `await model.close()` must not end while the
-    // worker finishes its batch (the process ending then tears the worker down mid-call, which
-    // aborts with this addon build; seen in testing).
+    // Held until it has exited: a script ending with `await model.close()` does not end while
+    // the worker finishes its batch.
     live.worker.ref();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((r) => {

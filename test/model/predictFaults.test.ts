@@ -3,7 +3,12 @@
 // out of memory, failing to start) rejects every pending call with what happened and the next
 // call starts a fresh worker, an exception inside the worker is one rejected call (the worker
 // lives on), close() rejects pending calls and the model stays usable.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
+import { packageRoot } from '../../lib/backend/index.js';
 
 import { CLIP_TEXT_DEFAULTS } from '../../lib/clip/text.js';
 import { makeConfig } from '../../lib/model/config.js';
@@ -165,6 +170,18 @@ describe('predict: the worker dying', () => {
       await fresh.close();
     }
   });
+
+  it('terminated from outside in the middle of its kernels, 40 times: each time the pending calls reject with the exit, the process survives, the next call is right', () => {
+    // in a child process: before the addon was built with NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS a
+    // termination inside a native call aborted the whole process (std::terminate)
+    const script = join(packageRoot(), 'test', 'helpers', 'terminateLoop.mjs');
+    const r = spawnSync(process.execPath, [script, packageRoot(), '40'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { rejected: number; messages: string[] };
+    expect(out.rejected).toBeGreaterThanOrEqual(40); // the big call at least, every time
+    for (const m of out.messages) expect(m).toMatch(/^ERR_PREDICT_WORKER_EXIT: predict worker exited unexpectedly \(code 1\) while [12] calls? (was|were) pending; the next call starts a new worker$/);
+  }, 150_000);
 
   it('terminated while idle: the next call starts a new worker', async () => {
     const model = new MerClip(config, undefined, { seed: 5 });
