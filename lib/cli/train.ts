@@ -11,7 +11,7 @@ import type { DataSplit } from '../data/batch.js';
 import { generateSynthetic } from '../data/synth.js';
 import { formatMeanStdTable, formatMetricTable, meanStd, type RegressionMetrics } from '../eval/metrics.js';
 import { ALL_MODALITIES, makeConfig, type Modality, type MerClipConfig, validateConfig } from '../model/config.js';
-import { train, type TrainEvent, type TrainResult } from '../train/index.js';
+import { TRAIN_DEFAULTS, train, type TrainEvent, type TrainResult } from '../train/index.js';
 import { readDataset } from '../data/file.js';
 import { readFileSync } from 'node:fs';
 
@@ -58,6 +58,8 @@ interface RunOptions {
   quiet?: boolean;
   json?: boolean;
   checkpointEvery?: number;
+  patience?: number;
+  warmupFloor?: number;
 }
 
 /** A progress reporter: a cli-progress bar on stderr plus one line per epoch. */
@@ -85,6 +87,10 @@ function reporter(opts: RunOptions, out: (s: string) => void, label: string): { 
         bar.stop();
         out(`epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)}, valid loss ${r.validLoss.toFixed(4)}, valid Acc-2 ${(100 * r.valid.acc2Has0).toFixed(1)}, MAE ${r.valid.mae.toFixed(3)}, Corr ${r.valid.corr.toFixed(3)} (${r.seconds.toFixed(1)} s, ${r.samplesPerSec.toFixed(0)} samples/s)\n`);
         bar.start(bar.getTotal(), r.step, { epoch: r.epoch + 1, loss: '-', lr: '-', sps: '-' });
+      } else if (e.type === 'early-stop') {
+        bar.stop();
+        started = false;
+        out(`early stop after epoch ${e.epoch}: the valid loss has not improved for ${e.patience} epochs (best epoch ${e.bestEpoch})\n`);
       }
     },
     stop() {
@@ -110,6 +116,7 @@ async function runTraining(
       results.push(await train(data, {
         model, epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, seed, outDir: dir,
         resume: opts.resume ?? false, drop: opts.drop ?? [], checkpointEvery: opts.checkpointEvery ?? 0, onEvent: rep.onEvent,
+        ...(opts.patience !== undefined ? { patience: opts.patience } : {}), ...(opts.warmupFloor !== undefined ? { warmupFloor: opts.warmupFloor } : {}),
       }));
     } finally {
       rep.stop();
@@ -141,6 +148,12 @@ function report(results: TrainResult[], dirs: string[], opts: RunOptions, out: (
   }
   out(`\ntest metrics at the best epoch (by valid loss)${opts.drop?.length ? `, without ${opts.drop.join(', ')}` : ''}:\n`);
   out((tests.length > 1 ? formatMeanStdTable(meanStd(tests)) : formatMetricTable(tests[0]!)) + '\n');
+  if (results.length > 1) {
+    const be = results.map((r) => r.bestEpoch);
+    const m = be.reduce((a, b) => a + b, 0) / be.length;
+    const sd = Math.sqrt(be.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, be.length - 1));
+    out(`best epochs: ${be.join(', ')} (mean ${m.toFixed(1)} ± ${sd.toFixed(1)}, range ${Math.min(...be)}–${Math.max(...be)})\n`);
+  }
   out(`\nbest model: ${results.map((r) => `${r.modelDir} (epoch ${r.bestEpoch})`).join(', ')}\n`);
   out(`checkpoint and metrics.jsonl: ${dirs.join(', ')}\n`);
 }
@@ -171,13 +184,15 @@ export function registerTrain(program: Command, out: (s: string) => void): void 
     .description('train MER-CLIP on a dataset file (merclip synth / merclip convert)')
     .requiredOption('--data <file>', 'dataset file (.safetensors)')
     .option('--config <preset|file>', 'model: "tiny", "paper" or a config.json', 'tiny')
-    .option('--epochs <n>', 'epochs', parseIntOption('--epochs', 1), 10)
-    .option('--batch-size <n>', 'batch size', parseIntOption('--batch-size', 1), 32)
-    .option('--lr <x>', 'peak learning rate', parseNumberOption('--lr'), 1e-3)
+    .option('--epochs <n>', 'the most epochs (early stopping may end the run sooner; see --patience)', parseIntOption('--epochs', 1), TRAIN_DEFAULTS.epochs)
+    .option('--batch-size <n>', 'batch size', parseIntOption('--batch-size', 1), TRAIN_DEFAULTS.batchSize)
+    .option('--lr <x>', 'peak learning rate', parseNumberOption('--lr'), TRAIN_DEFAULTS.lr)
     .option('--seed <n>', 'seed', parseIntOption('--seed', 0), 0)
     .option('--seeds <list>', 'several seeds (a,b,c): mean ± std of the test metrics', parseSeeds)
     .option('--drop <modalities>', 'leave modalities out (comma-separated)', parseDrop)
     .option('--checkpoint-every <n>', 'also checkpoint every N steps', parseIntOption('--checkpoint-every', 1))
+    .option('--patience <n>', 'early stopping: stop when the valid loss has not improved for N epochs (0: off)', parseIntOption('--patience', 0), TRAIN_DEFAULTS.patience)
+    .option('--warmup-floor <n>', 'fewest learning-rate warmup steps (warmup is 5 % of the steps, at least this, at most a quarter)', parseIntOption('--warmup-floor', 0), TRAIN_DEFAULTS.warmupFloor)
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--out <dir>', 'output directory (checkpoint, best/, metrics.jsonl)', 'merclip-run')
     .option('--quiet', 'no progress output')

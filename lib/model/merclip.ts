@@ -65,6 +65,20 @@ export interface LabelSet {
   values: readonly number[];
 }
 
+/** Dropout while training: probability p, masks drawn from rng. */
+interface Dropout {
+  p: number;
+  rng: Rng;
+}
+
+export interface ForwardOptions {
+  /**
+   * Training: apply config.dropout, masks drawn from this generator (train() seeds one per step
+   * from (seed, step), so a resumed run draws the same masks). Absent: no dropout (inference).
+   */
+  dropoutRng?: Rng;
+}
+
 class ModalityEncoder extends Module {
   readonly input_proj: Linear;
   readonly position_embedding: Tensor;
@@ -83,7 +97,7 @@ class ModalityEncoder extends Module {
    * (T = Σ lengths), every per-token op (projections, FFN, LayerNorm) runs on T rows, and only
    * the attention kernel sees the [B, L, ·] layout (with the true lengths as key padding).
    */
-  forward(input: ModalityInput, batch: number): { features: Tensor; packing: Packing } {
+  forward(input: ModalityInput, batch: number, drop: Dropout | null = null): { features: Tensor; packing: Packing } {
     const { features, lengths, length: L, dim } = input;
     if (dim !== this.dim) throw new RangeError(`MerClip: ${this.name} features have dim ${dim}, the model expects ${this.dim}`);
     if (L > this.maxLength) throw new RangeError(`MerClip: ${this.name} sequences of length ${L} exceed the model's maxLength ${this.maxLength}`);
@@ -98,8 +112,10 @@ class ModalityEncoder extends Module {
     }
     const packing = { lengths, length: L };
     let h = ops.addPackedPositions(this.input_proj.forward(packed), this.position_embedding, lengths);
+    if (drop) h = ops.dropout(h, drop.p, drop.rng);
     for (const layer of this.layers) h = layer.forward(h, { keyLengths: lengths, queryPacking: packing });
-    return { features: this.norm.forward(h), packing };
+    const out = this.norm.forward(h);
+    return { features: drop ? ops.dropout(out, drop.p, drop.rng) : out, packing };
   }
 }
 
@@ -230,8 +246,13 @@ export class MerClip extends Module {
     return { labels: this.config.labels, values: this.config.labelValues };
   }
 
-  /** Forward pass on a batch; on the tape unless called under noGrad. */
-  forward(batch: ModelBatch, labelSet: LabelSet = this.labelSet, labelEmbeddings?: Tensor): ForwardResult {
+  /**
+   * Forward pass on a batch; on the tape unless called under noGrad. Dropout (config.dropout, with
+   * opts.dropoutRng only) acts on each modality encoder's input embeddings and output features
+   * and on the decoder's output — MulT's embedding and output dropout.
+   */
+  forward(batch: ModelBatch, labelSet: LabelSet = this.labelSet, labelEmbeddings?: Tensor, opts: ForwardOptions = {}): ForwardResult {
+    const drop = opts.dropoutRng && this.config.dropout > 0 ? { p: this.config.dropout, rng: opts.dropoutRng } : null;
     const B = batch.count;
     if (!Number.isInteger(B) || B < 1) throw new RangeError(`MerClip: batch.count must be a positive integer, received ${B}`);
     if (labelSet.values.length !== labelSet.labels.length) throw new RangeError(`MerClip: ${labelSet.labels.length} labels but ${labelSet.values.length} values`);
@@ -245,12 +266,14 @@ export class MerClip extends Module {
       if (!input) return null; // the whole batch lacks m: skip the step
       if (input.lengths.length !== B) throw new RangeError(`MerClip: ${m} lengths has ${input.lengths.length} entries, expected ${B}`);
       if (!input.lengths.some((l) => l > 0)) return null;
-      const enc = this.encoders.get(m)!.forward(input, B);
+      const enc = this.encoders.get(m)!.forward(input, B, drop);
       return { features: enc.features, lengths: input.lengths, packing: enc.packing };
     });
     let h = queries;
     for (const layer of this.decoder.layers) h = layer.forward(h, memories);
-    h = this.output_proj.forward(this.decoder.norm.forward(h)); // [B, C, E]
+    h = this.decoder.norm.forward(h);
+    if (drop) h = ops.dropout(h, drop.p, drop.rng);
+    h = this.output_proj.forward(h); // [B, C, E]
     const logits = ops.mul(ops.cosinePaired(h, e), ops.exp(this.logit_scale));
     const probs = ops.softmax(logits);
     const values = zeros([C]);

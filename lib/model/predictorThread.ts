@@ -5,7 +5,7 @@
 // exception, a failed start such as an import error), every pending call rejects with an error
 // that says what happened (PredictWorkerError, with `code` and `cause`), and the NEXT call starts
 // a fresh worker. close() rejects the pending calls at once with a "closed" error and stops the
-// worker between calls (predictWorker.ts says why it is not terminate()d mid-call); a later
+// worker between calls (no batch thrown away half done; predictWorker.ts); a later
 // run() starts a fresh one (the model stays usable).
 import { type ResourceLimits, Worker } from 'node:worker_threads';
 

@@ -102,6 +102,7 @@ function parseEpoch(v: unknown, where: string): ReportEpoch {
   };
   if (v.testLoss !== undefined) rec.testLoss = numberField(v, 'testLoss', where);
   if (v.test !== undefined) rec.test = parseMetrics(v.test, `${where}: "test"`);
+  if (v.logitScale !== undefined) rec.logitScale = numberField(v, 'logitScale', where);
   return rec;
 }
 

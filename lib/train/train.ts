@@ -36,7 +36,7 @@ import { failpoint, parseExact, readSafetensors, removeStaleTemps, stringifyExac
 import { type MerClipConfig, makeConfig, type Modality, sentimentClass, validateConfig } from '../model/config.js';
 import { MerClip, saveModel, weightTensors } from '../model/merclip.js';
 import { AdamW, clipGradNorm, warmupCosine } from '../nn/index.js';
-import { noGrad, tidy } from '../tensor/index.js';
+import { deriveSeed, noGrad, Rng, tidy } from '../tensor/index.js';
 import { writeReport } from './report.js';
 import type { EpochRecord } from './types.js';
 
@@ -51,12 +51,20 @@ export interface TrainData {
 export interface TrainOptions {
   /** Model config (default: the tiny preset). */
   model?: MerClipConfig;
+  /** The most epochs (early stopping may end the run sooner). Default TRAIN_DEFAULTS.epochs. */
   epochs?: number;
   batchSize?: number;
   lr?: number;
   weightDecay?: number;
-  /** Warmup as a fraction of all steps (default 0.05). */
+  /** Warmup as a fraction of all steps (default 0.05), at least `warmupFloor` steps. */
   warmup?: number;
+  /** Fewest warmup steps (default DEFAULT_WARMUP_FLOOR; never more than a quarter of the run). */
+  warmupFloor?: number;
+  /**
+   * Early stopping (MMSA's convention): stop when the valid loss has not improved for this many
+   * epochs; `epochs` is then a maximum. 0 turns it off. Default DEFAULT_PATIENCE.
+   */
+  patience?: number;
   /** Max global gradient norm (default 1). */
   gradClip?: number;
   seed?: number;
@@ -77,7 +85,8 @@ export interface TrainOptions {
 }
 
 export type TrainEvent =
-  | { type: 'start'; totalSteps: number; stepsPerEpoch: number; epochs: number; resumedAtStep: number; parameters: number; trainable: number }
+  | { type: 'start'; totalSteps: number; stepsPerEpoch: number; epochs: number; warmupSteps: number; patience: number; resumedAtStep: number; parameters: number; trainable: number }
+  | { type: 'early-stop'; epoch: number; bestEpoch: number; patience: number }
   | { type: 'step'; epoch: number; step: number; totalSteps: number; loss: number; lr: number; samplesPerSec: number }
   | { type: 'epoch'; record: EpochRecord }
   | { type: 'checkpoint'; path: string; step: number };
@@ -96,6 +105,8 @@ export interface TrainResult {
   steps: number;
   /** False when maxStepsThisRun stopped it early. */
   finished: boolean;
+  /** True when early stopping ended the run before `epochs`. */
+  stoppedEarly: boolean;
   /** True when resume found a run that had already finished: nothing was trained or written. */
   alreadyFinished: boolean;
 }
@@ -105,6 +116,23 @@ export class TrainingDivergedError extends Error {
     super(message);
     this.name = 'TrainingDivergedError';
   }
+}
+
+/**
+ * train()'s defaults, which `merclip train` shares: `epochs` is a maximum — early stopping ends
+ * the run once the valid loss has not improved for `patience` epochs — and the cosine schedule
+ * spans it, so the learning rate stays near its peak while the model is still learning; warmup
+ * is 5 % of the steps but at least `warmupFloor` steps (issue 21's study: bench/training).
+ */
+export const TRAIN_DEFAULTS = { epochs: 30, batchSize: 32, lr: 1e-3, weightDecay: 0.01, warmup: 0.05, warmupFloor: 100, patience: 6, gradClip: 1 } as const;
+/** Default early-stopping patience in epochs (TrainOptions.patience). */
+export const DEFAULT_PATIENCE = TRAIN_DEFAULTS.patience;
+/** Default fewest warmup steps (TrainOptions.warmupFloor). */
+export const DEFAULT_WARMUP_FLOOR = TRAIN_DEFAULTS.warmupFloor;
+
+/** Warmup steps of a run: the fraction of all steps, at least the floor, at most a quarter. */
+export function warmupStepsFor(totalSteps: number, fraction: number, floor: number): number {
+  return Math.min(Math.floor(totalSteps / 4), Math.max(floor, Math.round(fraction * totalSteps)));
 }
 
 export interface TrainState {
@@ -303,9 +331,9 @@ async function writeRunFiles(dir: string, state: TrainState, classes: readonly s
 
 export async function train(data: TrainData, options: TrainOptions = {}): Promise<TrainResult> {
   const config = validateConfig(options.model ?? makeConfig('tiny'));
-  const epochs = options.epochs ?? 4;
-  const bs = options.batchSize ?? 32;
-  const lr = options.lr ?? 2e-3;
+  const epochs = options.epochs ?? TRAIN_DEFAULTS.epochs;
+  const bs = options.batchSize ?? TRAIN_DEFAULTS.batchSize;
+  const lr = options.lr ?? TRAIN_DEFAULTS.lr;
   const seed = options.seed ?? 0;
   const drop = options.drop ?? [];
   for (const [k, v] of Object.entries({ epochs, batchSize: bs })) {
@@ -317,13 +345,23 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
 
   const model = new MerClip(config, options.tokenizer, { seed });
   const trainable = model.trainableParameters();
-  const opt = new AdamW(trainable, { lr, weightDecay: options.weightDecay ?? 0.01 });
+  const opt = new AdamW(trainable, { lr, weightDecay: options.weightDecay ?? TRAIN_DEFAULTS.weightDecay });
   const stepsPerEpoch = Math.ceil(data.train.count / bs);
   const totalSteps = epochs * stepsPerEpoch;
-  const schedule = warmupCosine({ baseLr: lr, warmupSteps: Math.round((options.warmup ?? 0.05) * totalSteps), totalSteps, minLr: lr / 100 });
-  const gradClip = options.gradClip ?? 1;
+  const warmup = options.warmup ?? TRAIN_DEFAULTS.warmup;
+  const warmupFloor = options.warmupFloor ?? DEFAULT_WARMUP_FLOOR;
+  const patience = options.patience ?? DEFAULT_PATIENCE;
+  for (const [k, v] of Object.entries({ warmupFloor, patience })) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`train: ${k} must be a non-negative integer, received ${v}`);
+  }
+  if (!(warmup >= 0 && warmup <= 1)) throw new RangeError(`train: warmup must be a fraction in [0, 1], received ${warmup}`);
+  const warmupSteps = warmupStepsFor(totalSteps, warmup, warmupFloor);
+  const schedule = warmupCosine({ baseLr: lr, warmupSteps, totalSteps, minLr: lr / 100 });
+  const gradClip = options.gradClip ?? TRAIN_DEFAULTS.gradClip;
   // what a resumed run must agree on
-  const runOptions = { epochs, batchSize: bs, lr, weightDecay: opt.weightDecay, warmup: options.warmup ?? 0.05, gradClip, seed, drop };
+  const runOptions = { epochs, batchSize: bs, lr, weightDecay: opt.weightDecay, warmup, warmupFloor, patience, gradClip, seed, drop };
+  /** Whether early stopping ends the run after the epochs in `st` (none without a best epoch yet). */
+  const patienceSpent = (st: TrainState): boolean => patience > 0 && st.bestEpoch >= 0 && st.epoch - st.bestEpoch >= patience;
 
   const outDir = options.outDir ?? null;
   if (outDir) mkdirSync(outDir, { recursive: true });
@@ -333,21 +371,21 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
   if (outDir && options.resume && existsSync(join(outDir, CHECKPOINT))) {
     state = await readCheckpoint(outDir, model, opt, runOptions);
     best = await readBestWeights(outDir, model, state.bestEpoch);
-    if (state.epoch >= epochs) {
+    if (state.epoch >= epochs || patienceSpent(state)) {
       // a finished run: its outputs were complete before its last checkpoint was written
       if (!best && state.bestEpoch >= 0) throw new Error(`${join(outDir, 'best', 'model.safetensors')}: missing or not the best epoch's (${state.bestEpoch}) model although the run finished`);
       if (best) model.parameters().forEach((p, i) => p.data.set(best![i]!));
       return {
         model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history,
         test: state.history.find((r) => r.epoch === state.bestEpoch)?.test ?? null, confusion: state.bestConfusion,
-        modelDir: join(outDir, 'best'), steps: state.step, finished: true, alreadyFinished: true,
+        modelDir: join(outDir, 'best'), steps: state.step, finished: true, stoppedEarly: state.epoch < epochs, alreadyFinished: true,
       };
     }
   } else if (outDir) {
     for (const f of ['metrics.jsonl', 'test_metrics.json', 'report.html']) rmSync(join(outDir, f), { force: true });
   }
   const emit = options.onEvent ?? ((): void => {});
-  emit({ type: 'start', totalSteps, stepsPerEpoch, epochs, resumedAtStep: state.step, parameters: model.parameterCount(), trainable: trainable.reduce((s, p) => s + p.size, 0) });
+  emit({ type: 'start', totalSteps, stepsPerEpoch, epochs, warmupSteps, patience, resumedAtStep: state.step, parameters: model.parameterCount(), trainable: trainable.reduce((s, p) => s + p.size, 0) });
 
   const saveCheckpoint = async (): Promise<void> => {
     if (!outDir) return;
@@ -356,17 +394,18 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
   };
 
   let stepsThisRun = 0;
-  while (state.epoch < epochs) {
+  while (state.epoch < epochs && !patienceSpent(state)) {
     const order = batchIndices(data.train.count, bs, { shuffle: true, seed: seed * 1000 + state.epoch });
     const t0 = performance.now();
     let seen = 0;
     for (; state.batch < order.length; ) {
       if (options.maxStepsThisRun !== undefined && stepsThisRun >= options.maxStepsThisRun) {
-        return { model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history, test: null, confusion: null, modelDir: null, steps: state.step, finished: false, alreadyFinished: false };
+        return { model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history, test: null, confusion: null, modelDir: null, steps: state.step, finished: false, stoppedEarly: false, alreadyFinished: false };
       }
       const batch = withoutModalities(gatherBatch(data.train, order[state.batch]!), drop);
+      const dropoutRng = new Rng(deriveSeed(seed, `dropout/${state.step}`)); // a function of (seed, step): resumes draw the same masks
       const loss = tidy(() => {
-        const out = model.forward(batch);
+        const out = model.forward(batch, undefined, undefined, { dropoutRng });
         const { loss: l } = model.loss(out, batch.labels);
         const v = l.item();
         if (Number.isFinite(v)) l.backward();
@@ -407,6 +446,7 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
       valid: v.metrics,
       ...(t ? { testLoss: t.loss, test: t.metrics } : {}),
       lr: schedule(Math.max(0, state.step - 1)),
+      logitScale: Math.exp(model.logit_scale.data[0]!),
       seconds,
       samplesPerSec: seen / seconds,
     };
@@ -428,6 +468,7 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
     await saveCheckpoint();
     failpoint('train.epoch-end');
   }
+  if (state.epoch < epochs) emit({ type: 'early-stop', epoch: state.epoch, bestEpoch: state.bestEpoch, patience });
   failpoint('train.done');
   if (state.bestEpoch >= 0 && !best) {
     throw new Error(`train: the best epoch's (${state.bestEpoch}) weights are not available: ${outDir ? join(outDir, 'best', 'model.safetensors') : 'best/'} is missing or holds another epoch, and the resumed epochs did not rewrite it`);
@@ -439,6 +480,6 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
   const test = state.history.find((r) => r.epoch === state.bestEpoch)?.test ?? null;
   return {
     model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history, test, confusion: state.bestConfusion,
-    modelDir: outDir ? join(outDir, 'best') : null, steps: state.step, finished: true, alreadyFinished: false,
+    modelDir: outDir ? join(outDir, 'best') : null, steps: state.step, finished: true, stoppedEarly: state.epoch < epochs, alreadyFinished: false,
   };
 }

@@ -13,6 +13,8 @@ export interface EpochRecord {
   testLoss?: number;
   test?: RegressionMetrics;
   lr: number;
+  /** e^s, the cosine head's logit scale, at the epoch's end (absent in files before it was recorded). */
+  logitScale?: number;
   seconds: number;
   samplesPerSec: number;
 }

@@ -118,6 +118,7 @@ describe('merclip train / eval / predict', () => {
     expect(t.status).toBe(0);
     expect(t.stdout).toMatch(/Acc-2 \(has0\/non0\)/);
     expect(t.stdout).toMatch(/\d+\.\d±\d+\.\d/);
+    expect(t.stdout).toMatch(/^best epochs: 1, 1 \(mean 1\.0 ± 0\.0, range 1–1\)$/m);
     for (const s of [1, 2]) expect(existsSync(join(dir, 'seeds', `seed-${s}`, 'best', 'model.safetensors'))).toBe(true);
   });
 

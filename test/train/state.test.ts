@@ -83,7 +83,7 @@ describe('a checkpoint written before the first epoch ends', () => {
     modalities: { text: { dim: 8, maxLength: 6 }, audio: { dim: 5, maxLength: 8 }, vision: { dim: 4, maxLength: 10 } },
     clip: { text_config: { ...CLIP_TEXT_DEFAULTS, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2 }, projection_dim: 16 },
   });
-  const opts = { model, epochs: 2, batchSize: 16, checkpointEvery: 3, seed: 2 };
+  const opts = { model, epochs: 2, batchSize: 16, lr: 2e-3, checkpointEvery: 3, seed: 2 };
 
   it('holds bestValidLoss Infinity, and resuming from it keeps best/ and the test metrics', async () => {
     const out = tmp();
