@@ -39,9 +39,9 @@ for (const name of tasks) {
     corr.push(r.test!.corr);
     acc.push(r.test!.acc2Has0);
     bestEpochs.push(r.bestEpoch);
-    const traj = r.history.map((h) => `${h.trainLoss.toFixed(2)}/${h.validLoss.toFixed(2)}/${h.test!.corr.toFixed(2)}/s${(h.logitScale ?? NaN).toFixed(0)}`).join(' ');
+    const traj = r.history.map((h) => `${h.trainLoss.toFixed(2)}/${h.validLoss.toFixed(2)}/${h.valid.mae.toFixed(3)}/${h.test!.corr.toFixed(2)}/s${(h.logitScale ?? NaN).toFixed(0)}`).join(' ');
     if (seed === seeds[0]) console.log(`(${name}: ${r.history.length} epochs run, warmup ${warmupSteps} steps)`);
-    console.log(`${name} seed ${seed}: test Corr ${r.test!.corr.toFixed(3)} Acc-2 ${(100 * r.test!.acc2Has0).toFixed(1)} best epoch ${r.bestEpoch}/${r.history.length} (${((performance.now() - t0) / 1000).toFixed(0)} s)${verbose ? `  train loss/valid loss/test Corr/logit scale: ${traj}` : ''}`);
+    console.log(`${name} seed ${seed}: test Corr ${r.test!.corr.toFixed(3)} Acc-2 ${(100 * r.test!.acc2Has0).toFixed(1)} best epoch ${r.bestEpoch}/${r.history.length} (${((performance.now() - t0) / 1000).toFixed(0)} s)${verbose ? `  train loss/valid loss/valid MAE/test Corr/logit scale: ${traj}` : ''}`);
   }
   console.log(`== ${name}: Corr ${mean(corr).toFixed(3)} ± ${std(corr).toFixed(3)}, Acc-2 ${(100 * mean(acc)).toFixed(1)} ± ${(100 * std(acc)).toFixed(1)}, best epochs ${bestEpochs.join(',')}`);
 }

@@ -65,6 +65,13 @@ export interface TrainOptions {
    * epochs; `epochs` is then a maximum. 0 turns it off. Default DEFAULT_PATIENCE.
    */
   patience?: number;
+  /**
+   * What picks the best epoch and drives early stopping: 'mae' (default; the valid split's mean
+   * absolute error — the regression objective, MMSA's key metric) or 'loss' (the training
+   * objective L1 + λ·CE on valid, whose CE part keeps rising as the model grows confident even
+   * while its predictions improve).
+   */
+  monitor?: 'mae' | 'loss';
   /** Max global gradient norm (default 1). */
   gradClip?: number;
   seed?: number;
@@ -124,7 +131,7 @@ export class TrainingDivergedError extends Error {
  * spans it, so the learning rate stays near its peak while the model is still learning; warmup
  * is 5 % of the steps but at least `warmupFloor` steps (issue 21's study: bench/training).
  */
-export const TRAIN_DEFAULTS = { epochs: 30, batchSize: 32, lr: 1e-3, weightDecay: 0.01, warmup: 0.05, warmupFloor: 100, patience: 6, gradClip: 1 } as const;
+export const TRAIN_DEFAULTS = { epochs: 30, batchSize: 32, lr: 1e-3, weightDecay: 0.01, warmup: 0.05, warmupFloor: 100, patience: 6, monitor: 'mae', gradClip: 1 } as const;
 /** Default early-stopping patience in epochs (TrainOptions.patience). */
 export const DEFAULT_PATIENCE = TRAIN_DEFAULTS.patience;
 /** Default fewest warmup steps (TrainOptions.warmupFloor). */
@@ -140,7 +147,10 @@ export interface TrainState {
   batch: number;
   step: number;
   bestEpoch: number;
+  /** The valid loss at the best epoch. */
   bestValidLoss: number;
+  /** The monitored value (TrainOptions.monitor) at the best epoch; Infinity before the first. */
+  bestMonitored: number;
   history: EpochRecord[];
   /** Sum and count of the current epoch's training loss so far. */
   lossSum: number;
@@ -241,7 +251,7 @@ export function decodeTrainState(text: string, source: string): TrainState {
     throw bad('bestConfusion must be null or a matrix of numbers');
   }
   return {
-    epoch: int('epoch', 0), batch: int('batch', 0), step: int('step', 0), bestEpoch: int('bestEpoch', -1), bestValidLoss: num('bestValidLoss'),
+    epoch: int('epoch', 0), batch: int('batch', 0), step: int('step', 0), bestEpoch: int('bestEpoch', -1), bestValidLoss: num('bestValidLoss'), bestMonitored: num('bestMonitored'),
     history: r.history as EpochRecord[], lossSum: num('lossSum'), lossCount: int('lossCount', 0), bestConfusion: conf as number[][] | null,
   };
 }
@@ -351,6 +361,8 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
   const warmup = options.warmup ?? TRAIN_DEFAULTS.warmup;
   const warmupFloor = options.warmupFloor ?? DEFAULT_WARMUP_FLOOR;
   const patience = options.patience ?? DEFAULT_PATIENCE;
+  const monitor = options.monitor ?? TRAIN_DEFAULTS.monitor;
+  if (monitor !== 'mae' && monitor !== 'loss') throw new RangeError(`train: monitor must be 'mae' or 'loss', received ${JSON.stringify(monitor)}`);
   for (const [k, v] of Object.entries({ warmupFloor, patience })) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`train: ${k} must be a non-negative integer, received ${v}`);
   }
@@ -359,13 +371,13 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
   const schedule = warmupCosine({ baseLr: lr, warmupSteps, totalSteps, minLr: lr / 100 });
   const gradClip = options.gradClip ?? TRAIN_DEFAULTS.gradClip;
   // what a resumed run must agree on
-  const runOptions = { epochs, batchSize: bs, lr, weightDecay: opt.weightDecay, warmup, warmupFloor, patience, gradClip, seed, drop };
+  const runOptions = { epochs, batchSize: bs, lr, weightDecay: opt.weightDecay, warmup, warmupFloor, patience, monitor, gradClip, seed, drop };
   /** Whether early stopping ends the run after the epochs in `st` (none without a best epoch yet). */
   const patienceSpent = (st: TrainState): boolean => patience > 0 && st.bestEpoch >= 0 && st.epoch - st.bestEpoch >= patience;
 
   const outDir = options.outDir ?? null;
   if (outDir) mkdirSync(outDir, { recursive: true });
-  let state: TrainState = { epoch: 0, batch: 0, step: 0, bestEpoch: -1, bestValidLoss: Infinity, history: [], lossSum: 0, lossCount: 0, bestConfusion: null };
+  let state: TrainState = { epoch: 0, batch: 0, step: 0, bestEpoch: -1, bestValidLoss: Infinity, bestMonitored: Infinity, history: [], lossSum: 0, lossCount: 0, bestConfusion: null };
   let best: Float32Array[] | null = null;
   if (outDir && options.resume) for (const d of [outDir, join(outDir, 'best')]) removeStaleTemps(d);
   if (outDir && options.resume && existsSync(join(outDir, CHECKPOINT))) {
@@ -451,7 +463,9 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
       samplesPerSec: seen / seconds,
     };
     state.history.push(record);
-    if (v.loss < state.bestValidLoss) {
+    const monitored = monitor === 'mae' ? v.metrics.mae : v.loss;
+    if (monitored < state.bestMonitored) {
+      state.bestMonitored = monitored;
       state.bestValidLoss = v.loss;
       state.bestEpoch = record.epoch;
       state.bestConfusion = t ? confusionMatrix(t.preds, data.test!.labels) : null;

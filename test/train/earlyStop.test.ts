@@ -60,7 +60,7 @@ describe('early stopping', () => {
     // a learning rate high enough that the valid loss stops improving early
     const opts = { model, epochs: 40, batchSize: 8, lr: 5e-2, patience: 2, seed: 1, outDir: out };
     const r = await train(data, { ...opts, onEvent: (e) => events.push(e) });
-    const losses = r.history.map((h) => h.validLoss);
+    const losses = r.history.map((h) => h.valid.mae); // the default monitor
     const best = losses.indexOf(Math.min(...losses)) + 1;
     expect(r.bestEpoch).toBe(best);
     expect(r.stoppedEarly).toBe(true);
@@ -74,6 +74,13 @@ describe('early stopping', () => {
     expect(again.bestEpoch).toBe(best);
   });
 
+  it("monitor 'loss' picks the epoch of the lowest valid loss", async () => {
+    const r = await train(data, { model, epochs: 6, batchSize: 8, lr: 5e-2, patience: 2, monitor: 'loss', seed: 1 });
+    const losses = r.history.map((h) => h.validLoss);
+    expect(r.bestEpoch).toBe(losses.indexOf(Math.min(...losses)) + 1);
+    expect(r.bestValidLoss).toBe(Math.min(...losses));
+  });
+
   it('patience 0 runs every epoch', async () => {
     const r = await train(data, { model, epochs: 3, batchSize: 16, lr: 5e-2, patience: 0, seed: 1 });
     expect(r.history).toHaveLength(3);
@@ -84,5 +91,6 @@ describe('early stopping', () => {
     await expect(train(data, { model, patience: -1 })).rejects.toThrow(/patience must be a non-negative integer, received -1/);
     await expect(train(data, { model, warmupFloor: 1.5 })).rejects.toThrow(/warmupFloor must be a non-negative integer/);
     await expect(train(data, { model, warmup: 2 })).rejects.toThrow(/warmup must be a fraction in \[0, 1\]/);
+    await expect(train(data, { model, monitor: 'corr' as never })).rejects.toThrow(/monitor must be 'mae' or 'loss', received "corr"/);
   });
 });

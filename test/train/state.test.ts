@@ -26,9 +26,9 @@ const metrics = { count: 3, countNon0: 2, mae: 0.5, corr: NaN, acc7: 1 / 3, acc5
 const record = { epoch: 1, step: 6, trainLoss: 1.25, validLoss: -0, valid: metrics, testLoss: NaN, test: { ...metrics, mae: 0.1 + 0.2 }, lr: 1e-3, seconds: 0.5, samplesPerSec: Infinity };
 
 const states: Array<[string, TrainState]> = [
-  ['before the first epoch ends', { epoch: 0, batch: 3, step: 3, bestEpoch: -1, bestValidLoss: Infinity, history: [], lossSum: 4.5, lossCount: 48, bestConfusion: null }],
-  ['special numbers everywhere', { epoch: 1, batch: 0, step: 6, bestEpoch: 1, bestValidLoss: -0, history: [record], lossSum: -0, lossCount: 0, bestConfusion: [[0, 1], [2, 3]] }],
-  ['a NaN best loss and -Infinity sums', { epoch: 2, batch: 1, step: 13, bestEpoch: 2, bestValidLoss: NaN, history: [record, { ...record, epoch: 2 }], lossSum: -Infinity, lossCount: 16, bestConfusion: null }],
+  ['before the first epoch ends', { epoch: 0, batch: 3, step: 3, bestEpoch: -1, bestValidLoss: Infinity, bestMonitored: Infinity, history: [], lossSum: 4.5, lossCount: 48, bestConfusion: null }],
+  ['special numbers everywhere', { epoch: 1, batch: 0, step: 6, bestEpoch: 1, bestValidLoss: -0, bestMonitored: 0.25, history: [record], lossSum: -0, lossCount: 0, bestConfusion: [[0, 1], [2, 3]] }],
+  ['a NaN best loss and -Infinity sums', { epoch: 2, batch: 1, step: 13, bestEpoch: 2, bestValidLoss: NaN, bestMonitored: -Infinity, history: [record, { ...record, epoch: 2 }], lossSum: -Infinity, lossCount: 16, bestConfusion: null }],
 ];
 
 /** Object.is on every leaf, naming the path of the first difference. */
@@ -64,6 +64,7 @@ describe('run state codec', () => {
       ['{not json', /ckpt: the checkpoint's run state is invalid \(not JSON/],
       [[], /not an object/],
       [{ ...good, bestValidLoss: null }, /bestValidLoss must be a number, found null/],
+      [{ ...good, bestMonitored: 'x' }, /bestMonitored must be a number, found "x"/],
       [{ ...good, epoch: -1 }, /epoch must be an integer ≥ 0, found -1/],
       [{ ...good, step: 1.5 }, /step must be an integer ≥ 0, found 1.5/],
       [{ ...good, bestEpoch: -2 }, /bestEpoch must be an integer ≥ -1/],
@@ -91,7 +92,7 @@ describe('a checkpoint written before the first epoch ends', () => {
     expect(stopped.finished).toBe(false);
     const { metadata } = await readSafetensors(join(out, 'checkpoint.safetensors'));
     const state = decodeTrainState(metadata.state!, 'ckpt');
-    expectSameFields(state, { ...state, epoch: 0, batch: 3, step: 3, bestEpoch: -1, bestValidLoss: Infinity, history: [], bestConfusion: null });
+    expectSameFields(state, { ...state, epoch: 0, batch: 3, step: 3, bestEpoch: -1, bestValidLoss: Infinity, bestMonitored: Infinity, history: [], bestConfusion: null });
     const resumed = await train(data, { ...opts, outDir: out, resume: true });
     const full = await train(data, { ...opts, outDir: tmp() });
     expect(resumed.bestEpoch).toBeGreaterThanOrEqual(1);
