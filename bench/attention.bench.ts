@@ -1,8 +1,13 @@
-// bench/attention.bench.ts — fused attention against this run's fp32 peak and against an
-// unfused composition of the package's own kernels (batched GEMM S = scale·QKᵀ, row softmax,
-// batched GEMM P·V; it materialises S and ignores the key padding, i.e. it does at least the
-// fused kernel's work). FLOPs count every key, padded or not: forward 4·B·H·Lq·Lk·Dh (causal:
-// half), forward + backward 3.5× the forward. Also the memory curve: peak RSS of a fresh
+// bench/attention.bench.ts — fused attention over packed sequences (q [Tq, H·Dh], k, v
+// [Tk, H·Dh], per-sample offsets; lib/kernels/attention.ts) against this run's fp32 peak and
+// against an unfused composition of the package's own kernels on the padded [B·H, L, Dh] blocks
+// (batched GEMM S = scale·QKᵀ, row softmax, batched GEMM P·V; it materialises S and ignores the
+// padding, i.e. it does at least the fused kernel's work). "pad" shapes run with real lengths,
+// as the model does: self-attention packs both queries and keys to the valid tokens (lengths
+// uniform in [0.4·L, L]), cross-attention has Lq queries per sample over its valid keys; the
+// other shapes are the uniform-offset (padded) case. FLOPs count the padded shape, as
+// before this layout (forward 4·B·H·Lq·Lk·Dh, causal: half; forward + backward 3.5× the
+// forward), so "% peak" compares with earlier runs; "real GFLOP" counts the valid tokens only. Also the memory curve: peak RSS of a fresh
 // process running a B 1, H 1, Lq = Lk = 1024 … 32768 forward, with the growth fitted in log-log.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -66,7 +71,8 @@ function memoryCurve(): Array<{ lk: number; aboveStartMB: number; duringCallMB: 
       const start = hwm();
       const q = new Float32Array(lk * d).fill(0.01), k = new Float32Array(lk * d).fill(0.02), v = new Float32Array(lk * d).fill(0.03);
       const before = hwm();
-      kernels.attentionForward({ q, k, v, batch: 1, heads: 1, lq: lk, lk, headDim: d });
+      const cu = Int32Array.of(0, lk);
+      kernels.attentionForward({ q, k, v, batch: 1, heads: 1, headDim: d, cuSeqlensQ: cu, cuSeqlensK: cu });
       console.log(JSON.stringify({ start, before, after: hwm() }));`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     if (r.status !== 0) break;
@@ -95,20 +101,32 @@ export function runAttentionBench(limits: MachineLimits): { rows: Row[]; results
   const torchFor = (s: Shape) => (torch.ok ? torch.data.results.find((r) => r.name === s.name && r.lq === s.lq && r.lk === s.lk) : undefined);
   for (const s of ATTENTION_SHAPES) {
     const nq = s.b * s.h * s.lq * s.dh, nk = s.b * s.h * s.lk * s.dh;
-    const q = filled(nq, 1), k = filled(nk, 2), v = filled(nk, 3), dOut = filled(nq, 4);
-    const kl = s.pad ? keyLengths(s.b, s.lk) : null;
-    const base = { batch: s.b, heads: s.h, lq: s.lq, lk: s.lk, headDim: s.dh, causal: !!s.causal, keyLengths: kl };
-    const out = new Float32Array(nq), lse = new Float32Array(s.b * s.h * s.lq);
-    const dq = new Float32Array(nq), dk = new Float32Array(nk), dv = new Float32Array(nk);
+    // packed rows: real key lengths (and, for self-attention, the same query lengths)
+    const kl = s.pad ? keyLengths(s.b, s.lk) : new Int32Array(s.b).fill(s.lk);
+    const ql = s.pad && s.lq === s.lk ? kl : new Int32Array(s.b).fill(s.lq);
+    const offsets = (lens: Int32Array): Int32Array => {
+      const cu = new Int32Array(lens.length + 1);
+      lens.forEach((l, b) => { cu[b + 1] = cu[b]! + l; });
+      return cu;
+    };
+    const cuSeqlensQ = offsets(ql), cuSeqlensK = offsets(kl);
+    const W = s.h * s.dh, tq = cuSeqlensQ[s.b]!, tk = cuSeqlensK[s.b]!;
+    const q = filled(tq * W, 1), k = filled(tk * W, 2), v = filled(tk * W, 3), dOut = filled(tq * W, 4);
+    const base = { batch: s.b, heads: s.h, headDim: s.dh, cuSeqlensQ, cuSeqlensK, causal: !!s.causal };
+    const out = new Float32Array(tq * W), lse = new Float32Array(s.h * tq);
+    const dq = new Float32Array(tq * W), dk = new Float32Array(tk * W), dv = new Float32Array(tk * W);
+    let real = 0;
+    for (let b = 0; b < s.b; b++) real += 4 * s.h * s.dh * ql[b]! * (s.causal ? (kl[b]! + 1) / 2 : kl[b]!);
     const fwd = measure(`attention fwd ${s.name}`, () => kernels.attentionForward({ ...base, q, k, v, out, lse }), { maxTime: 1.5 });
     const bwd = measure(`attention bwd ${s.name}`, () => kernels.attentionBackward({ ...base, q, k, v, out, lse, dOut, dq, dk, dv }), { maxTime: 1.5 });
     // Unfused: S = scale·Q·Kᵀ (batched GEMM), softmax, O = P·V.
     const sMat = new Float32Array(s.b * s.h * s.lq * s.lk), o2 = new Float32Array(nq);
+    const qp = filled(nq, 1), kp = filled(nk, 2), vp = filled(nk, 3);
     const scale = 1 / Math.sqrt(s.dh);
     const unfused = measure(`attention unfused ${s.name}`, () => {
-      kernels.gemmBatched({ a: q, b: k, c: sMat, batch: s.b * s.h, m: s.lq, n: s.lk, k: s.dh, transB: true, alpha: scale });
+      kernels.gemmBatched({ a: qp, b: kp, c: sMat, batch: s.b * s.h, m: s.lq, n: s.lk, k: s.dh, transB: true, alpha: scale });
       kernels.softmax({ x: sMat, out: sMat, rows: s.b * s.h * s.lq, cols: s.lk });
-      kernels.gemmBatched({ a: sMat, b: v, c: o2, batch: s.b * s.h, m: s.lq, n: s.dh, k: s.lk });
+      kernels.gemmBatched({ a: sMat, b: vp, c: o2, batch: s.b * s.h, m: s.lq, n: s.dh, k: s.lk });
     }, { maxTime: 1.5 });
     const t = torchFor(s);
     const flopF = 4 * s.b * s.h * s.lq * s.lk * s.dh * (s.causal ? 0.5 : 1);
@@ -121,6 +139,7 @@ export function runAttentionBench(limits: MachineLimits): { rows: Row[]; results
       'fwd % peak': (100 * gF) / limits.peakGflopsAll,
       'bwd ms': bwd.median * 1e3,
       'fwd+bwd % peak': (100 * gFB) / limits.peakGflopsAll,
+      'real fwd GFLOP/s': real / fwd.median / 1e9,
       'unfused fwd ms': unfused.median * 1e3,
       'vs unfused': unfused.median / fwd.median,
       'torch fwd ms': t ? t.forwardSeconds * 1e3 : '-',
@@ -129,7 +148,7 @@ export function runAttentionBench(limits: MachineLimits): { rows: Row[]; results
       'faults/call': fwd.faultsPerCall,
     });
     results.push({
-      ...s, forwardSeconds: fwd.median, backwardSeconds: bwd.median, unfusedSeconds: unfused.median, forwardGflops: gF,
+      ...s, realForwardFlops: real, forwardSeconds: fwd.median, backwardSeconds: bwd.median, unfusedSeconds: unfused.median, forwardGflops: gF,
       forwardBackwardGflops: gFB, peakGflops: limits.peakGflopsAll,
       torchForwardSeconds: t?.forwardSeconds ?? null, torchForwardBackwardSeconds: t?.forwardBackwardSeconds ?? null,
     });

@@ -1,7 +1,9 @@
 // bench/nn.bench.ts — the TypeScript layer's overhead: a MultiHeadAttention forward + backward
-// (B 32, L 375, d 512, 8 heads, key padding) against the sum of the kernel calls it makes,
-// timed alone on preallocated buffers (4 projection GEMMs with bias, the fused attention, and in
-// the backward the GEMMs for dX / dW, the bias sums and the fused attention backward); and
+// (B 32, L 375, d 512, 8 heads, key padding: x [B, L, d] padded, every query row computed, the
+// keys / values projected from the valid rows only) against the sum of the kernel calls it
+// makes, timed alone on preallocated buffers (the valid rows' gather, 4 projection GEMMs with
+// bias, the fused packed attention reading the [T, d] projections in place, and in the backward
+// the GEMMs for dX / dW, the bias sums, the fused attention backward and the rows' scatter); and
 // against PyTorch's nn.MultiheadAttention on the same shapes (SPEC §7). Also RSS and page faults
 // per training step of the layer after warm-up (the buffer pool keeps them flat).
 import { backend, kernels } from '../lib/index.js';
@@ -38,16 +40,22 @@ export function runNnBench(limits: MachineLimits): { rows: Row[]; results: unkno
   const n = B * L * D;
   const buf = (): Float32Array => new Float32Array(n);
   const [q, k, v, o, att, dAtt, dq, dk, dv, dx, dTmp] = Array.from({ length: 11 }, buf) as Float32Array[];
-  const qh = buf(), kh = buf(), vh = buf();
   const lse = new Float32Array(B * H * L);
   const W = [layer.q_proj, layer.k_proj, layer.v_proj, layer.out_proj].map((l) => ({ w: l.weight.data, b: l.bias!.data, dw: new Float32Array(D * D), db: new Float32Array(D) }));
   const rows = B * L;
-  const shape = { batch: B, heads: H, lq: L, lk: L, headDim: DH, keyLengths };
+  const cuSeqlensQ = Int32Array.from({ length: B + 1 }, (_, b) => b * L);
+  const cuSeqlensK = new Int32Array(B + 1);
+  keyLengths.forEach((l, b) => { cuSeqlensK[b + 1] = cuSeqlensK[b]! + l; });
+  const tk = cuSeqlensK[B]!;
+  const xs = new Float32Array(tk * D), dxs = new Float32Array(tk * D), dxp = buf();
+  const kk = k!.subarray(0, tk * D), vv = v!.subarray(0, tk * D), dkk = dk!.subarray(0, tk * D), dvv = dv!.subarray(0, tk * D);
+  const shape = { batch: B, heads: H, headDim: DH, cuSeqlensQ, cuSeqlensK };
   const kernelFwd = (): void => {
     kernels.gemm({ a: x.data, b: W[0]!.w, bias: W[0]!.b, c: q!, m: rows, n: D, k: D, transB: true });
-    kernels.gemm({ a: x.data, b: W[1]!.w, bias: W[1]!.b, c: k!, m: rows, n: D, k: D, transB: true });
-    kernels.gemm({ a: x.data, b: W[2]!.w, bias: W[2]!.b, c: v!, m: rows, n: D, k: D, transB: true });
-    kernels.attentionForward({ ...shape, q: qh, k: kh, v: vh, out: att!, lse });
+    kernels.packHeads({ src: x.data, dst: xs, lengths: keyLengths, len: L, heads: 1, headDim: D });
+    kernels.gemm({ a: xs, b: W[1]!.w, bias: W[1]!.b, c: kk, m: tk, n: D, k: D, transB: true });
+    kernels.gemm({ a: xs, b: W[2]!.w, bias: W[2]!.b, c: vv, m: tk, n: D, k: D, transB: true });
+    kernels.attentionForward({ ...shape, q: q!, k: kk, v: vv, out: att!, lse });
     kernels.gemm({ a: att!, b: W[3]!.w, bias: W[3]!.b, c: o!, m: rows, n: D, k: D, transB: true });
   };
   const kernelStep = (): void => {
@@ -56,12 +64,19 @@ export function runNnBench(limits: MachineLimits): { rows: Row[]; results: unkno
     kernels.gemm({ a: dOut, b: W[3]!.w, c: dAtt!, m: rows, n: D, k: D });
     kernels.gemm({ a: dOut, b: att!, c: W[3]!.dw, m: D, n: D, k: rows, transA: true });
     kernels.biasGrad({ dy: dOut, m: rows, n: D, dBias: W[3]!.db });
-    kernels.attentionBackward({ ...shape, q: qh, k: kh, v: vh, out: att!, lse, dOut: dAtt!, dq: dq!, dk: dk!, dv: dv! });
-    [dq!, dk!, dv!].forEach((g, i) => {
-      kernels.gemm({ a: g, b: W[i]!.w, c: i === 0 ? dx! : dTmp!, m: rows, n: D, k: D, beta: 0 });
-      kernels.gemm({ a: g, b: x.data, c: W[i]!.dw, m: D, n: D, k: rows, transA: true });
-      kernels.biasGrad({ dy: g, m: rows, n: D, dBias: W[i]!.db });
+    kernels.attentionBackward({ ...shape, q: q!, k: kk, v: vv, out: att!, lse, dOut: dAtt!, dq: dq!, dk: dkk, dv: dvv });
+    kernels.gemm({ a: dq!, b: W[0]!.w, c: dx!, m: rows, n: D, k: D, beta: 0 });
+    kernels.gemm({ a: dq!, b: x.data, c: W[0]!.dw, m: D, n: D, k: rows, transA: true });
+    kernels.biasGrad({ dy: dq!, m: rows, n: D, dBias: W[0]!.db });
+    [dkk, dvv].forEach((g, j) => {
+      const i = j + 1;
+      kernels.gemm({ a: g, b: W[i]!.w, c: j === 0 ? dxs : dTmp!.subarray(0, tk * D), m: tk, n: D, k: D, beta: 0 });
+      kernels.gemm({ a: g, b: xs, c: W[i]!.dw, m: D, n: D, k: tk, transA: true });
+      kernels.biasGrad({ dy: g, m: tk, n: D, dBias: W[i]!.db });
     });
+    kernels.addScaled({ x: dxs, y: dTmp!.subarray(0, tk * D), out: dxs });
+    kernels.unpackHeads({ src: dxs, dst: dxp, lengths: keyLengths, len: L, heads: 1, headDim: D });
+    kernels.addScaled({ x: dx!, y: dxp, out: dx! });
   };
 
   const mLayerFwd = measure('mha layer forward', layerFwd, { maxTime: 4 });

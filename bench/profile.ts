@@ -27,8 +27,12 @@ for (const name of Object.keys(native)) {
       e.ms += performance.now() - t0;
       e.calls++;
       if (name === 'gemm') e.flops += 2 * (o.m as number) * (o.n as number) * (o.k as number);
-      if (name.startsWith('attention')) {
-        e.flops += 4 * (o.batch as number) * (o.heads as number) * (o.lq as number) * (o.lk as number) * (o.headDim as number) * (name === 'attentionBackward' ? 2.5 : 1);
+      if (name === 'attentionForward' || name === 'attentionBackward') {
+        // packed layout: Σ_b Lq_b·Lk_b (query, key) pairs per head
+        const cq = args[0] as { cuSeqlensQ: Int32Array; cuSeqlensK: Int32Array };
+        let pairs = 0;
+        for (let b = 0; b + 1 < cq.cuSeqlensQ.length; b++) pairs += (cq.cuSeqlensQ[b + 1]! - cq.cuSeqlensQ[b]!) * (cq.cuSeqlensK[b + 1]! - cq.cuSeqlensK[b]!);
+        e.flops += 4 * pairs * (o.heads as number) * (o.headDim as number) * (name === 'attentionBackward' ? 2.5 : 1);
       }
       times.set(key, e);
     }

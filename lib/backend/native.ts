@@ -31,16 +31,20 @@ export interface NativeGemmBatchedArgs extends NativeGemmArgs {
   strideC: number;
 }
 
+/** Packed layout (native/core/include/merclip/attention.h): offsets [batch + 1], row strides. */
 export interface NativeAttentionShape {
   batch: number;
   heads: number;
-  lq: number;
-  lk: number;
   headDim: number;
+  maxSeqlenQ: number;
+  maxSeqlenK: number;
+  cuSeqlensQ: Int32Array;
+  cuSeqlensK: Int32Array;
+  qStride: number;
+  kStride: number;
+  vStride: number;
   scale: number;
   causal: boolean;
-  keyLengths?: Int32Array | null;
-  queryLengths?: Int32Array | null;
 }
 
 export interface NativeInfo {

@@ -177,13 +177,14 @@ export class ClipTextTransformer extends Module {
     const d = this.config.hidden_size;
     const all = this.embed(ids, batch, length).reshape([batch * length, d]);
     let u = ops.gatherRows(all, repIdx); // [U, d]
-    const expand = (t: Tensor): Tensor => ops.gatherRows(t, full).reshape([batch, length, d]);
     for (const layer of this.encoder.layers) {
       const a = layer.layer_norm1.forward(u);
       const att = layer.self_attn;
-      const heads = (t: Tensor): Tensor => ops.splitHeads(expand(t), att.heads);
-      const o = ops.mergeHeads(ops.attention(heads(att.q_proj.forward(a)), heads(att.k_proj.forward(a)), heads(att.v_proj.forward(a)), { causal: true }));
-      const h = ops.add(u, att.out_proj.forward(ops.gatherRows(o.reshape([batch * length, d]), repIdx)));
+      // the [batch·length, d] rows of every row's positions, uniform offsets (one sample per row)
+      const rows = (t: Tensor): Tensor => ops.gatherRows(t, full);
+      const cu = ops.uniformOffsets(batch, length);
+      const o = ops.attention(rows(att.q_proj.forward(a)), rows(att.k_proj.forward(a)), rows(att.v_proj.forward(a)), { heads: att.heads, cuSeqlensQ: cu, cuSeqlensK: cu, causal: true });
+      const h = ops.add(u, att.out_proj.forward(ops.gatherRows(o, repIdx)));
       u = ops.add(h, layer.mlp.forward(layer.layer_norm2.forward(h)));
     }
     return this.final_layer_norm.forward(ops.gatherRows(u, eosUnique));

@@ -94,8 +94,8 @@ class ModalityEncoder extends Module {
   }
   /**
    * The valid tokens only (SPEC §7: padding is not work): features are packed to [T, D]
-   * (T = Σ lengths), every per-token op (projections, FFN, LayerNorm) runs on T rows, and only
-   * the attention kernel sees the [B, L, ·] layout (with the true lengths as key padding).
+   * (T = Σ lengths), every op runs on those T rows — the attention kernel too (packed rows with
+   * per-sample offsets; nothing is padded).
    */
   forward(input: ModalityInput, batch: number, drop: Dropout | null = null): { features: Tensor; packing: Packing } {
     const { features, lengths, length: L, dim } = input;

@@ -77,7 +77,7 @@ export class Embedding extends Module {
   }
 }
 
-/** How a packed sequence [T, d] (only valid tokens, see ops.packRows) maps to [B, length, d]. */
+/** How a packed sequence [T, d] (only the valid tokens, samples one after the other) maps to [B, length, d]. */
 export interface Packing {
   lengths: Int32Array;
   /** The padded length L. */
@@ -85,7 +85,10 @@ export interface Packing {
 }
 
 export interface AttentionCallOptions {
-  /** [B] valid keys per batch item (key padding). */
+  /**
+   * [B] valid keys per sample. With a padded source [B, Lk, ·] the keys at and past it are left
+   * out (only the valid rows are projected); with a packed source it must equal its lengths.
+   */
   keyLengths?: Int32Array | null;
   causal?: boolean;
   /** The query is packed [T, d] (the output is packed too). */
@@ -94,7 +97,12 @@ export interface AttentionCallOptions {
   sourcePacking?: Packing | null;
 }
 
-/** Multi-head attention with separate q/k/v/out projections (HF naming), the fused kernel inside. */
+/**
+ * Multi-head attention with separate q/k/v/out projections (HF naming), the fused kernel inside.
+ * The kernel reads the [T, dim] projections in place (packed rows with per-sample offsets, head
+ * h at columns h·Dh …): no heads layout, no padding rows. A padded [B, L, ·] input is the
+ * uniform-offset case.
+ */
 export class MultiHeadAttention extends Module {
   readonly q_proj: Linear;
   readonly k_proj: Linear;
@@ -112,25 +120,61 @@ export class MultiHeadAttention extends Module {
     this.q_proj = this.addModule('q_proj', new Linear(dim, dim, rng, opts));
     this.out_proj = this.addModule('out_proj', new Linear(dim, dim, rng, opts));
   }
-  /** query [B, Lq, dim], key/value source [B, Lk, kvDim] (default: the query) → [B, Lq, dim]. */
+  /**
+   * query [B, Lq, dim] (or packed [T, dim] with queryPacking), key/value source [B, Lk, kvDim]
+   * (or packed; default: the query) → the query's layout.
+   */
   forward(query: Tensor, source: Tensor = query, opts: AttentionCallOptions = {}): Tensor {
-    // Packed inputs are projected as packed rows (only valid tokens: that is where the FLOPs
-    // are) and laid out [B, L, d] only for the attention kernel.
     const qp = opts.queryPacking ?? null;
     const sp = opts.sourcePacking ?? (source === query ? qp : null);
+    const keyLengths = opts.keyLengths ?? null;
     if (sp && !qp && source !== query && !opts.causal && query.ndim === 3 && this.absorbs(query.dim(1))
-      && sameLengths(opts.keyLengths ?? null, sp.lengths)) {
+      && sameLengths(keyLengths, sp.lengths)) {
       return this.forwardAbsorbed(query, source, sp.lengths);
     }
-    const heads = (t: Tensor, p: Packing | null): Tensor => (p ? ops.splitHeadsPacked(t, this.heads, p.lengths, p.length) : ops.splitHeads(t, this.heads));
-    const q = heads(this.q_proj.forward(query), qp);
-    const k = heads(this.k_proj.forward(source), sp);
-    const v = heads(this.v_proj.forward(source), sp);
-    // packed queries: their padding rows are dropped again below, so the kernel skips them
-    const o = ops.attention(q, k, v, {
-      keyLengths: opts.keyLengths ?? null, causal: opts.causal ?? false, queryLengths: qp ? qp.lengths : null,
+    // query rows [Tq, dim] and their offsets
+    let qRows: Tensor, cuQ: Int32Array;
+    if (qp) {
+      qRows = query;
+      cuQ = ops.offsetsOf('MultiHeadAttention query lengths', qp.lengths, qp.length);
+    } else {
+      if (query.ndim !== 3) throw new RangeError(`MultiHeadAttention: expected query [B, L, ${this.dim}], received [${query.shape.join(', ')}]`);
+      qRows = query.reshape([query.dim(0) * query.dim(1), query.dim(2)]);
+      cuQ = ops.uniformOffsets(query.dim(0), query.dim(1));
+    }
+    // key / value source rows [Tk, kvDim]: the valid ones only
+    let sRows: Tensor, cuK: Int32Array;
+    if (sp) {
+      const cuS = ops.offsetsOf('MultiHeadAttention source lengths', sp.lengths, sp.length);
+      if (keyLengths && !sameLengths(keyLengths, sp.lengths)) {
+        // fewer keys than the packing holds: the first keyLengths[b] rows of each sample
+        if (keyLengths.length !== sp.lengths.length || keyLengths.some((l, b) => !Number.isInteger(l) || l < 0 || l > sp.lengths[b]!)) {
+          throw new RangeError(`MultiHeadAttention: keyLengths [${Array.from(keyLengths).join(', ')}] must be within the packed source's lengths [${Array.from(sp.lengths).join(', ')}]`);
+        }
+        const idx: number[] = [];
+        keyLengths.forEach((l, b) => { for (let j = 0; j < l; j++) idx.push(cuS[b]! + j); });
+        sRows = ops.gatherRows(source, Int32Array.from(idx));
+        cuK = ops.offsetsOf('MultiHeadAttention keyLengths', keyLengths);
+      } else {
+        sRows = source;
+        cuK = cuS;
+      }
+    } else {
+      if (source.ndim !== 3) throw new RangeError(`MultiHeadAttention: expected source [B, L, kvDim], received [${source.shape.join(', ')}]`);
+      const [B, Lk, kv] = source.shape as [number, number, number];
+      if (keyLengths && keyLengths.some((l) => l !== Lk)) {
+        sRows = ops.packRows(source, keyLengths);
+        cuK = ops.offsetsOf('MultiHeadAttention keyLengths', keyLengths, Lk);
+      } else {
+        sRows = source === query && !qp ? qRows : source.reshape([B * Lk, kv]);
+        cuK = ops.uniformOffsets(B, Lk);
+      }
+    }
+    const o = ops.attention(this.q_proj.forward(qRows), this.k_proj.forward(sRows), this.v_proj.forward(sRows), {
+      heads: this.heads, cuSeqlensQ: cuQ, cuSeqlensK: cuK, causal: opts.causal ?? false,
     });
-    return this.out_proj.forward(qp ? ops.mergeHeadsPacked(o, qp.lengths) : ops.mergeHeads(o));
+    const y = this.out_proj.forward(o);
+    return qp ? y : y.reshape([query.dim(0), query.dim(1), this.dim]);
   }
 
   /**

@@ -321,43 +321,6 @@ export function mergeHeads(x: Tensor): Tensor {
 }
 
 /**
- * Packed rows [T, H·Dh] (ops.packRows) → padded heads [B, H, L, Dh] with zero padding rows, in
- * one native pass: splitHeads(unpackRows(x, lengths, L), heads).
- */
-export function splitHeadsPacked(x: Tensor, heads: number, lengths: Int32Array, L: number): Tensor {
-  const op = 'splitHeadsPacked';
-  if (x.ndim !== 2 || !Number.isInteger(heads) || heads < 1 || x.dim(1) % heads !== 0) {
-    fail(op, `expected x [T, heads·headDim] with heads = ${heads} dividing the last dim, received ${fmtShape(x.shape)}`);
-  }
-  const T = packedCount(op, lengths, L);
-  if (x.dim(0) !== T) fail(op, `x has ${x.dim(0)} rows, the lengths add up to ${T}`);
-  const B = lengths.length, dh = x.dim(1) / heads;
-  const lens = lengths.slice();
-  const y = empty([B, heads, L, dh]);
-  unpackInto(y.data, x.data, lens, L, heads, dh);
-  return record(y, op, [x], (g) => {
-    writeGrad(x, (buf) => packInto(buf, g, lens, L, heads, dh));
-  });
-}
-
-/**
- * Padded heads [B, H, L, Dh] → packed rows [T, H·Dh] (valid rows only), in one native pass:
- * packRows(mergeHeads(x), lengths). The gradient of the padding rows is 0.
- */
-export function mergeHeadsPacked(x: Tensor, lengths: Int32Array): Tensor {
-  const op = 'mergeHeadsPacked';
-  if (x.ndim !== 4 || lengths.length !== x.dim(0)) fail(op, `expected x [B, H, L, Dh] with ${lengths.length} lengths, received ${fmtShape(x.shape)}`);
-  const [, H, L, dh] = x.shape as [number, number, number, number];
-  const T = packedCount(op, lengths, L);
-  const lens = lengths.slice();
-  const y = empty([T, H * dh]);
-  packInto(y.data, x.data, lens, L, H, dh);
-  return record(y, op, [x], (g) => {
-    writeGrad(x, (buf) => unpackInto(buf, g, lens, L, H, dh));
-  });
-}
-
-/**
  * padded [B, H, L, Dh] ← packed [T, H·Dh], padding rows 0 (the native unpackHeads: one threaded
  * pass; zeros when nothing is packed — the kernels take no empty buffers).
  */
@@ -540,22 +503,6 @@ export function packRows(x: Tensor, lengths: Int32Array): Tensor {
   });
 }
 
-/** x [T, D] packed → [B, L, D] with zeros at the padding positions (the inverse of packRows). */
-export function unpackRows(x: Tensor, lengths: Int32Array, L: number): Tensor {
-  const op = 'unpackRows';
-  if (x.ndim !== 2) fail(op, `expected x [T, D], received ${fmtShape(x.shape)}`);
-  const T = packedCount(op, lengths, L);
-  if (x.dim(0) !== T) fail(op, `x has ${x.dim(0)} rows, the lengths add up to ${T}`);
-  const B = lengths.length, D = x.dim(1);
-  const lens = lengths.slice();
-  const y = empty([B, L, D]);
-  unpackInto(y.data, x.data, lens, L, 1, D);
-  return record(y, op, [x], (g) => {
-    writeGrad(x, (dx) => packInto(dx, g, lens, L, 1, D));
-  });
-}
-
-
 /**
  * x [T, D] packed + positions: row t of sample b (its j-th token) gets pos[j] added
  * (pos [maxLen, D], a learned position table). The backward sums each position's gradient over
@@ -679,42 +626,72 @@ export function dropout(x: Tensor, p: number, gen: Rng, training = true): Tensor
 // attention and similarity
 
 export interface AttentionOpOptions {
+  heads: number;
+  /** [B + 1] query row offsets (sample b owns rows c[b] … c[b+1] − 1 of q); c[B] = q rows. */
+  cuSeqlensQ: Int32Array;
+  /** [B + 1] key / value row offsets; c[B] = k rows. */
+  cuSeqlensK: Int32Array;
   /** Default 1/√headDim. */
   scale?: number;
+  /** Query i of a sample sees that sample's keys 0 … i. Default false. */
   causal?: boolean;
-  /** [B] valid keys per batch item; keys at and past the length are masked. */
-  keyLengths?: Int32Array | null;
-  /** [B] real query rows per batch item; rows past it are padding (output 0, not computed). */
-  queryLengths?: Int32Array | null;
 }
 
-/** Fused multi-head attention: q [B,H,Lq,Dh], k, v [B,H,Lk,Dh] → [B,H,Lq,Dh]. */
-export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOpOptions = {}): Tensor {
+/** [B + 1] offsets of B samples of `length` rows each (the padded [B, L] layout). */
+export function uniformOffsets(batch: number, length: number): Int32Array {
+  const cu = new Int32Array(batch + 1);
+  for (let b = 0; b <= batch; b++) cu[b] = b * length;
+  return cu;
+}
+
+/** [B + 1] offsets of packed samples with these lengths (checked: integers in [0, L]). */
+export function offsetsOf(op: string, lengths: ArrayLike<number>, L = Infinity): Int32Array {
+  packedCount(op, lengths, L);
+  const cu = new Int32Array(lengths.length + 1);
+  for (let b = 0; b < lengths.length; b++) cu[b + 1] = cu[b]! + lengths[b]!;
+  return cu;
+}
+
+/**
+ * Fused multi-head attention over packed sequences (lib/kernels/attention.ts): q [Tq, H·Dh],
+ * k, v [Tk, H·Dh] — e.g. straight from the q/k/v projections — with per-sample offsets →
+ * [Tq, H·Dh]. Head h is columns h·Dh … of every row (no heads copy). A sample without keys
+ * gives 0 rows and zero gradients; the backward recomputes the probabilities from the saved lse.
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOpOptions): Tensor {
   const op = 'attention';
-  if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) fail(op, `expected 4-D q, k, v [B, H, L, Dh], received ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
-  const [batch, heads, lq, headDim] = q.shape as [number, number, number, number];
-  const lk = k.dim(2);
-  requireShape(op, 'k', k, [batch, heads, lk, headDim]);
-  requireShape(op, 'v', v, [batch, heads, lk, headDim]);
+  const { heads } = opts;
+  if (q.ndim !== 2 || k.ndim !== 2 || v.ndim !== 2) fail(op, `expected 2-D q, k, v [T, heads·headDim], received ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
+  const [tq, width] = q.shape as [number, number];
+  if (!Number.isInteger(heads) || heads < 1 || width % heads !== 0) fail(op, `expected heads = ${heads} to divide the width ${width}`);
+  const tk = k.dim(0);
+  requireShape(op, 'k', k, [tk, width]);
+  requireShape(op, 'v', v, [tk, width]);
+  const cuQ = opts.cuSeqlensQ.slice(), cuK = opts.cuSeqlensK.slice();
+  if (cuQ.length < 2 || cuK.length !== cuQ.length) fail(op, `expected cuSeqlensQ and cuSeqlensK of the same length B + 1 >= 2, received ${cuQ.length} and ${cuK.length}`);
+  if (cuQ[cuQ.length - 1] !== tq || cuK[cuK.length - 1] !== tk) fail(op, `the offsets end at ${cuQ[cuQ.length - 1]} / ${cuK[cuK.length - 1]}, q / k have ${tq} / ${tk} rows`);
+  const y = empty([tq, width]);
+  if (tq === 0 || tk === 0) {
+    // nothing to attend to (or from): every output row is 0, every gradient 0 (the kernel takes
+    // no empty buffers)
+    y.data.fill(0);
+    return record(y, op, [q, k, v], () => {
+      for (const x of [q, k, v]) writeGrad(x, (buf) => buf.fill(0));
+    });
+  }
   const shape = {
-    batch, heads, lq, lk, headDim, scale: opts.scale, causal: opts.causal ?? false,
-    keyLengths: opts.keyLengths ?? null, queryLengths: opts.queryLengths ?? null,
+    batch: cuQ.length - 1, heads, headDim: width / heads, cuSeqlensQ: cuQ, cuSeqlensK: cuK,
+    scale: opts.scale, causal: opts.causal ?? false,
   };
-  const y = empty(q.shape);
-  const lse = pool.acquire(batch * heads * lq);
+  const lse = pool.acquire(heads * tq);
   kernels.attentionForward({ ...shape, q: q.data, k: k.data, v: v.data, out: y.data, lse });
-  const keyLengths = shape.keyLengths ? shape.keyLengths.slice() : null;
-  const queryLengths = shape.queryLengths ? shape.queryLengths.slice() : null;
   const node = record(y, op, [q, k, v], (g) => {
-    // saved: q, k, v, out, lse; the kernel recomputes the probabilities tile by tile
-    const dq = q.requiresGrad && q.grad === null ? gradTarget(q).buf : pool.acquire(q.size);
-    const dk = k.requiresGrad && k.grad === null ? gradTarget(k).buf : pool.acquire(k.size);
-    const dv = v.requiresGrad && v.grad === null ? gradTarget(v).buf : pool.acquire(v.size);
-    const qOwn = !(q.grad && q.grad.data === dq), kOwn = !(k.grad && k.grad.data === dk), vOwn = !(v.grad && v.grad.data === dv);
-    kernels.attentionBackward({ ...shape, keyLengths, queryLengths, q: q.data, k: k.data, v: v.data, out: y.data, lse, dOut: g, dq, dk, dv });
-    if (qOwn) accumulateGrad(q, dq, true);
-    if (kOwn) accumulateGrad(k, dk, true);
-    if (vOwn) accumulateGrad(v, dv, true);
+    // saved: q, k, v, out, lse; the kernel recomputes the probabilities tile by tile and
+    // overwrites dq, dk, dv
+    const grads: Array<[Tensor, Float32Array]> = [q, k, v].map((x) => [x, x.requiresGrad && x.grad === null ? gradTarget(x).buf : pool.acquire(x.size)]);
+    const [dq, dk, dv] = grads.map(([, b]) => b) as [Float32Array, Float32Array, Float32Array];
+    kernels.attentionBackward({ ...shape, q: q.data, k: k.data, v: v.data, out: y.data, lse, dOut: g, dq, dk, dv });
+    for (const [x, buf] of grads) if (!(x.grad && x.grad.data === buf)) accumulateGrad(x, buf, true);
   });
   if (node.requiresGrad) node._save(lse);
   else pool.release(lse);

@@ -5,7 +5,7 @@
 
 namespace merclip_binding {
 
-constexpr int kBindingApiVersion = 7;  // bump when the binding's functions or arguments change
+constexpr int kBindingApiVersion = 8;  // bump when the binding's functions or arguments change
 
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_ops(Napi::Env env, Napi::Object exports);

@@ -17,23 +17,38 @@ export function ln(x: Float64Array, p: P, name: string, d: number, eps = 1e-5): 
 export function addv(a: Float64Array, b: Float64Array): Float64Array {
   return a.map((v, i) => v + b[i]!);
 }
-export function heads(x: Float64Array, B: number, L: number, H: number, dh: number, inverse = false): Float64Array {
-  const out = new Float64Array(x.length);
-  for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) for (let d = 0; d < dh; d++) {
-    const blhd = ((b * L + l) * H + h) * dh + d;
-    const bhld = ((b * H + h) * L + l) * dh + d;
-    if (inverse) out[blhd] = x[bhld]!;
-    else out[bhld] = x[blhd]!;
+/** Rows [B·L, D] → the first lengths[b] rows of each sample, packed (lengths null: all). */
+export function validRows(x: Float64Array, B: number, L: number, D: number, lengths: Int32Array | null): Float64Array {
+  if (!lengths) return x;
+  const out = new Float64Array(lengths.reduce((s, l) => s + l, 0) * D);
+  let o = 0;
+  for (let b = 0; b < B; b++) {
+    out.set(x.subarray(b * L * D, (b * L + lengths[b]!) * D), o);
+    o += lengths[b]! * D;
   }
   return out;
 }
+/** [B + 1] offsets of samples with these lengths. */
+export function offsets(lengths: ArrayLike<number>): Int32Array {
+  const cu = new Int32Array(lengths.length + 1);
+  for (let b = 0; b < lengths.length; b++) cu[b + 1] = cu[b]! + lengths[b]!;
+  return cu;
+}
+/**
+ * Multi-head attention in float64: queries xq [B·Lq, d] (every row), keys / values from xkv
+ * [B·Lk, d] — only the first keyLengths[b] rows of sample b (key padding) — in the packed layout
+ * of reference.attentionForward.
+ */
 export function mha(xq: Float64Array, xkv: Float64Array, p: P, name: string, B: number, Lq: number, Lk: number, d: number, H: number, keyLengths: Int32Array | null, causal = false): Float64Array {
   const dh = d / H;
-  const q = heads(lin(xq, p, `${name}.q_proj`, d, d), B, Lq, H, dh);
-  const k = heads(lin(xkv, p, `${name}.k_proj`, d, d), B, Lk, H, dh);
-  const v = heads(lin(xkv, p, `${name}.v_proj`, d, d), B, Lk, H, dh);
-  const o = R.attentionForward({ q, k, v, batch: B, heads: H, lq: Lq, lk: Lk, headDim: dh, keyLengths, causal }).out;
-  return lin(heads(o, B, Lq, H, dh, true), p, `${name}.out_proj`, d, d);
+  const src = validRows(xkv, B, Lk, d, keyLengths);
+  const q = lin(xq, p, `${name}.q_proj`, d, d);
+  const k = lin(src, p, `${name}.k_proj`, d, d);
+  const v = lin(src, p, `${name}.v_proj`, d, d);
+  const cuSeqlensQ = offsets(new Array<number>(B).fill(Lq));
+  const cuSeqlensK = offsets(keyLengths ?? new Array<number>(B).fill(Lk));
+  const o = R.attentionForward({ q, k, v, batch: B, heads: H, headDim: dh, cuSeqlensQ, cuSeqlensK, causal }).out;
+  return lin(o, p, `${name}.out_proj`, d, d);
 }
 export function mlp(x: Float64Array, p: P, name: string, d: number, hidden: number, act: Activation): Float64Array {
   const approximate = act === 'gelu' ? 'none' : act === 'gelu_tanh' ? 'tanh' : 'quick';

@@ -1,20 +1,23 @@
 // test/kernels/attention.test.ts — kernels.attentionForward / attentionBackward (and their
 // …Async forms) against the float64 references in lib/reference/attention.ts, and the backward
 // also against central finite differences of the reference forward (small shapes), for every
-// SIMD level × {1, all} threads.
+// SIMD level × {1, all} threads. Packed layout: q [Tq, ·], k, v [Tk, ·] with per-sample offsets
+// cuSeqlensQ / cuSeqlensK, head h at columns h·headDim, out [Tq, H·Dh], lse [H, Tq].
 //
-// Shapes: random seeded, odd sizes included; head dims 1, 6, 64, 100; Lq = 1; Lq = 7 with
+// Shapes: seeded random, odd sizes included; head dims 1, 6, 64, 100; Lq = 1; Lq = 7 with
 // Lk = 500 (the decoder's cross-attention, split over key blocks); Lq > Lk and Lq < Lk with
-// causal (no offset); key padding with keyLengths containing 0 (fully masked rows) and lk;
-// causal + padding together; scales ≠ 1/√Dh (negative, large).
+// causal (no offset); ragged samples with zero-length keys (rows that see nothing) and
+// zero-length queries; uniform lengths (the padded layout); causal + ragged together; scales
+// ≠ 1/√Dh (negative, large); wider row strides with NaN gap columns (a stray read poisons the
+// result).
 //
 // Tolerances:
 // - out: |x − r| ≤ 1e-5·|r| + 1e-5·max|out_ref| (the tensor's largest magnitude: out is a convex
 //   combination of v rows, near-zero entries come from cancellation and have no relative
-//   accuracy); fully masked rows: out exactly 0.
-// - lse: |x − r| ≤ 1e-5·|r| + 1e-5, and +Infinity exactly where the row is fully masked.
+//   accuracy); rows that see no key: out exactly 0.
+// - lse: |x − r| ≤ 1e-5·|r| + 1e-5, and +Infinity exactly where the row sees no key.
 // - dq, dk, dv: |x − r| ≤ 1e-4·max|r| of the tensor (vs the reference backward and vs finite
-//   differences); exactly 0 for fully masked query rows and for keys no query sees.
+//   differences); exactly 0 for rows that see no key and for keys no query sees.
 // Outputs are guarded (NaN-prefilled, guard words checked): nothing left unwritten, nothing
 // written outside. Async forms give the same bits as sync; 1 and 2 threads give the same bits.
 
@@ -29,12 +32,16 @@ interface Case {
   name: string;
   batch: number;
   heads: number;
-  lq: number;
-  lk: number;
   headDim: number;
+  cuSeqlensQ: Int32Array;
+  cuSeqlensK: Int32Array;
+  tq: number;
+  tk: number;
+  width: number;
+  /** Extra floats per row of q, k, v (0: dense). */
+  extra: [number, number, number];
   scale: number | undefined;
   causal: boolean;
-  keyLengths: Int32Array | undefined;
   q: Float32Array;
   k: Float32Array;
   v: Float32Array;
@@ -42,85 +49,101 @@ interface Case {
   fwd: { out: Float64Array; lse: Float64Array };
   bwd: { dq: Float64Array; dk: Float64Array; dv: Float64Array };
   fd?: { dq: Float64Array; dk: Float64Array; dv: Float64Array } | undefined;
-  /** Per query row [B·H·Lq]: true when every key is masked. */
+  /** Per query row [Tq]: true when its sample has no key. */
   maskedRow: Uint8Array;
-  /** Per key row [B·H·Lk]: true when no query sees it. */
+  /** Per key row [Tk]: true when no query sees it. */
   unseenKey: Uint8Array;
 }
 
 interface Spec {
-  batch: number;
   heads: number;
-  lq: number;
-  lk: number;
   headDim: number;
+  /** per-sample query / key lengths */
+  lq: number[];
+  lk: number[];
   scale?: number;
   causal?: boolean;
-  keyLengths?: number[];
+  extra?: [number, number, number];
 }
 
 const FD_BUDGET = 3e6; // multiply-adds of the finite differences per case
 
-/** Finite differences of L = ⟨dOut, out⟩ one (batch, head) slice at a time (slices are independent). */
+const offsets = (lens: number[]): Int32Array => {
+  const cu = new Int32Array(lens.length + 1);
+  lens.forEach((l, b) => { cu[b + 1] = cu[b]! + l; });
+  return cu;
+};
+
+/** Rows [T, W] → rows stride W + extra apart with NaN gap columns (and no trailing gap). */
+function widen(x: Float32Array, T: number, W: number, extra: number): Float32Array {
+  if (extra === 0) return x;
+  const st = W + extra;
+  const y = new Float32Array(T === 0 ? 0 : (T - 1) * st + W).fill(NaN);
+  for (let t = 0; t < T; t++) y.set(x.subarray(t * W, t * W + W), t * st);
+  return y;
+}
+
+/** Finite differences of L = ⟨dOut, out⟩ one sample at a time (samples are independent; dense rows). */
 function fdGrads(c: Omit<Case, 'fd' | 'name' | 'maskedRow' | 'unseenKey'>): { dq: Float64Array; dk: Float64Array; dv: Float64Array } {
-  const { batch, heads, lq, lk, headDim: dh } = c;
-  const dq = new Float64Array(c.q.length);
-  const dk = new Float64Array(c.k.length);
-  const dv = new Float64Array(c.v.length);
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < heads; h++) {
-      const bh = b * heads + h;
-      const qs = Float64Array.from(c.q.subarray(bh * lq * dh, (bh + 1) * lq * dh));
-      const ks = Float64Array.from(c.k.subarray(bh * lk * dh, (bh + 1) * lk * dh));
-      const vs = Float64Array.from(c.v.subarray(bh * lk * dh, (bh + 1) * lk * dh));
-      const ds = c.dOut.subarray(bh * lq * dh, (bh + 1) * lq * dh);
-      const shape = {
-        batch: 1, heads: 1, lq, lk, headDim: dh, scale: c.scale, causal: c.causal,
-        keyLengths: c.keyLengths ? Int32Array.of(c.keyLengths[b]!) : undefined,
-      };
-      const loss = (q: Float64Array, k: Float64Array, v: Float64Array): number => dot(ds, reference.attentionForward({ ...shape, q, k, v }).out);
-      dq.set(finiteDiffGrad((x) => loss(x, ks, vs), qs), bh * lq * dh);
-      dk.set(finiteDiffGrad((x) => loss(qs, x, vs), ks), bh * lk * dh);
-      dv.set(finiteDiffGrad((x) => loss(qs, ks, x), vs), bh * lk * dh);
-    }
+  const W = c.width;
+  const dq = new Float64Array(c.tq * W);
+  const dk = new Float64Array(c.tk * W);
+  const dv = new Float64Array(c.tk * W);
+  for (let b = 0; b < c.batch; b++) {
+    const q0 = c.cuSeqlensQ[b]!, q1 = c.cuSeqlensQ[b + 1]!, k0 = c.cuSeqlensK[b]!, k1 = c.cuSeqlensK[b + 1]!;
+    const qs = Float64Array.from(c.q.subarray(q0 * W, q1 * W));
+    const ks = Float64Array.from(c.k.subarray(k0 * W, k1 * W));
+    const vs = Float64Array.from(c.v.subarray(k0 * W, k1 * W));
+    const ds = c.dOut.subarray(q0 * W, q1 * W);
+    const shape = {
+      batch: 1, heads: c.heads, headDim: c.headDim, scale: c.scale, causal: c.causal,
+      cuSeqlensQ: Int32Array.of(0, q1 - q0), cuSeqlensK: Int32Array.of(0, k1 - k0),
+    };
+    const loss = (q: Float64Array, k: Float64Array, v: Float64Array): number => dot(ds, reference.attentionForward({ ...shape, q, k, v }).out);
+    dq.set(finiteDiffGrad((x) => loss(x, ks, vs), qs), q0 * W);
+    dk.set(finiteDiffGrad((x) => loss(qs, x, vs), ks), k0 * W);
+    dv.set(finiteDiffGrad((x) => loss(qs, ks, x), vs), k0 * W);
   }
   return { dq, dk, dv };
 }
 
 function makeCase(seed: number, s: Spec): Case {
   const rng = makeRng(seed);
-  const { batch, heads, lq, lk, headDim } = s;
-  const nq = batch * heads * lq * headDim;
-  const nk = batch * heads * lk * headDim;
-  const q = rng.normalF32(nq);
-  const k = rng.normalF32(nk);
-  const v = rng.normalF32(nk);
-  const dOut = rng.normalF32(nq);
-  const keyLengths = s.keyLengths ? Int32Array.from(s.keyLengths) : undefined;
+  const { heads, headDim } = s;
+  const batch = s.lq.length;
+  const cuSeqlensQ = offsets(s.lq), cuSeqlensK = offsets(s.lk);
+  const tq = cuSeqlensQ[batch]!, tk = cuSeqlensK[batch]!;
+  const width = heads * headDim;
+  const extra = s.extra ?? [0, 0, 0];
+  const qd = rng.normalF32(tq * width);
+  const kd = rng.normalF32(tk * width);
+  const vd = rng.normalF32(tk * width);
+  const dOut = rng.normalF32(tq * width);
+  const q = widen(qd, tq, width, extra[0]), k = widen(kd, tk, width, extra[1]), v = widen(vd, tk, width, extra[2]);
   const causal = s.causal ?? false;
-  const shape = { batch, heads, lq, lk, headDim, scale: s.scale, causal, keyLengths };
+  const strides = { qStride: width + extra[0], kStride: width + extra[1], vStride: width + extra[2] };
+  const shape = { batch, heads, headDim, cuSeqlensQ, cuSeqlensK, scale: s.scale, causal, ...strides };
   const fwd = reference.attentionForward({ ...shape, q, k, v });
   const bwd = reference.attentionBackward({ ...shape, q, k, v, dOut });
-  const maskedRow = new Uint8Array(batch * heads * lq);
-  const unseenKey = new Uint8Array(batch * heads * lk);
+  const maskedRow = new Uint8Array(tq);
+  const unseenKey = new Uint8Array(tk);
   for (let b = 0; b < batch; b++) {
-    const kl = keyLengths ? keyLengths[b]! : lk;
-    const seen = causal ? Math.min(kl, lq) : kl;
-    for (let h = 0; h < heads; h++) {
-      const bh = b * heads + h;
-      for (let i = 0; i < lq; i++) maskedRow[bh * lq + i] = (causal ? Math.min(kl, i + 1) : kl) === 0 ? 1 : 0;
-      for (let j = seen; j < lk; j++) unseenKey[bh * lk + j] = 1;
-    }
+    const lq = s.lq[b]!, lk = s.lk[b]!;
+    if (lk === 0) maskedRow.fill(1, cuSeqlensQ[b]!, cuSeqlensQ[b + 1]!);
+    const seen = lq === 0 ? 0 : causal ? Math.min(lk, lq) : lk;
+    unseenKey.fill(1, cuSeqlensK[b]! + seen, cuSeqlensK[b + 1]!);
   }
-  const base = { batch, heads, lq, lk, headDim, scale: s.scale, causal, keyLengths, q, k, v, dOut, fwd, bwd };
-  // each FD evaluation costs ~2·lq·lk·dh per slice, over (lq + 2·lk)·dh inputs, twice
-  const fdCost = batch * heads * 2 * (lq + 2 * lk) * headDim * 2 * lq * lk * headDim;
-  const name = `B=${batch} H=${heads} Lq=${lq} Lk=${lk} Dh=${headDim}${s.scale !== undefined ? ` scale=${s.scale}` : ''}` +
-    `${causal ? ' causal' : ''}${keyLengths ? ` keyLengths=[${s.keyLengths!.join(',')}]` : ''}`;
-  return { ...base, name, fd: fdCost <= FD_BUDGET ? fdGrads(base) : undefined, maskedRow, unseenKey };
+  const base = { batch, heads, headDim, cuSeqlensQ, cuSeqlensK, tq, tk, width, extra, scale: s.scale, causal, q, k, v, dOut, fwd, bwd };
+  // each FD evaluation costs ~2·lq·lk·W per sample, over (lq + 2·lk)·W inputs, twice
+  const fdCost = s.lq.reduce((sum, lq, b) => sum + 2 * (lq + 2 * s.lk[b]!) * width * 2 * lq * s.lk[b]! * width, 0);
+  const dense = extra.every((e) => e === 0);
+  const name = `H=${heads} Dh=${headDim} Lq=[${s.lq.join(',')}] Lk=[${s.lk.join(',')}]${s.scale !== undefined ? ` scale=${s.scale}` : ''}` +
+    `${causal ? ' causal' : ''}${dense ? '' : ` stride+[${extra.join(',')}]`}`;
+  const fd = dense && fdCost <= FD_BUDGET ? fdGrads({ ...base, q: qd, k: kd, v: vd }) : undefined;
+  return { ...base, name, fd, maskedRow, unseenKey };
 }
 
-/** Random seeded spec: odd sizes, padding with zeros and full lengths, causal or not. */
+/** Random seeded spec: odd sizes, ragged lengths with zeros, causal or not, sometimes strided. */
 function randomSpec(seed: number, headDim: number): Spec {
   const rng = makeRng(seed);
   const batch = rng.int(1, 4);
@@ -128,23 +151,29 @@ function randomSpec(seed: number, headDim: number): Spec {
   const lq = rng.pick([1, 2, 7, 13, 33]);
   const lk = rng.pick([lq, 1, 5, 17, 40]);
   const causal = rng.next() < 0.5;
-  const keyLengths = rng.next() < 0.7 ? Array.from({ length: batch }, (_, b) => (b === 0 ? 0 : rng.int(0, lk))) : undefined;
-  return { batch, heads, lq, lk, headDim, causal, ...(keyLengths ? { keyLengths } : {}) };
+  const ragged = rng.next() < 0.7;
+  const lqs = Array.from({ length: batch }, (_, b) => (ragged && b === batch - 1 && batch > 1 ? rng.int(0, lq) : lq));
+  const lks = Array.from({ length: batch }, (_, b) => (ragged ? (b === 0 && batch > 1 ? 0 : rng.int(1, lk)) : lk));
+  const extra: [number, number, number] = rng.next() < 0.4 ? [1, 2 * heads * headDim, 3] : [0, 0, 0];
+  return { heads, headDim, lq: lqs, lk: lks, causal, extra };
 }
 
 const CASES: Case[] = [
-  makeCase(6000, { batch: 1, heads: 1, lq: 1, lk: 1, headDim: 1 }),
-  makeCase(6010, { batch: 2, heads: 3, lq: 5, lk: 9, headDim: 6, keyLengths: [9, 0] }),
-  makeCase(6020, { batch: 3, heads: 2, lq: 33, lk: 33, headDim: 64, causal: true, keyLengths: [33, 5, 0] }),
-  makeCase(6030, { batch: 2, heads: 2, lq: 1, lk: 100, headDim: 100, keyLengths: [100, 37] }),
-  makeCase(6040, { batch: 2, heads: 2, lq: 7, lk: 500, headDim: 64, keyLengths: [500, 375] }), // decoder
-  makeCase(6050, { batch: 1, heads: 3, lq: 7, lk: 500, headDim: 6, keyLengths: [0] }), // decoder, fully masked
-  makeCase(6060, { batch: 2, heads: 1, lq: 70, lk: 7, headDim: 100, causal: true }), // Lq > Lk
-  makeCase(6070, { batch: 1, heads: 2, lq: 13, lk: 77, headDim: 64, causal: true, keyLengths: [50], scale: 0.3 }), // Lq < Lk
-  makeCase(6080, { batch: 3, heads: 5, lq: 13, lk: 17, headDim: 1, scale: -0.5, keyLengths: [17, 0, 1] }),
-  makeCase(6090, { batch: 2, heads: 2, lq: 65, lk: 129, headDim: 6, scale: 4 }), // peaky softmax
-  makeCase(6100, { batch: 1, heads: 1, lq: 3, lk: 4, headDim: 6, causal: true, keyLengths: [2] }),
-  makeCase(6110, { batch: 2, heads: 2, lq: 4, lk: 6, headDim: 1, causal: true, keyLengths: [0, 6] }),
+  makeCase(6000, { heads: 1, headDim: 1, lq: [1], lk: [1] }),
+  makeCase(6010, { heads: 3, headDim: 6, lq: [5, 5], lk: [9, 0] }),
+  makeCase(6020, { heads: 2, headDim: 64, lq: [33, 33, 33], lk: [33, 5, 0], causal: true }),
+  makeCase(6030, { heads: 2, headDim: 100, lq: [1, 1], lk: [100, 37] }),
+  makeCase(6040, { heads: 2, headDim: 64, lq: [7, 7], lk: [500, 375] }), // decoder
+  makeCase(6050, { heads: 3, headDim: 6, lq: [7, 7], lk: [0, 500] }), // decoder, a sample without keys
+  makeCase(6060, { heads: 1, headDim: 100, lq: [70, 70], lk: [7, 7], causal: true }), // Lq > Lk
+  makeCase(6070, { heads: 2, headDim: 64, lq: [13], lk: [50], causal: true, scale: 0.3 }), // Lq < Lk
+  makeCase(6080, { heads: 5, headDim: 1, lq: [13, 13, 13], lk: [17, 0, 1], scale: -0.5 }),
+  makeCase(6090, { heads: 2, headDim: 6, lq: [65, 65], lk: [129, 129], scale: 4 }), // peaky softmax
+  makeCase(6100, { heads: 1, headDim: 6, lq: [3], lk: [2], causal: true }),
+  makeCase(6110, { heads: 2, headDim: 1, lq: [4, 4], lk: [0, 6], causal: true }),
+  makeCase(6120, { heads: 2, headDim: 16, lq: [70, 0, 33, 5], lk: [70, 12, 33, 0], causal: true }), // a sample without queries
+  makeCase(6130, { heads: 2, headDim: 64, lq: [40, 9], lk: [40, 70], extra: [0, 128, 256] }), // a fused [T, 3d] projection's k, v
+  makeCase(6140, { heads: 3, headDim: 6, lq: [7, 7], lk: [130, 3], extra: [5, 1, 2] }),
   ...[1, 6, 64, 100].map((dh, t) => makeCase(6200 + 10 * t, randomSpec(6201 + 10 * t, dh))),
   makeCase(6300, randomSpec(6301, 6)),
   makeCase(6310, randomSpec(6311, 1)),
@@ -152,23 +181,26 @@ const CASES: Case[] = [
 
 function fwdOpts(c: Case) {
   return {
-    q: c.q, k: c.k, v: c.v, batch: c.batch, heads: c.heads, lq: c.lq, lk: c.lk, headDim: c.headDim, causal: c.causal,
+    q: c.q, k: c.k, v: c.v, batch: c.batch, heads: c.heads, headDim: c.headDim, cuSeqlensQ: c.cuSeqlensQ, cuSeqlensK: c.cuSeqlensK,
+    causal: c.causal,
     ...(c.scale !== undefined ? { scale: c.scale } : {}),
-    ...(c.keyLengths ? { keyLengths: c.keyLengths } : {}),
+    ...(c.extra.some((e) => e > 0) ? { qStride: c.width + c.extra[0], kStride: c.width + c.extra[1], vStride: c.width + c.extra[2] } : {}),
   };
 }
 
 function checkForward(c: Case, res: { out: Float32Array; lse: Float32Array }, what: string): void {
   expectClose(res.out, c.fwd.out, { rtol: 1e-5, atol: 1e-5 * maxAbs(c.fwd.out), label: `attentionForward ${c.name} out ${what}`, cols: c.headDim });
-  expectClose(res.lse, c.fwd.lse, { rtol: 1e-5, atol: 1e-5, label: `attentionForward ${c.name} lse ${what}`, cols: c.lq });
-  for (let r = 0; r < c.maskedRow.length; r++) {
-    const masked = c.maskedRow[r] === 1;
-    if (masked !== (res.lse[r] === Infinity)) {
-      expect.fail(`attentionForward ${c.name} ${what}: lse[${r}] = ${res.lse[r]}, row ${masked ? 'is' : 'is not'} fully masked`);
-    }
-    if (masked) {
-      for (let d = 0; d < c.headDim; d++) {
-        if (!Object.is(res.out[r * c.headDim + d], 0)) expect.fail(`attentionForward ${c.name} ${what}: out of fully masked row ${r} = ${res.out[r * c.headDim + d]} at d=${d}, expected 0`);
+  expectClose(res.lse, c.fwd.lse, { rtol: 1e-5, atol: 1e-5, label: `attentionForward ${c.name} lse ${what}`, cols: Math.max(1, c.tq) });
+  for (let h = 0; h < c.heads; h++) {
+    for (let t = 0; t < c.tq; t++) {
+      const masked = c.maskedRow[t] === 1;
+      const l = res.lse[h * c.tq + t]!;
+      if (masked !== (l === Infinity)) expect.fail(`attentionForward ${c.name} ${what}: lse[h=${h}, t=${t}] = ${l}, the row ${masked ? 'sees' : 'does not see'} no key`);
+      if (masked) {
+        for (let d = 0; d < c.headDim; d++) {
+          const x = res.out[t * c.width + h * c.headDim + d];
+          if (!Object.is(x, 0)) expect.fail(`attentionForward ${c.name} ${what}: out of keyless row ${t} head ${h} = ${x} at d=${d}, expected 0`);
+        }
       }
     }
   }
@@ -179,17 +211,17 @@ function checkBackward(c: Case, res: { dq: Float32Array; dk: Float32Array; dv: F
     const scale = maxAbs(c.bwd[name]);
     expectClose(res[name], want[name], { rtol: 0, atol: 1e-4 * scale, label: `attentionBackward ${c.name} ${name} vs ${what}`, cols: c.headDim });
   }
-  const dh = c.headDim;
+  const W = c.width;
   const zeroRows = (arr: Float32Array, mask: Uint8Array, name: string, why: string): void => {
     for (let r = 0; r < mask.length; r++) {
       if (mask[r] !== 1) continue;
-      for (let d = 0; d < dh; d++) {
+      for (let d = 0; d < W; d++) {
         // -0 is fine here: only the value 0 is part of the contract
-        if (arr[r * dh + d] !== 0) expect.fail(`attentionBackward ${c.name}: ${name} of ${why} ${r} = ${arr[r * dh + d]} at d=${d}, expected 0`);
+        if (arr[r * W + d] !== 0) expect.fail(`attentionBackward ${c.name}: ${name} of ${why} ${r} = ${arr[r * W + d]} at column ${d}, expected 0`);
       }
     }
   };
-  zeroRows(res.dq, c.maskedRow, 'dq', 'fully masked query row');
+  zeroRows(res.dq, c.maskedRow, 'dq', 'keyless query row');
   zeroRows(res.dk, c.unseenKey, 'dk', 'key no query sees,');
   zeroRows(res.dv, c.unseenKey, 'dv', 'key no query sees,');
 }
@@ -198,8 +230,8 @@ interface Outs { out: Float32Array; lse: Float32Array }
 type Grads = { dq: Float32Array; dk: Float32Array; dv: Float32Array };
 
 function runForward(c: Case): Outs {
-  const out = guarded(c.q.length);
-  const lse = guarded(c.batch * c.heads * c.lq);
+  const out = guarded(c.tq * c.width);
+  const lse = guarded(c.heads * c.tq);
   const res = kernels.attentionForward({ ...fwdOpts(c), out: out.view, lse: lse.view });
   expect(res.out).toBe(out.view);
   expect(res.lse).toBe(lse.view);
@@ -209,9 +241,9 @@ function runForward(c: Case): Outs {
 }
 
 function runBackward(c: Case, f: Outs): Grads {
-  const dq = guarded(c.q.length);
-  const dk = guarded(c.k.length);
-  const dv = guarded(c.v.length);
+  const dq = guarded(c.tq * c.width);
+  const dk = guarded(c.tk * c.width);
+  const dv = guarded(c.tk * c.width);
   const res = kernels.attentionBackward({ ...fwdOpts(c), out: f.out, lse: f.lse, dOut: c.dOut, dq: dq.view, dk: dk.view, dv: dv.view });
   expect(res.dq).toBe(dq.view);
   expect(res.dk).toBe(dk.view);
@@ -257,23 +289,23 @@ for (const cfg of CONFIGS) {
       for (const c of [CASES[2]!, CASES[4]!, CASES[9]!]) {
         const f = runForward(c);
         const first = runBackward(c, f);
-        const dq = new Float32Array(c.q.length).fill(123);
-        const dk = new Float32Array(c.k.length).fill(-7);
-        const dv = new Float32Array(c.v.length).fill(Infinity);
+        const dq = new Float32Array(c.tq * c.width).fill(123);
+        const dk = new Float32Array(c.tk * c.width).fill(-7);
+        const dv = new Float32Array(c.tk * c.width).fill(Infinity);
         const again = kernels.attentionBackward({ ...fwdOpts(c), out: f.out, lse: f.lse, dOut: c.dOut, dq, dk, dv });
         for (const name of ['dq', 'dk', 'dv'] as const) expectSameBits(again[name], first[name], `${c.name} ${name} second call`);
       }
     });
 
     it('the …Async forms give the same bits as the sync calls', async () => {
-      for (const c of [CASES[1]!, CASES[2]!, CASES[4]!, CASES[5]!]) {
+      for (const c of [CASES[1]!, CASES[2]!, CASES[4]!, CASES[5]!, CASES[13]!]) {
         const f = kernels.attentionForward(fwdOpts(c));
         const fa = await kernels.attentionForwardAsync(fwdOpts(c));
         expectSameBits(fa.out, f.out, `attentionForwardAsync ${c.name} out`);
         expectSameBits(fa.lse, f.lse, `attentionForwardAsync ${c.name} lse`);
         const bargs = { ...fwdOpts(c), out: f.out, lse: f.lse, dOut: c.dOut };
         const b = kernels.attentionBackward(bargs);
-        const dq = new Float32Array(c.q.length).fill(NaN);
+        const dq = new Float32Array(c.tq * c.width).fill(NaN);
         const ba = await kernels.attentionBackwardAsync({ ...bargs, dq });
         expect(ba.dq).toBe(dq);
         for (const name of ['dq', 'dk', 'dv'] as const) expectSameBits(ba[name], b[name], `attentionBackwardAsync ${c.name} ${name}`);
@@ -290,7 +322,7 @@ for (const cfg of CONFIGS) {
 
     if (cfg.threads > 1) {
       it('1 and 2 threads give identical results (forward and backward)', () => {
-        const picks = [CASES[2]!, CASES[3]!, CASES[4]!, CASES[5]!, CASES[9]!, CASES[7]!];
+        const picks = [CASES[2]!, CASES[3]!, CASES[4]!, CASES[5]!, CASES[9]!, CASES[7]!, CASES[12]!, CASES[14]!];
         try {
           for (const c of picks) {
             expect(backend.setNumThreads(1)).toBe(1);
@@ -312,76 +344,74 @@ for (const cfg of CONFIGS) {
 }
 
 describe('attention kernels: defaults', () => {
-  it('scale = 1/√headDim, causal = false, no padding by default', () => {
+  it('scale = 1/√headDim, causal = false, strides heads·headDim, max lengths the longest sample by default', () => {
     const c = CASES[1]!;
-    const dflt = kernels.attentionForward({ q: c.q, k: c.k, v: c.v, batch: c.batch, heads: c.heads, lq: c.lq, lk: c.lk, headDim: c.headDim });
+    const base = { q: c.q, k: c.k, v: c.v, batch: c.batch, heads: c.heads, headDim: c.headDim, cuSeqlensQ: c.cuSeqlensQ, cuSeqlensK: c.cuSeqlensK };
+    const dflt = kernels.attentionForward(base);
     const explicit = kernels.attentionForward({
-      q: c.q, k: c.k, v: c.v, batch: c.batch, heads: c.heads, lq: c.lq, lk: c.lk, headDim: c.headDim,
-      scale: 1 / Math.sqrt(c.headDim), causal: false, keyLengths: Int32Array.of(c.lk, c.lk),
+      ...base, scale: 1 / Math.sqrt(c.headDim), causal: false, qStride: c.width, kStride: c.width, vStride: c.width, maxSeqlenQ: 5, maxSeqlenK: 9,
     });
     expectSameBits(dflt.out, explicit.out, 'out: defaults vs explicit');
     expectSameBits(dflt.lse, explicit.lse, 'lse: defaults vs explicit');
-    const want = reference.attentionForward({ q: c.q, k: c.k, v: c.v, batch: c.batch, heads: c.heads, lq: c.lq, lk: c.lk, headDim: c.headDim });
+    // a larger max length (an upper bound, as in flash-attention) changes nothing
+    const loose = kernels.attentionForward({ ...base, maxSeqlenQ: 10, maxSeqlenK: 9 });
+    expectSameBits(loose.out, dflt.out, 'out: loose maxSeqlenQ');
+    const want = reference.attentionForward(base);
     expectClose(dflt.out, want.out, { rtol: 1e-5, atol: 1e-5 * maxAbs(want.out), label: 'out (defaults)' });
     expectClose(dflt.lse, want.lse, { rtol: 1e-5, atol: 1e-5, label: 'lse (defaults)' });
   });
 
-  it('keyLengths: null means no padding', () => {
+  it('one key: P = 1, out = v, lse = scale·q·k', () => {
     const c = CASES[0]!;
-    const a = kernels.attentionForward({ q: c.q, k: c.k, v: c.v, batch: 1, heads: 1, lq: 1, lk: 1, headDim: 1, keyLengths: null });
-    // one key: P = 1, out = v, lse = scale·q·k
+    const a = kernels.attentionForward({ q: c.q, k: c.k, v: c.v, batch: 1, heads: 1, headDim: 1, cuSeqlensQ: Int32Array.of(0, 1), cuSeqlensK: Int32Array.of(0, 1) });
     expect(a.out[0]).toBe(c.v[0]);
     expectClose(a.lse[0]!, c.q[0]! * c.k[0]!, { rtol: 1e-6, label: 'lse' });
+  });
+
+  it('the padded [B, L] batch is the uniform-offset case: each sample equals its own one-sample call', () => {
+    const rng = makeRng(95);
+    const B = 3, L = 37, H = 2, dh = 16, W = H * dh;
+    const q = rng.normalF32(B * L * W), k = rng.normalF32(B * L * W), v = rng.normalF32(B * L * W);
+    const cu = Int32Array.from({ length: B + 1 }, (_, b) => b * L);
+    const all = kernels.attentionForward({ q, k, v, batch: B, heads: H, headDim: dh, cuSeqlensQ: cu, cuSeqlensK: cu, causal: true });
+    for (let b = 0; b < B; b++) {
+      const rows = (x: Float32Array): Float32Array => x.slice(b * L * W, (b + 1) * L * W);
+      const one = kernels.attentionForward({ q: rows(q), k: rows(k), v: rows(v), batch: 1, heads: H, headDim: dh, cuSeqlensQ: Int32Array.of(0, L), cuSeqlensK: Int32Array.of(0, L), causal: true });
+      expectSameBits(one.out, all.out.subarray(b * L * W, (b + 1) * L * W), `sample ${b} out`);
+      for (let h = 0; h < H; h++) expectSameBits(one.lse.subarray(h * L, (h + 1) * L), all.lse.subarray(h * B * L + b * L, h * B * L + (b + 1) * L), `sample ${b} head ${h} lse`);
+    }
   });
 });
 
 describe('non-finite inputs', () => {
   // A NaN reaching a row's visible scores makes that row NaN (out and lse), as in the float64
   // reference — never a silent 0 (max comparisons drop NaN, so the kernel looks for it). A NaN
-  // in a masked (padding) key changes nothing.
-  const B = 2, H = 1, lq = 3, lk = 70, dh = 16; // lk > 64: more than one key tile
+  // in another sample's key, or in a gap column of a strided row, changes nothing.
+  const H = 1, dh = 16, lq = 3; // 70 keys in sample 1: more than one key tile
+  const cuQ = Int32Array.of(0, lq, 2 * lq), cuK = Int32Array.of(0, 40, 110);
+  const stride = dh + 4;
   const rng = makeRng(77);
-  const base = { batch: B, heads: H, lq, lk, headDim: dh, keyLengths: Int32Array.of(40, 70) };
+  const base = { batch: 2, heads: H, headDim: dh, cuSeqlensQ: cuQ, cuSeqlensK: cuK, kStride: stride };
   for (const [what, patch] of [
-    ['a NaN in a visible key', (k: Float32Array, _q: Float32Array): void => { k[5 * dh] = NaN; }],
-    ['a NaN in the second key tile', (k: Float32Array, _q: Float32Array): void => { k[(lk + 66) * dh + 3] = NaN; }],
+    ['a NaN in a visible key', (k: Float32Array, _q: Float32Array): void => { k[5 * stride] = NaN; }],
+    ['a NaN in the second key tile', (k: Float32Array, _q: Float32Array): void => { k[(40 + 66) * stride + 3] = NaN; }],
     ['a NaN query', (_k: Float32Array, q: Float32Array): void => { q[dh + 2] = NaN; }],
-    ['a NaN in a padding key', (k: Float32Array, _q: Float32Array): void => { k[50 * dh] = NaN; }],
+    ['only NaN gap columns', (): void => {}],
   ] as const) {
     it(`${what}: the same NaN rows as the reference`, () => {
-      const q = rng.normalF32(B * H * lq * dh), k = rng.normalF32(B * H * lk * dh), v = rng.normalF32(B * H * lk * dh);
+      const q = rng.normalF32(2 * lq * dh), v = rng.normalF32(110 * dh);
+      const k = rng.normalF32(109 * stride + dh);
+      for (let t = 0; t < 110; t++) for (let c = dh; c < stride && t * stride + c < k.length; c++) k[t * stride + c] = NaN;
       patch(k, q);
       const got = kernels.attentionForward({ ...base, q, k, v });
       const want = reference.attentionForward({ ...base, q, k, v });
       expect(Array.from(got.lse, Number.isNaN)).toEqual(Array.from(want.lse, Number.isNaN));
       expect(Array.from(got.out, Number.isNaN)).toEqual(Array.from(want.out, Number.isNaN));
-      expect(Array.from(got.lse, Number.isNaN).some(Boolean)).toBe(what !== 'a NaN in a padding key');
+      expect(Array.from(got.lse, Number.isNaN).some(Boolean)).toBe(what !== 'only NaN gap columns');
+      // sample 0's keys never reach sample 1's rows and the other way round
+      if (what === 'a NaN in a visible key') expect(Array.from(got.lse.subarray(lq), Number.isNaN).some(Boolean)).toBe(false);
+      if (what === 'a NaN in the second key tile') expect(Array.from(got.lse.subarray(0, lq), Number.isNaN).some(Boolean)).toBe(false);
       expectClose(got.out, want.out, { rtol: 1e-5, atol: 1e-5 });
-    });
-  }
-});
-
-describe('query lengths (padding query rows)', () => {
-  // rows past queryLengths[b] are not computed: out 0, lse +inf, no gradient — the reference's
-  // fully masked rows; the real rows are unchanged.
-  for (const causal of [false, true]) {
-    it(`forward and backward equal the reference${causal ? ' (causal)' : ''}`, () => {
-      const rng = makeRng(causal ? 91 : 90);
-      const B = 3, H = 2, lq = 70, lk = 70, dh = 16;
-      const base = { batch: B, heads: H, lq, lk, headDim: dh, causal, keyLengths: Int32Array.of(70, 33, 5), queryLengths: Int32Array.of(70, 33, 0) };
-      const q = rng.normalF32(B * H * lq * dh), k = rng.normalF32(B * H * lk * dh), v = rng.normalF32(B * H * lk * dh), dOut = rng.normalF32(B * H * lq * dh);
-      const f = kernels.attentionForward({ ...base, q, k, v });
-      const rf = reference.attentionForward({ ...base, q, k, v });
-      expectClose(f.out, rf.out, { rtol: 1e-5, atol: 1e-5 * maxAbs(rf.out), label: 'out' });
-      expectClose(f.lse, rf.lse, { rtol: 1e-5, atol: 1e-5, label: 'lse' });
-      // batch 1's rows 33+ and all of batch 2 are padding rows: zeros and +inf
-      expect(f.out.subarray((1 * H * lq + 40) * dh, (1 * H * lq + 41) * dh).every((x) => x === 0)).toBe(true);
-      expect(f.lse[2 * H * lq]).toBe(Infinity);
-      const g = kernels.attentionBackward({ ...base, q, k, v, out: f.out, lse: f.lse, dOut });
-      const rg = reference.attentionBackward({ ...base, q, k, v, dOut });
-      expectClose(g.dq, rg.dq, { rtol: 1e-4, atol: 1e-4 * maxAbs(rg.dq), label: 'dq' });
-      expectClose(g.dk, rg.dk, { rtol: 1e-4, atol: 1e-4 * maxAbs(rg.dk), label: 'dk' });
-      expectClose(g.dv, rg.dv, { rtol: 1e-4, atol: 1e-4 * maxAbs(rg.dv), label: 'dv' });
     });
   }
 });

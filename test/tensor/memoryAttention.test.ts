@@ -2,7 +2,7 @@
 // ops.memoryAttention, ops.bmm and ops.withZeroGrad. Each runs in fp32 through the tape and is
 // compared with a float64 reference forward, its gradients with central finite differences of
 // that reference (test/helpers/gradCheck.ts). Also: the float64 memory-attention reference
-// itself (a hand example, and agreement with reference.attentionForward on zero-padded k = v),
+// itself (a hand example, and agreement with reference.attentionForward on packed k = v),
 // the raw kernel's accumulating backward, NaN confinement to one sample, zero-length samples
 // (exact zeros), shape errors, and no pool buffer leaked by the op.
 
@@ -44,21 +44,18 @@ describe('reference.memoryAttentionForward', () => {
     expectClose(lse, [Math.log(z0), Math.log(z1), Infinity, Infinity], { rtol: 1e-14, label: 'lse' });
   });
 
-  it('equals reference.attentionForward with k = v = x zero-padded per sample and keyLengths = lengths', () => {
+  it('equals reference.attentionForward with k = v = x packed, one head, offsets from the lengths', () => {
     const rng = makeRng(7);
     const lengths = Int32Array.of(3, 0, 6, 1);
-    const B = lengths.length, rows = 3, dim = 5, L = 6;
+    const B = lengths.length, rows = 3, dim = 5;
     const x = Float64Array.from({ length: total(lengths) * dim }, () => rng.normal());
     const q = Float64Array.from({ length: B * rows * dim }, () => rng.normal());
-    const padded = new Float64Array(B * L * dim);
-    let off = 0;
-    lengths.forEach((l, b) => {
-      padded.set(x.subarray(off * dim, (off + l) * dim), b * L * dim);
-      off += l;
-    });
+    const cuSeqlensK = new Int32Array(B + 1);
+    lengths.forEach((l, b) => { cuSeqlensK[b + 1] = cuSeqlensK[b]! + l; });
+    const cuSeqlensQ = Int32Array.from({ length: B + 1 }, (_, b) => b * rows);
     for (const scale of [undefined, 0.3, -1.7]) {
       const mem = R.memoryAttentionForward({ q, x, lengths, batch: B, rows, dim, scale });
-      const att = R.attentionForward({ q, k: padded, v: padded, batch: B, heads: 1, lq: rows, lk: L, headDim: dim, scale, keyLengths: lengths });
+      const att = R.attentionForward({ q, k: x, v: x, batch: B, heads: 1, headDim: dim, cuSeqlensQ, cuSeqlensK, scale });
       expectClose(mem.out, att.out, { rtol: 1e-12, atol: 1e-14, label: `out (scale ${scale})` });
       expectClose(mem.lse, att.lse, { rtol: 1e-12, atol: 1e-14, label: `lse (scale ${scale})` });
     }

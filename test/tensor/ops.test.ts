@@ -131,14 +131,8 @@ describe('packed sequences', () => {
     lengths.forEach((l, b) => { for (let i = 0; i < l * D; i++) out.push(x[b * L * D + i]!); });
     return out;
   };
-  it('packRows / unpackRows are inverse gathers with zero padding', () => {
+  it('packRows gathers the valid rows (its gradient is 0 on the padding rows)', () => {
     checkOp('packRows', [{ shape: [3, 4, 2] }], ([x]) => ops.packRows(x!, lengths), ([x]) => packRef(x!, 4, 2));
-    checkOp('unpackRows', [{ shape: [5, 2] }], ([x]) => ops.unpackRows(x!, lengths, 4), ([x]) => {
-      const out = new Float64Array(3 * 4 * 2);
-      let o = 0;
-      lengths.forEach((l, b) => { for (let i = 0; i < l * 2; i++) out[b * 8 + i] = x![o++]!; });
-      return out;
-    });
   });
   it('addPackedPositions adds position j to each sample\'s j-th token', () => {
     checkOp('addPackedPositions', [{ shape: [5, 3] }, { shape: [4, 3] }], ([x, pos]) => ops.addPackedPositions(x!, pos!, lengths), ([x, pos]) => {
@@ -151,7 +145,8 @@ describe('packed sequences', () => {
   it('rejects lengths that do not fit', () => {
     tidy(() => {
       expect(() => ops.packRows(fromArray(new Float32Array(12), [2, 3, 2]), Int32Array.from([1, 4]))).toThrow(/lengths\[1\] = 4 is outside \[0, 3\]/);
-      expect(() => ops.unpackRows(fromArray(new Float32Array(6), [3, 2]), Int32Array.from([1, 1]), 3)).toThrow(/x has 3 rows, the lengths add up to 2/);
+      expect(() => ops.offsetsOf('test', Int32Array.from([1, -1]))).toThrow(/expected lengths\[1\] to be a non-negative integer, received -1/);
+      expect(Array.from(ops.offsetsOf('test', Int32Array.from([2, 0, 3]), 3))).toEqual([0, 2, 2, 5]);
     });
   });
 });
@@ -188,25 +183,43 @@ describe('normalisation, activations, softmax', () => {
 });
 
 describe('attention and similarity', () => {
-  const B = 2, H = 2, Lq = 3, Lk = 5, Dh = 4;
-  const attnRef = (q: Float64Array, k: Float64Array, v: Float64Array, lq: number, causal: boolean, keyLengths: Int32Array | null): Float64Array =>
-    R.attentionForward({ q, k, v, batch: B, heads: H, lq, lk: Lk, headDim: Dh, causal, keyLengths }).out;
-  it('attention with key padding (one batch item fully masked)', () => {
-    const keyLengths = Int32Array.from([3, 0]);
-    checkOp('attention', [{ shape: [B, H, Lq, Dh] }, { shape: [B, H, Lk, Dh] }, { shape: [B, H, Lk, Dh] }],
-      ([q, k, v]) => ops.attention(q!, k!, v!, { keyLengths }),
-      ([q, k, v]) => attnRef(q!, k!, v!, Lq, false, keyLengths));
+  // packed rows [T, H·Dh] with per-sample offsets (lib/kernels/attention.ts)
+  const H = 2, Dh = 4, W = H * Dh;
+  const cu = (lens: number[]): Int32Array => Int32Array.from([0, ...lens.map((_, i) => lens.slice(0, i + 1).reduce((x, y) => x + y, 0))]);
+  const attnRef = (q: Float64Array, k: Float64Array, v: Float64Array, cuQ: Int32Array, cuK: Int32Array, causal: boolean): Float64Array =>
+    R.attentionForward({ q, k, v, batch: cuQ.length - 1, heads: H, headDim: Dh, cuSeqlensQ: cuQ, cuSeqlensK: cuK, causal }).out;
+  it('attention over packed samples of different lengths (one without keys)', () => {
+    const cuQ = cu([3, 2]), cuK = cu([5, 0]);
+    checkOp('attention', [{ shape: [5, W] }, { shape: [5, W] }, { shape: [5, W] }],
+      ([q, k, v]) => ops.attention(q!, k!, v!, { heads: H, cuSeqlensQ: cuQ, cuSeqlensK: cuK }),
+      ([q, k, v]) => attnRef(q!, k!, v!, cuQ, cuK, false));
   });
-  it('attention, causal + padding, q without grad', () => {
-    const keyLengths = Int32Array.from([5, 2]);
-    checkOp('attention causal', [{ shape: [B, H, Lk, Dh], grad: false }, { shape: [B, H, Lk, Dh] }, { shape: [B, H, Lk, Dh] }],
-      ([q, k, v]) => ops.attention(q!, k!, v!, { keyLengths, causal: true }),
-      ([q, k, v]) => attnRef(q!, k!, v!, Lk, true, keyLengths));
+  it('attention, causal, uniform offsets (the padded layout), q without grad', () => {
+    const c = ops.uniformOffsets(2, 5);
+    expect(Array.from(c)).toEqual([0, 5, 10]);
+    checkOp('attention causal', [{ shape: [10, W], grad: false }, { shape: [10, W] }, { shape: [10, W] }],
+      ([q, k, v]) => ops.attention(q!, k!, v!, { heads: H, cuSeqlensQ: c, cuSeqlensK: c, causal: true }),
+      ([q, k, v]) => attnRef(q!, k!, v!, c, c, true));
   });
-  it('attention with one tensor as q, k and v (self-attention of raw inputs)', () => {
-    checkOp('attention shared', [{ shape: [B, H, Lk, Dh] }],
-      ([x]) => ops.attention(x!, x!, x!, { causal: true }),
-      ([x]) => attnRef(x!, x!.slice(), x!.slice(), Lk, true, null));
+  it('attention with one tensor as q, k and v (self-attention of raw inputs), a zero-length sample', () => {
+    const c = cu([2, 0, 4]);
+    checkOp('attention shared', [{ shape: [6, W] }],
+      ([x]) => ops.attention(x!, x!, x!, { heads: H, cuSeqlensQ: c, cuSeqlensK: c, causal: true }),
+      ([x]) => attnRef(x!, x!.slice(), x!.slice(), c, c, true));
+  });
+  it('attention with no keys at all gives zeros and zero gradients; bad offsets are refused', () => {
+    tidy(() => {
+      const q = fromArray(new Float32Array(3 * W).fill(1), [3, W], { requiresGrad: true });
+      const k = fromArray(new Float32Array(0), [0, W], { requiresGrad: true });
+      const y = ops.attention(q, k, k, { heads: H, cuSeqlensQ: cu([3]), cuSeqlensK: cu([0]) });
+      expect(Array.from(y.data)).toEqual(new Array(3 * W).fill(0));
+      ops.sum(y).backward();
+      expect(Array.from(q.grad!.data)).toEqual(new Array(3 * W).fill(0));
+      expect(() => ops.attention(q, q, q, { heads: H, cuSeqlensQ: cu([2]), cuSeqlensK: cu([3]) })).toThrow(/offsets end at 2 \/ 3, q \/ k have 3 \/ 3 rows/);
+      expect(() => ops.attention(q, q, q, { heads: 3, cuSeqlensQ: cu([3]), cuSeqlensK: cu([3]) })).toThrow(/heads = 3 to divide the width 8/);
+      expect(() => ops.attention(q, q, q, { heads: H, cuSeqlensQ: Int32Array.of(0, 2, 3), cuSeqlensK: cu([3]) })).toThrow(/same length/);
+      expect(() => ops.attention(q, q, q, { heads: H, cuSeqlensQ: Int32Array.of(0, 4, 3), cuSeqlensK: Int32Array.of(0, 1, 3) })).toThrow(/cuSeqlensQ\[2\] to be an integer in \[4, /);
+    });
   });
   it('cosineSimilarity and cosinePaired with a scale', () => {
     checkOp('cosineSimilarity', [{ shape: [4, 6] }, { shape: [3, 6] }], ([x, e]) => ops.cosineSimilarity(x!, e!, 2.5),
@@ -250,10 +263,12 @@ describe('through the whole tape', () => {
     checkOp('tape', [
       { shape: [Bn, L, d] }, { shape: [d, d] }, { shape: [d, d] }, { shape: [d, d] }, { shape: [d, d] }, { shape: [C, d] }, { shape: [], values: [0.5] },
     ], ([x, wq, wk, wv, wo, e, s]) => {
-      const q = ops.splitHeads(ops.linear(x!, wq!), heads);
-      const k = ops.splitHeads(ops.linear(x!, wk!), heads);
-      const v = ops.splitHeads(ops.linear(x!, wv!), heads);
-      const a = ops.mergeHeads(ops.attention(q, k, v, { keyLengths }));        // [B, L, d]
+      // queries: every row (uniform offsets); keys / values: the valid rows only
+      const q = ops.linear(x!, wq!).reshape([Bn * L, d]);
+      const k = ops.packRows(ops.linear(x!, wk!), keyLengths);
+      const v = ops.packRows(ops.linear(x!, wv!), keyLengths);
+      const cuK = ops.offsetsOf('test', keyLengths, L);
+      const a = ops.attention(q, k, v, { heads, cuSeqlensQ: ops.uniformOffsets(Bn, L), cuSeqlensK: cuK }).reshape([Bn, L, d]);
       const h = ops.linear(ops.slice(a, 1, 0, C), wo!);                       // [B, C, d]
       const logits = ops.mul(ops.cosinePaired(h, e!), ops.exp(s!));            // [B, C]
       const p = ops.softmax(logits);
@@ -261,9 +276,12 @@ describe('through the whole tape', () => {
       return ops.add(ops.l1Loss(score, y), ops.scale(ops.crossEntropy(logits, targets), 0.5));
     }, ([x, wq, wk, wv, wo, e, s]) => {
       const rows = Bn * L;
-      const proj = (w: Float64Array): Float64Array => permute0213(linearRef(x!, w, null, d, d), Bn, L, heads, d / heads);
-      const att = R.attentionForward({ q: proj(wq!), k: proj(wk!), v: proj(wv!), batch: Bn, heads, lq: L, lk: L, headDim: d / heads, keyLengths }).out;
-      const merged = permute0213(att, Bn, heads, L, d / heads);
+      const proj = (w: Float64Array): Float64Array => linearRef(x!, w, null, d, d);
+      const valid = (t: Float64Array): Float64Array => Float64Array.from([...t.subarray(0, 4 * d), ...t.subarray(L * d, (L + 2) * d)]);
+      const merged = R.attentionForward({
+        q: proj(wq!), k: valid(proj(wk!)), v: valid(proj(wv!)), batch: Bn, heads, headDim: d / heads,
+        cuSeqlensQ: Int32Array.of(0, L, 2 * L), cuSeqlensK: Int32Array.of(0, 4, 6),
+      }).out;
       const first = new Float64Array(Bn * C * d);
       for (let b = 0; b < Bn; b++) first.set(merged.subarray(b * L * d, b * L * d + C * d), b * C * d);
       const h = linearRef(first, wo!, null, d, d);

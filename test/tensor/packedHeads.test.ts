@@ -1,8 +1,8 @@
-// test/tensor/packedHeads.test.ts — ops.splitHeadsPacked / ops.mergeHeadsPacked (the native
-// kernels.unpackHeads / packHeads inside): bit-identical to the two-step compositions they
-// replace (splitHeads ∘ unpackRows, packRows ∘ mergeHeads), gradients against finite differences
-// of a float64 index-mapping reference (test/helpers/gradCheck.ts), the padding rows exactly 0,
-// samples of length 0 (and all of them), the raw kernels' round trip, and clear errors.
+// test/tensor/packedHeads.test.ts — the native kernels.unpackHeads / packHeads (ops.packRows'
+// row gather and its backward, heads = 1; the general heads form stays in the kernel API):
+// bit-identical to a float64 index-mapping reference, the padding rows exactly 0, samples of
+// length 0 (and all of them), the round trip, ops.packRows' gradient against finite
+// differences (test/helpers/gradCheck.ts), and clear errors.
 
 import { describe, expect, it } from 'vitest';
 
@@ -44,52 +44,23 @@ function packRef(x: Float64Array, lengths: Int32Array, L: number, H: number, dh:
   return y;
 }
 
-describe('splitHeadsPacked / mergeHeadsPacked', () => {
+describe('kernels.unpackHeads / packHeads (the native row gathers inside ops.packRows)', () => {
   const lengths = Int32Array.from([3, 0, 5, 1]);
   const L = 5, H = 2, dh = 3, T = 9;
 
-  it('gradients against finite differences of the float64 index mapping', () => {
-    checkOp('splitHeadsPacked', [{ shape: [T, H * dh] }], ([x]) => ops.splitHeadsPacked(x!, H, lengths, L),
-      ([x]) => unpackRef(x!, lengths, L, H, dh));
-    checkOp('mergeHeadsPacked', [{ shape: [4, H, L, dh] }], ([x]) => ops.mergeHeadsPacked(x!, lengths),
-      ([x]) => packRef(x!, lengths, L, H, dh));
-  });
-
-  it('bit-identical to the two-step compositions, forward and backward, at encoder-like sizes', () => {
+  it('match the float64 index mappings at encoder-like sizes', () => {
     const rng = makeRng(3);
     const lens = Int32Array.from([375, 120, 0, 300, 375, 7]);
-    const Lb = 375, Hb = 8, dhb = 64, Tb = lens.reduce((s, l) => s + l, 0);
-    const xv = rng.normalF32(Tb * Hb * dhb);
+    const Lb = 375, Hb = 8, dhb = 64;
+    const xv = rng.normalF32(lens.reduce((s, l) => s + l, 0) * Hb * dhb);
+    const padded = kernels.unpackHeads({ src: xv, lengths: lens, len: Lb, heads: Hb, headDim: dhb });
+    expectSameBits(padded, Float32Array.from(unpackRef(Float64Array.from(xv), lens, Lb, Hb, dhb)), 'unpackHeads');
     const gv = rng.normalF32(lens.length * Hb * Lb * dhb);
-    const run = (fused: boolean): { y: Float32Array; dx: Float32Array } => {
-      let out = { y: new Float32Array(0), dx: new Float32Array(0) };
-      tidy(() => {
-        const x = fromArray(xv, [Tb, Hb * dhb], { requiresGrad: true });
-        const y = fused ? ops.splitHeadsPacked(x, Hb, lens, Lb) : ops.splitHeads(ops.unpackRows(x, lens, Lb), Hb);
-        y.backward(gv);
-        out = { y: y.data.slice(), dx: x.grad!.data.slice() };
-      });
-      return out;
-    };
-    const a = run(true), b = run(false);
-    expectSameBits(a.y, b.y, 'split forward');
-    expectSameBits(a.dx, b.dx, 'split backward');
-    const mrun = (fused: boolean): { y: Float32Array; dx: Float32Array } => {
-      let out = { y: new Float32Array(0), dx: new Float32Array(0) };
-      tidy(() => {
-        const x = fromArray(gv, [lens.length, Hb, Lb, dhb], { requiresGrad: true });
-        const y = fused ? ops.mergeHeadsPacked(x, lens) : ops.packRows(ops.mergeHeads(x), lens);
-        y.backward(xv);
-        out = { y: y.data.slice(), dx: x.grad!.data.slice() };
-      });
-      return out;
-    };
-    const c = mrun(true), d = mrun(false);
-    expectSameBits(c.y, d.y, 'merge forward');
-    expectSameBits(c.dx, d.dx, 'merge backward');
+    const packed = kernels.packHeads({ src: gv, lengths: lens, len: Lb, heads: Hb, headDim: dhb });
+    expectSameBits(packed, Float32Array.from(packRef(Float64Array.from(gv), lens, Lb, Hb, dhb)), 'packHeads');
   });
 
-  it('padding rows are exactly 0 (also over garbage in the output buffer), and all-zero lengths work', () => {
+  it('padding rows are exactly 0 (also over garbage in the output buffer); ops.packRows of all-zero lengths', () => {
     const rng = makeRng(4);
     const x = rng.normalF32(T * H * dh);
     const dst = new Float32Array(4 * H * L * dh).fill(Number.NaN);
@@ -105,25 +76,20 @@ describe('splitHeadsPacked / mergeHeadsPacked', () => {
     expectSameBits(back, x, 'round trip');
     tidy(() => {
       const none = Int32Array.from([0, 0]);
-      const e = fromArray(new Float32Array(0), [0, H * dh], { requiresGrad: true });
-      const y = ops.splitHeadsPacked(e, H, none, 3);
-      expect(Array.from(y.data)).toEqual(new Array(2 * H * 3 * dh).fill(0));
-      const p = fromArray(rng.normalF32(2 * H * 3 * dh), [2, H, 3, dh], { requiresGrad: true });
-      const m = ops.mergeHeadsPacked(p, none);
-      expect(m.shape).toEqual([0, H * dh]);
+      const p = fromArray(rng.normalF32(2 * 3 * dh), [2, 3, dh], { requiresGrad: true });
+      const m = ops.packRows(p, none);
+      expect(m.shape).toEqual([0, dh]);
       m.backward(new Float32Array(0));
       expect(Array.from(p.grad!.data)).toEqual(new Array(p.size).fill(0));
     });
+    checkOp('packRows', [{ shape: [4, L, 2] }], ([x]) => ops.packRows(x!, lengths), ([x]) => packRef(x!, lengths, L, 1, 2));
   });
 
   it('clear errors', () => {
     tidy(() => {
-      const x = fromArray(new Float32Array(T * H * dh), [T, H * dh]);
-      expect(() => ops.splitHeadsPacked(x, 4, lengths, L)).toThrow(/splitHeadsPacked: expected x \[T, heads·headDim\] with heads = 4/);
-      expect(() => ops.splitHeadsPacked(x, H, Int32Array.from([3, 0, 5, 2]), L)).toThrow(/x has 9 rows, the lengths add up to 10/);
-      expect(() => ops.splitHeadsPacked(x, H, Int32Array.from([3, 0, 6, 0]), L)).toThrow(/lengths\[2\] = 6 is outside \[0, 5\]/);
-      const p = fromArray(new Float32Array(4 * H * L * dh), [4, H, L, dh]);
-      expect(() => ops.mergeHeadsPacked(p, Int32Array.from([1, 1]))).toThrow(/mergeHeadsPacked: expected x \[B, H, L, Dh\] with 2 lengths/);
+      const p = fromArray(new Float32Array(4 * L * dh), [4, L, dh]);
+      expect(() => ops.packRows(p, Int32Array.from([1, 1]))).toThrow(/packRows: expected x \[B, L, D\] with 2 lengths/);
+      expect(() => ops.packRows(p, Int32Array.from([3, 0, 6, 0]))).toThrow(/lengths\[2\] = 6 is outside \[0, 5\]/);
     });
     expect(() => kernels.unpackHeads({ src: new Float32Array(T * H * dh), lengths: Int32Array.from([3, 0, 5, 9]), len: L, heads: H, headDim: dh }))
       .toThrow('unpackHeads: expected lengths[3] to be an integer in [0, 5], received 9');

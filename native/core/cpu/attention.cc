@@ -2,8 +2,9 @@
 // in merclip/attention.h), fp32. The readable twin is ref/attention_ref.cc; tests/
 // test_attention.cc holds the two together.
 //
-// Contract (same as the ref):
-// (a) the forward saves lse [B,H,Lq] (float, log Σ_j exp(S_ij) in the scaled domain);
+// Contract (same as the ref; layout in merclip/attention.h: packed rows [T, ·] with per-sample
+// offsets cu_seqlens, head h at column h·Dh, q / k / v row strides given):
+// (a) the forward saves lse [H, Tq] (float, log Σ_j exp(S_ij) in the scaled domain);
 // (b) every output is OVERWRITTEN: out and lse by the forward, dq / dk / dv by the backward
 //     (it zeroes them itself — no hidden beta = 1 contract);
 // (c) a query row whose keys are all masked gives out = 0, lse = +inf and zero gradients (dq
@@ -53,6 +54,14 @@
 //   Tried, no gain (dropped): 6-row blocks (24 accumulators) in the nn kernel at head dim 64;
 //   3 / 2-row remainder blocks instead of single rows (decoder Lq 7); an L2 prefetch of the
 //   next key tile's k / v rows at each tile start (−2 %).
+// Packed rows: every kernel below reads q / k / v rows through their row strides (head h at
+// column h·Dh) and writes out / dq / dk / dv rows with stride H·Dh — no [B, H, L, Dh] copy of
+// the whole batch exists. What the tile loops stream repeatedly is packed per task into
+// thread-local contiguous rows (GEMM-style packing, in cache): the forward's kᵀ tiles and v
+// tiles (cached per (sample, head) and thread), the scaled q tile; the backward's q, dout, k
+// rows and its dq accumulator of one (sample, head). Rows H·Dh floats apart (2 KB at H 8,
+// Dh 64) would otherwise alias a few L1 sets in the P·V / dS·K / dSᵀ·Q products: reading them
+// in place made the AVX-512 backward ~2× slower at the encoder shapes (verdict: pack, kept).
 // Scratch: thread_local grow-only AlignedBuffers (no per-call allocation once warm).
 #include <algorithm>
 #include <atomic>
@@ -75,16 +84,18 @@ namespace cpu {
 
 namespace detail {
 // attention_avx512.cc: the same as transpose_tile below (a pure copy, bitwise identical) …
-void attention_transpose_tile_avx512(float* Bt, const float* X, int64_t nk, int64_t dh);
+void attention_transpose_tile_avx512(float* Bt, const float* X, int64_t ldx, int64_t nk,
+                                     int64_t dh);
+// Prefetches (into L2) rows of dh floats, ld apart, spread over the step: pf0 / pf1, n rows each.
 void attention_fwd_tile_step_avx512(float* s, float* m, float* l, float* acc, const float* qs,
-                                    const float* kt, const float* v, int64_t nr, int64_t nk,
-                                    int64_t diag, int64_t dh, const float* pf0, int64_t n0,
-                                    const float* pf1, int64_t n1);
+                                    const float* kt, const float* v, int64_t ldv, int64_t nr,
+                                    int64_t nk, int64_t diag, int64_t dh, const float* pf0,
+                                    int64_t ld0, const float* pf1, int64_t ld1, int64_t npf);
 // Backward: P and scale·dS of query rows against one key tile (scores in registers) …
-void attention_bwd_scores_avx512(float* P, float* dS, const float* q, const float* g,
-                                 const float* kt, const float* vt, const float* L,
-                                 const float* D, int64_t nr, int64_t nk, int64_t diag,
-                                 int64_t dh, float scale);
+void attention_bwd_scores_avx512(float* P, float* dS, const float* q, int64_t ldq,
+                                 const float* g, int64_t ldg, const float* kt, const float* vt,
+                                 const float* L, const float* D, int64_t nr, int64_t nk,
+                                 int64_t diag, int64_t dh, float scale);
 // … and C += op(A) B with row blocks sized to the head dim, masked head-dim tail.
 void attention_bwd_nn_acc_avx512(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
                                  const float* B, int64_t ldb, int64_t rows, int64_t nc,
@@ -95,7 +106,7 @@ namespace {
 
 constexpr int64_t kBQ = 64;  // query rows per tile
 constexpr int64_t kBK = 64;  // keys per tile (the lane width of the score kernel)
-// Split-K (flash-decoding) when (batch·heads·query tiles) is below this — a function of the
+// Split-K (flash-decoding) when (heads·Σ query tiles) is below this — a function of the
 // shape only, never of the thread count, so results do not depend on it.
 constexpr int64_t kSplitMinTasks = 32;
 constexpr int64_t kSplitMinTiles = 2;  // key tiles per split block, at least
@@ -112,10 +123,11 @@ thread_local AlignedBuffer t_partials;  // split-K partial (m, l, acc), caller t
 std::atomic<uint64_t> g_forward_generation{0};
 struct KtCache {
   uint64_t generation = 0;  // 0 = empty
-  int64_t bh = -1;
+  int64_t bh = -1;  // b·H + h
   const float* data = nullptr;  // tiles' storage when the flags were set
   std::vector<uint8_t> ready;  // per key tile
-  AlignedBuffer tiles;         // [nkt][dh][kBK]
+  AlignedBuffer tiles;         // [nkt][dh][kBK]: kᵀ
+  AlignedBuffer vtiles;        // [nkt][kBK][dh]: v rows, contiguous
 };
 thread_local KtCache t_kt;
 
@@ -138,64 +150,93 @@ inline void gemm_nn_acc(float* C, int64_t ldc, const float* A, int64_t ars, int6
   gemm_nn_acc_tiles(C, ldc, A, ars, acs, B, ldb, rows, nc, dh);
 }
 
-// Bt [dh, kBK] = rows [j0, j0 + nk) of X (row stride dh) transposed, zero-padded to kBK columns.
-inline void transpose_tile(float* __restrict Bt, const float* __restrict X, int64_t nk,
-                           int64_t dh) {
+// Bt [dh, kBK] = nk rows of X (row stride ldx, dh columns) transposed, zero-padded to kBK
+// columns.
+inline void transpose_tile(float* __restrict Bt, const float* __restrict X, int64_t ldx,
+                           int64_t nk, int64_t dh) {
 #ifdef MERCLIP_HAVE_AVX512
   if (simd_level() == SimdLevel::avx512) {
-    detail::attention_transpose_tile_avx512(Bt, X, nk, dh);
+    detail::attention_transpose_tile_avx512(Bt, X, ldx, nk, dh);
     return;
   }
 #endif
   for (int64_t d = 0; d < dh; ++d) {
     float* __restrict row = Bt + d * kBK;
-    for (int64_t j = 0; j < nk; ++j) row[j] = X[j * dh + d];
+    for (int64_t j = 0; j < nk; ++j) row[j] = X[j * ldx + d];
     for (int64_t j = nk; j < kBK; ++j) row[j] = 0.0f;
   }
 }
 
-// Prefetches n floats from p into L2 (prefetcht1), one request per cache line.
-inline void prefetch_rows(const float* p, int64_t n) {
-  const char* c = reinterpret_cast<const char*>(p);
-  const int64_t bytes = n * static_cast<int64_t>(sizeof(float));
-  for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(c + b, 0, 2);
-}
-
-// Keys query i may see: [0, key_end(i)).
-inline int64_t key_limit(const AttentionParams& p, int64_t b) {
-  return p.key_lengths ? std::min<int64_t>(std::max<int32_t>(p.key_lengths[b], 0), p.lk) : p.lk;
-}
-
-// Query rows of batch b that are computed: [0, query_limit) (the rest are padding rows).
-inline int64_t query_limit(const AttentionParams& p, int64_t b) {
-  return p.query_lengths ? std::min<int64_t>(std::max<int32_t>(p.query_lengths[b], 0), p.lq) : p.lq;
-}
-
-// Rows [from, nr) of an output tile: padding query rows, written as fully masked rows.
-void masked_rows(float* out, float* lse, int64_t from, int64_t nr, int64_t dh) {
-  for (int64_t r = from; r < nr; ++r) {
-    std::memset(out + r * dh, 0, sizeof(float) * static_cast<size_t>(dh));
-    lse[r] = kInf;
+// Prefetches n rows of dh floats, ld apart, from p into L2 (prefetcht1), one request per line.
+inline void prefetch_rows(const float* p, int64_t ld, int64_t n, int64_t dh) {
+  const int64_t bytes = dh * static_cast<int64_t>(sizeof(float));
+  for (int64_t r = 0; r < n; ++r) {
+    const char* c = reinterpret_cast<const char*>(p + r * ld);
+    for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(c + b, 0, 2);
   }
 }
 
 void check_params(const AttentionParams& p) {
-  MERCLIP_CHECK(p.batch >= 0 && p.heads >= 0 && p.lq >= 0 && p.lk >= 0,
+  MERCLIP_CHECK(p.batch >= 0 && p.heads >= 0 && p.total_q >= 0 && p.total_k >= 0,
                 "attention: negative size");
   MERCLIP_CHECK(p.head_dim >= 1 && p.head_dim <= 256, "attention: head_dim must be in [1, 256]");
+  MERCLIP_CHECK(p.batch == 0 || (p.cu_seqlens_q != nullptr && p.cu_seqlens_k != nullptr),
+                "attention: cu_seqlens missing");
 }
 
+// One sample's rows: queries [q0, q0 + lq), keys [k0, k0 + lk).
+struct Seq {
+  int64_t q0, lq, k0, lk;
+};
+inline Seq seq(const AttentionParams& p, int64_t b) {
+  const int64_t q0 = p.cu_seqlens_q[b], k0 = p.cu_seqlens_k[b];
+  return {q0, p.cu_seqlens_q[b + 1] - q0, k0, p.cu_seqlens_k[b + 1] - k0};
+}
+
+// The strided views of one (sample, head): head h's columns of the sample's rows.
+struct Views {
+  const float* q;  // row stride ldq
+  const float* k;  // ldk
+  const float* v;  // ldv
+  int64_t ldq, ldk, ldv, ldo;  // ldo = H·Dh: out, dout, dq, dk, dv
+};
+inline Views views(const AttentionParams& p, const Seq& s, int64_t h, const float* q,
+                   const float* k, const float* v) {
+  Views w;
+  w.ldq = attention_q_stride(p);
+  w.ldk = attention_k_stride(p);
+  w.ldv = attention_v_stride(p);
+  w.ldo = p.heads * p.head_dim;
+  w.q = q + s.q0 * w.ldq + h * p.head_dim;
+  w.k = k + s.k0 * w.ldk + h * p.head_dim;
+  w.v = v + s.k0 * w.ldv + h * p.head_dim;
+  return w;
+}
+
+// Forward tasks: one per (sample, head, query tile), in that order (so consecutive tasks share
+// a (sample, head) and its cached kᵀ tiles). Built per call into a grow-only thread_local.
+struct FwdTask {
+  int32_t b, h;
+  int32_t i0, nr;  // query rows [i0, i0 + nr) of the sample
+};
+thread_local std::vector<FwdTask> t_tasks;
+
 // ---------------------------------------------------------------------------------------------
-// Forward tile: query rows [i0, i0 + nr) of one (b, h) against key tiles [kt0, kt1) (keys
-// clipped to [0, kend), and to j <= i when causal). Produces the running max m[r], running sum
-// l[r] and unnormalised accumulator acc[r·dh + d] (not divided by l). A row that saw no
-// unmasked key keeps m = −inf, l = 0, acc = 0.
-void fwd_tile(float* m, float* l, float* acc, const float* q, const float* k, const float* v,
-              int64_t i0, int64_t nr, int64_t kt0, int64_t kt1, int64_t kend, bool causal,
-              float scale, int64_t dh, uint64_t generation, int64_t bh, int64_t nkt) {
+// Forward tile: query rows [i0, i0 + nr) of one (b, h) (views w) against key tiles [kt0, kt1)
+// (keys clipped to [0, kend), and to j <= i when causal). Produces the running max m[r],
+// running sum l[r] and unnormalised accumulator acc[r·dh + d] (not divided by l). A row that
+// saw no unmasked key keeps m = −inf, l = 0, acc = 0.
+void fwd_tile(float* m, float* l, float* acc, const Views& w, int64_t i0, int64_t nr,
+              int64_t kt0, int64_t kt1, int64_t kend, bool causal, float scale, int64_t dh,
+              uint64_t generation, int64_t bh, int64_t nkt) {
+  const float* q = w.q;
+  const float* k = w.k;
+  const float* v = w.v;
+  const int64_t ldk = w.ldk, ldv = w.ldv;
   float* qs = t_tile.floats(static_cast<size_t>(kBQ * dh + kBQ * kBK));
   float* s = qs + kBQ * dh;
   float* kt_all = t_kt.tiles.floats(static_cast<size_t>(nkt * dh * kBK));
+  float* vt_all = t_kt.vtiles.floats(static_cast<size_t>(nkt * dh * kBK));
   if (t_kt.generation != generation || t_kt.bh != bh || t_kt.data != kt_all) {
     t_kt.generation = generation;
     t_kt.bh = bh;
@@ -203,7 +244,7 @@ void fwd_tile(float* m, float* l, float* acc, const float* q, const float* k, co
     t_kt.ready.assign(static_cast<size_t>(nkt), 0);
   }
   for (int64_t r = 0; r < nr; ++r) {
-    const float* qi = q + (i0 + r) * dh;
+    const float* qi = q + (i0 + r) * w.ldq;
     float* qo = qs + r * dh;
     for (int64_t d = 0; d < dh; ++d) qo[d] = scale * qi[d];
     m[r] = -kInf;
@@ -221,19 +262,25 @@ void fwd_tile(float* m, float* l, float* acc, const float* q, const float* k, co
     // computed, on the first pass over this (b, h)'s keys only (later query tiles find kᵀ
     // cached and v in L2). With Lq = 7 every tile is a first pass, read from memory once.
     if (t == kt0 && !t_kt.ready[static_cast<size_t>(t)]) {
-      prefetch_rows(k + j0 * dh, std::min(kBK, jend - j0) * dh);
-      prefetch_rows(v + j0 * dh, std::min(kBK, jend - j0) * dh);
+      prefetch_rows(k + j0 * ldk, ldk, std::min(kBK, jend - j0), dh);
+      prefetch_rows(v + j0 * ldv, ldv, std::min(kBK, jend - j0), dh);
     }
-    int64_t npf = 0;  // floats of k and v to prefetch for the next tile, from kn / vn
+    int64_t npf = 0;  // rows of k and v to prefetch for the next tile, from kn / vn
     const float* kn = nullptr;
     const float* vn = nullptr;
     if (j0 + kBK < jend && t + 1 < kt1 && !t_kt.ready[static_cast<size_t>(t + 1)]) {
-      npf = std::min(kBK, jend - j0 - kBK) * dh;
-      kn = k + (j0 + kBK) * dh;
-      vn = v + (j0 + kBK) * dh;
+      npf = std::min(kBK, jend - j0 - kBK);
+      kn = k + (j0 + kBK) * ldk;
+      vn = v + (j0 + kBK) * ldv;
     }
+    float* vc = vt_all + t * kBK * dh;
     if (!t_kt.ready[static_cast<size_t>(t)]) {  // all keys < kend of the tile (masked below)
-      transpose_tile(kt, k + j0 * dh, std::min(kBK, kend - j0), dh);
+      const int64_t nkt_rows = std::min(kBK, kend - j0);
+      transpose_tile(kt, k + j0 * ldk, ldk, nkt_rows, dh);
+      // v rows packed contiguous (row stride dh): the P·V step streams them once per 4-row block,
+      // and rows H·Dh floats apart (2 KB at H 8, Dh 64) would alias a few L1 sets
+      for (int64_t j = 0; j < nkt_rows; ++j)
+        std::memcpy(vc + j * dh, v + (j0 + j) * ldv, sizeof(float) * static_cast<size_t>(dh));
       t_kt.ready[static_cast<size_t>(t)] = 1;
     }
     // S = (scale·q) kᵀ, online-softmax update of (m, l, acc), acc += P v — row r of the tile
@@ -242,22 +289,22 @@ void fwd_tile(float* m, float* l, float* acc, const float* q, const float* k, co
 #ifdef MERCLIP_HAVE_AVX512
     if (simd_level() == SimdLevel::avx512) {
       // (the prefetches are spread over the step's inner loop there)
-      detail::attention_fwd_tile_step_avx512(s, m, l, acc, qs, kt, v + j0 * dh, nr, nk, diag, dh,
-                                             kn, npf, vn, npf);
+      detail::attention_fwd_tile_step_avx512(s, m, l, acc, qs, kt, vc, dh, nr, nk, diag, dh, kn,
+                                             ldk, vn, ldv, npf);
       continue;
     }
 #endif
-    prefetch_rows(kn, npf);
-    prefetch_rows(vn, npf);
-    fwd_tile_step(s, m, l, acc, qs, kt, v + j0 * dh, nr, nk, diag, dh);
+    prefetch_rows(kn, ldk, npf, dh);
+    prefetch_rows(vn, ldv, npf, dh);
+    fwd_tile_step(s, m, l, acc, qs, kt, vc, dh, nr, nk, diag, dh);
   }
 }
 
-// out / lse rows from (m, l, acc).
-void finish_rows(float* out, float* lse, const float* m, const float* l, const float* acc,
-                 int64_t nr, int64_t dh) {
+// out / lse rows from (m, l, acc); out rows ldo apart, lse contiguous.
+void finish_rows(float* out, int64_t ldo, float* lse, const float* m, const float* l,
+                 const float* acc, int64_t nr, int64_t dh) {
   for (int64_t r = 0; r < nr; ++r) {
-    float* o = out + r * dh;
+    float* o = out + r * ldo;
     if (l[r] > 0.0f) {
       const float inv = 1.0f / l[r];
       for (int64_t d = 0; d < dh; ++d) o[d] = acc[r * dh + d] * inv;
@@ -275,54 +322,62 @@ void finish_rows(float* out, float* lse, const float* m, const float* l, const f
 }  // namespace
 
 // =============================================================================================
-// attention_forward: out [B,H,Lq,Dh], lse [B,H,Lq] from q [B,H,Lq,Dh], k, v [B,H,Lk,Dh].
+// attention_forward: out [Tq, H·Dh], lse [H, Tq] from packed q, k, v (merclip/attention.h).
 //
-// Per (b, h, query tile of kBQ rows): for each key tile of kBK keys (up to the key length, and
-// the diagonal when causal): S = scale·q kᵀ on the tile, running row max m, rescale factor
-// α = e^{m_old − m_new}, l = α·l + Σ_j e^{S − m}, acc = α·acc + P v; at the end out = acc / l,
-// lse = m + log l. Memory: the lse output plus per-thread tiles (q tile, kᵀ tile, S tile).
-// Parallel split: one task per (b, h, query tile), each writing its own rows of out and lse.
-// Split-K: when B·H·⌈Lq/kBQ⌉ < kSplitMinTasks (a fixed constant — the split depends on the shape
-// only), each task's key tiles are also split into nsplit blocks; block s writes its partial
-// (m, l, acc) into its own slot of a scratch array, then a second pass merges the slots of a
-// task in block order (M = max m_s, L = Σ l_s e^{m_s − M}, acc = Σ acc_s e^{m_s − M}). No two
-// tasks write the same memory, and the arithmetic is the same for any thread count.
+// Per (sample, head, query tile of kBQ rows): for each key tile of kBK keys (up to the sample's
+// key length, and the diagonal when causal): S = scale·q kᵀ on the tile, running row max m,
+// rescale factor α = e^{m_old − m_new}, l = α·l + Σ_j e^{S − m}, acc = α·acc + P v; at the end
+// out = acc / l, lse = m + log l. Memory: the lse output plus per-thread tiles (q tile, kᵀ
+// tiles, S tile).
+// Parallel split: one task per (sample, head, query tile), each writing its own rows of out and
+// lse. Split-K: when there are fewer than kSplitMinTasks tasks (a fixed constant — the split
+// depends on the lengths only), each task's key tiles are also split into nsplit blocks of
+// tiles_per_split tiles (from the longest sample; a shorter one's later blocks are empty);
+// block s writes its partial (m, l, acc) into its own slot of a scratch array, then a second
+// pass merges the slots of a task in block order (M = max m_s, L = Σ l_s e^{m_s − M},
+// acc = Σ acc_s e^{m_s − M}). No two tasks write the same memory, and the arithmetic is the
+// same for any thread count.
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                        const AttentionParams& p) {
   check_params(p);
-  const int64_t B = p.batch, H = p.heads, lq = p.lq, lk = p.lk, dh = p.head_dim;
-  if (B == 0 || H == 0 || lq == 0) return;
-  const int64_t nqt = (lq + kBQ - 1) / kBQ;
-  const int64_t nkt = (lk + kBK - 1) / kBK;
-  const int64_t ntasks = B * H * nqt;
+  const int64_t B = p.batch, H = p.heads, dh = p.head_dim, tq = p.total_q;
+  if (B == 0 || H == 0 || tq == 0) return;
+  std::vector<FwdTask>& tasks = t_tasks;
+  tasks.clear();
+  int64_t max_lk = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const Seq sq = seq(p, b);
+    max_lk = std::max(max_lk, sq.lk);
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i0 = 0; i0 < sq.lq; i0 += kBQ)
+        tasks.push_back({static_cast<int32_t>(b), static_cast<int32_t>(h), static_cast<int32_t>(i0),
+                         static_cast<int32_t>(std::min(kBQ, sq.lq - i0))});
+  }
+  const int64_t ntasks = static_cast<int64_t>(tasks.size());
+  if (ntasks == 0) return;
+  const int64_t nkt = (max_lk + kBK - 1) / kBK;
   int64_t nsplit = 1;
   if (ntasks < kSplitMinTasks && nkt >= 2 * kSplitMinTiles)
     nsplit = std::min((kSplitMinTasks + ntasks - 1) / ntasks, nkt / kSplitMinTiles);
   const int64_t tiles_per_split = (nkt + nsplit - 1) / std::max<int64_t>(nsplit, 1);
   const uint64_t gen = ++g_forward_generation;
-
-  auto task_coords = [&](int64_t task, int64_t* bh, int64_t* i0, int64_t* nr) {
-    *bh = task / nqt;
-    *i0 = (task % nqt) * kBQ;
-    *nr = std::min(kBQ, lq - *i0);
-  };
+  const int64_t ldo = H * dh;
+  const FwdTask* T = tasks.data();
 
   if (nsplit == 1) {
     ThreadPool::global().run(ntasks, [&](int64_t task) {
-      int64_t bh, i0, nr;
-      task_coords(task, &bh, &i0, &nr);
-      const int64_t b = bh / H;
-      const int64_t nv = std::max<int64_t>(0, std::min(nr, query_limit(p, b) - i0));  // real rows
+      const FwdTask& t = T[task];
+      const Seq sq = seq(p, t.b);
+      const Views w = views(p, sq, t.h, q, k, v);
       float* stats = t_partials.floats(static_cast<size_t>(kBQ * (dh + 2)));
       float* m = stats;
       float* l = m + kBQ;
       float* acc = l + kBQ;
-      if (nv > 0) {
-        fwd_tile(m, l, acc, q + bh * lq * dh, k + bh * lk * dh, v + bh * lk * dh, i0, nv, 0, nkt,
-                 key_limit(p, b), p.causal, p.scale, dh, gen, bh, nkt);
-        finish_rows(out + (bh * lq + i0) * dh, lse + bh * lq + i0, m, l, acc, nv, dh);
-      }
-      masked_rows(out + (bh * lq + i0) * dh, lse + bh * lq + i0, nv, nr, dh);
+      const int64_t nkt_b = (sq.lk + kBK - 1) / kBK;
+      fwd_tile(m, l, acc, w, t.i0, t.nr, 0, nkt_b, sq.lk, p.causal, p.scale, dh, gen,
+               t.b * H + t.h, nkt);
+      finish_rows(out + (sq.q0 + t.i0) * ldo + t.h * dh, ldo, lse + t.h * tq + sq.q0 + t.i0, m,
+                  l, acc, t.nr, dh);
     });
     return;
   }
@@ -332,21 +387,22 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   float* parts = t_partials.floats(static_cast<size_t>(ntasks * nsplit * slot));
   ThreadPool::global().run(ntasks * nsplit, [&](int64_t ts) {
     const int64_t task = ts / nsplit, s = ts % nsplit;
-    int64_t bh, i0, nr;
-    task_coords(task, &bh, &i0, &nr);
-    const int64_t nv = std::max<int64_t>(0, std::min(nr, query_limit(p, bh / H) - i0));
-    if (nv == 0) return;  // padding rows only (written by the merge below)
+    const FwdTask& t = T[task];
+    const Seq sq = seq(p, t.b);
+    const Views w = views(p, sq, t.h, q, k, v);
     float* m = parts + ts * slot;
     float* l = m + kBQ;
     float* acc = l + kBQ;
-    const int64_t kt0 = s * tiles_per_split, kt1 = std::min(nkt, kt0 + tiles_per_split);
-    fwd_tile(m, l, acc, q + bh * lq * dh, k + bh * lk * dh, v + bh * lk * dh, i0, nv, kt0, kt1,
-             key_limit(p, bh / H), p.causal, p.scale, dh, gen, bh, nkt);
+    const int64_t nkt_b = (sq.lk + kBK - 1) / kBK;
+    const int64_t kt0 = std::min(nkt_b, s * tiles_per_split);
+    const int64_t kt1 = std::min(nkt_b, kt0 + tiles_per_split);
+    fwd_tile(m, l, acc, w, t.i0, t.nr, kt0, kt1, sq.lk, p.causal, p.scale, dh, gen,
+             t.b * H + t.h, nkt);
   });
   ThreadPool::global().run(ntasks, [&](int64_t task) {
-    int64_t bh, i0, nr;
-    task_coords(task, &bh, &i0, &nr);
-    const int64_t nv = std::max<int64_t>(0, std::min(nr, query_limit(p, bh / H) - i0));
+    const FwdTask& t = T[task];
+    const Seq sq = seq(p, t.b);
+    const int64_t nv = t.nr;
     float* base = parts + task * nsplit * slot;  // merged in place into slot 0
     float* M = base;
     float* L = M + kBQ;
@@ -370,71 +426,83 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
         for (int64_t d = 0; d < dh; ++d) ar[d] = ar[d] * a + br[d] * c;
       }
     }
-    if (nv > 0) finish_rows(out + (bh * lq + i0) * dh, lse + bh * lq + i0, M, L, A, nv, dh);
-    masked_rows(out + (bh * lq + i0) * dh, lse + bh * lq + i0, nv, nr, dh);
+    finish_rows(out + (sq.q0 + t.i0) * ldo + t.h * dh, ldo, lse + t.h * tq + sq.q0 + t.i0, M, L,
+                A, nv, dh);
   });
 }
 
 // =============================================================================================
-// attention_backward: dq [B,H,Lq,Dh], dk, dv [B,H,Lk,Dh] from dout [B,H,Lq,Dh] and the
-// forward's out and lse.
+// attention_backward: dq [Tq, H·Dh], dk, dv [Tk, H·Dh] from dout [Tq, H·Dh] and the forward's
+// out and lse.
 //
-// Per (b, h) — one task each, so every task owns its dq, dk, dv slices (race-free, no atomics;
-// each task's arithmetic order is fixed, hence bitwise identical for any thread count):
-//   0. dq slice = 0; D_i = Σ_d dO_id · O_id (undoes the normalisation out = acc / l);
-//   for each key tile (keys < key length): dK_t = dV_t = 0; for each query tile (skipping those
-//   entirely above the diagonal when causal):
+// Per (sample, head) — one task each, so every task owns its dq, dk, dv rows × head columns
+// (race-free, no atomics; each task's arithmetic order is fixed, hence bitwise identical for
+// any thread count):
+//   0. dq rows = 0; D_i = Σ_d dO_id · O_id (undoes the normalisation out = acc / l);
+//   for each key tile: dK_t = dV_t = 0; for each query tile (skipping those entirely above the
+//   diagonal when causal):
 //   1. S = scale·q kᵀ, P = e^{S − lse_i} (recomputes the forward's softmax; masked or +inf lse
 //      → 0);
 //   2. dV_t += Pᵀ dO                     (undoes out = P v, w.r.t. v);
 //   3. dP = dO vᵀ, dS = P ∘ (dP − D)     (undoes out = P v w.r.t. P, then the softmax);
 //   4. dq_i += scale · dS k, dK_t += scale · dSᵀ q (undoes S = scale·q kᵀ);
-//   then dk, dv rows of the tile = dK_t, dV_t. Keys at or past the key length get dk = dv = 0.
+//   then dk, dv rows of the tile = dK_t, dV_t. A sample with no queries gets dk = dv = 0.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                         const float* k, const float* v, const float* out, const float* lse,
                         const AttentionParams& p) {
   check_params(p);
-  const int64_t B = p.batch, H = p.heads, lq = p.lq, lk = p.lk, dh = p.head_dim;
+  const int64_t B = p.batch, H = p.heads, dh = p.head_dim, tq = p.total_q;
   const float scale = p.scale;
+  const size_t row_bytes = sizeof(float) * static_cast<size_t>(dh);
   ThreadPool::global().run(B * H, [&](int64_t bh) {
-    const int64_t kend = key_limit(p, bh / H);
-    const float* qb = q + bh * lq * dh;
-    const float* kb = k + bh * lk * dh;
-    const float* vb = v + bh * lk * dh;
-    const float* gb = dout + bh * lq * dh;
-    const float* ob = out + bh * lq * dh;
-    const float* lb = lse + bh * lq;
-    float* dqb = dq + bh * lq * dh;
-    float* dkb = dk + bh * lk * dh;
-    float* dvb = dv + bh * lk * dh;
-    std::memset(dqb, 0, sizeof(float) * static_cast<size_t>(lq * dh));
-    // Keys past the key length get no gradient; the others are written tile by tile below.
-    std::memset(dkb + kend * dh, 0, sizeof(float) * static_cast<size_t>((lk - kend) * dh));
-    std::memset(dvb + kend * dh, 0, sizeof(float) * static_cast<size_t>((lk - kend) * dh));
-    // Padding query rows (past the query length) take no part: their dq stays 0.
-    const int64_t qend = query_limit(p, bh / H);
+    const int64_t h = bh % H;
+    const Seq sq = seq(p, bh / H);
+    const Views w = views(p, sq, h, q, k, v);
+    const int64_t ldo = w.ldo;
+    const int64_t qend = sq.lq, kend = sq.lk;
+    const float* gs = dout + sq.q0 * ldo + h * dh;
+    const float* ob = out + sq.q0 * ldo + h * dh;
+    const float* lb = lse + h * tq + sq.q0;
+    float* dqs = dq + sq.q0 * ldo + h * dh;
+    float* dkb = dk + sq.k0 * ldo + h * dh;
+    float* dvb = dv + sq.k0 * ldo + h * dh;
     if (qend == 0 || kend == 0) {
-      std::memset(dkb, 0, sizeof(float) * static_cast<size_t>(kend * dh));
-      std::memset(dvb, 0, sizeof(float) * static_cast<size_t>(kend * dh));
+      for (int64_t i = 0; i < qend; ++i) std::memset(dqs + i * ldo, 0, row_bytes);
+      for (int64_t j = 0; j < kend; ++j) {
+        std::memset(dkb + j * ldo, 0, row_bytes);
+        std::memset(dvb + j * ldo, 0, row_bytes);
+      }
       return;
     }
-    const size_t need = static_cast<size_t>(2 * dh * kBK + 2 * kBQ * kBK + 2 * kBK * dh);
-    float* Dv = t_tile.floats(need + static_cast<size_t>(lq));
-    float* ktr = Dv + lq;                 // kᵀ tile [dh, kBK]
+    // This (sample, head)'s q, dout and k rows gathered contiguous (row stride dh) and dq
+    // accumulated contiguous, scattered at the end: the tile GEMMs below stream these rows
+    // many times, and rows H·Dh floats apart (2 KB at H 8, Dh 64) alias a few L1 sets.
+    const size_t tiles = static_cast<size_t>(2 * dh * kBK + 2 * kBQ * kBK + 2 * kBK * dh);
+    const size_t rows = static_cast<size_t>((3 * qend + kend) * dh + qend);
+    float* Dv = t_tile.floats(tiles + rows);
+    float* qb = Dv + qend;                // [qend, dh]
+    float* gb = qb + qend * dh;           // [qend, dh]
+    float* dqb = gb + qend * dh;          // [qend, dh]
+    float* kb = dqb + qend * dh;          // [kend, dh]
+    float* ktr = kb + kend * dh;          // kᵀ tile [dh, kBK]
     float* vtr = ktr + dh * kBK;          // vᵀ tile [dh, kBK]
     float* P = vtr + dh * kBK;            // [kBQ, kBK]
     float* dP = P + kBQ * kBK;            // [kBQ, kBK], then scale·dS
     float* dKt = dP + kBQ * kBK;          // [kBK, dh]
     float* dVt = dKt + kBK * dh;          // [kBK, dh]
     for (int64_t i = 0; i < qend; ++i) {
+      std::memcpy(qb + i * dh, w.q + i * w.ldq, row_bytes);
+      std::memcpy(gb + i * dh, gs + i * ldo, row_bytes);
       float s = 0.0f;
-      for (int64_t d = 0; d < dh; ++d) s += gb[i * dh + d] * ob[i * dh + d];
+      for (int64_t d = 0; d < dh; ++d) s += gs[i * ldo + d] * ob[i * ldo + d];
       Dv[i] = s;
     }
+    for (int64_t j = 0; j < kend; ++j) std::memcpy(kb + j * dh, w.k + j * w.ldk, row_bytes);
+    std::memset(dqb, 0, row_bytes * static_cast<size_t>(qend));
     for (int64_t j0 = 0; j0 < kend; j0 += kBK) {
       const int64_t nk = std::min(kBK, kend - j0);
-      transpose_tile(ktr, kb + j0 * dh, nk, dh);
-      transpose_tile(vtr, vb + j0 * dh, nk, dh);
+      transpose_tile(ktr, kb + j0 * dh, dh, nk, dh);
+      transpose_tile(vtr, w.v + j0 * w.ldv, w.ldv, nk, dh);
       std::memset(dKt, 0, sizeof(float) * static_cast<size_t>(2 * kBK * dh));
       const int64_t i_first = p.causal ? (j0 / kBQ) * kBQ : 0;  // tiles with some i >= j0
       for (int64_t i0 = i_first; i0 < qend; i0 += kBQ) {
@@ -442,7 +510,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
 #ifdef MERCLIP_HAVE_AVX512
         if (simd_level() == SimdLevel::avx512) {
           // 1.–3. fused: P, scale·dS (scores in registers)
-          detail::attention_bwd_scores_avx512(P, dP, qb + i0 * dh, gb + i0 * dh, ktr, vtr,
+          detail::attention_bwd_scores_avx512(P, dP, qb + i0 * dh, dh, gb + i0 * dh, dh, ktr, vtr,
                                               lb + i0, Dv + i0, nr, nk,
                                               p.causal ? i0 - j0 : nk, dh, scale);
           detail::attention_bwd_nn_acc_avx512(dVt, dh, P, 1, kBK, gb + i0 * dh, dh, nk, nr, dh);
@@ -476,9 +544,12 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
         gemm_nn_acc(dqb + i0 * dh, dh, dP, kBK, 1, kb + j0 * dh, dh, nr, nk, dh);
         gemm_nn_acc(dKt, dh, dP, 1, kBK, qb + i0 * dh, dh, nk, nr, dh);
       }
-      std::memcpy(dkb + j0 * dh, dKt, sizeof(float) * static_cast<size_t>(nk * dh));
-      std::memcpy(dvb + j0 * dh, dVt, sizeof(float) * static_cast<size_t>(nk * dh));
+      for (int64_t j = 0; j < nk; ++j) {
+        std::memcpy(dkb + (j0 + j) * ldo, dKt + j * dh, row_bytes);
+        std::memcpy(dvb + (j0 + j) * ldo, dVt + j * dh, row_bytes);
+      }
     }
+    for (int64_t i = 0; i < qend; ++i) std::memcpy(dqs + i * ldo, dqb + i * dh, row_bytes);
   });
 }
 

@@ -2,7 +2,7 @@
 // -mavx512f…; called only when merclip::simd_level() is avx512), so a portable build (baseline
 // x86-64 generic code) still gets zmm tile kernels.
 //
-// transpose_tile_avx512: Bt [dh, 64] = X [nk, dh] (row stride dh)ᵀ, columns nk … 63 zeroed — the
+// transpose_tile_avx512: Bt [dh, 64] = X [nk, dh] (row stride ldx)ᵀ, columns nk … 63 zeroed — the
 // kᵀ / vᵀ tiles of the attention kernels. Full 16 × 16 blocks go through registers (the
 // unpack / shuffle_f32x4 transpose); edges are copied element by element. A pure copy, so the
 // result is bitwise the same as the generic loop's.
@@ -98,7 +98,7 @@ inline __mmask16 lanes_below(int64_t n) {  // lanes w < n, n clamped to [0, 16]
 // acc rows [R, w0 + 16·NW) (the last vector masked by tail) = alpha · acc + P [R, nk] · v.
 template <int R, int NW>
 inline void pv_rows(float* acc, int64_t dh, int64_t w0, __mmask16 tail, const float* alpha,
-                    const float* P, const float* v, int64_t nk) {
+                    const float* P, const float* v, int64_t ldv, int64_t nk) {
   __m512 o[R][NW];
   #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
@@ -110,7 +110,7 @@ inline void pv_rows(float* acc, int64_t dh, int64_t w0, __mmask16 tail, const fl
     }
   }
   for (int64_t c = 0; c < nk; ++c) {
-    const float* vr = v + c * dh + w0;
+    const float* vr = v + c * ldv + w0;
     __m512 b[NW];
     #pragma GCC unroll 16
     for (int i = 0; i < NW; ++i)
@@ -132,15 +132,15 @@ inline void pv_rows(float* acc, int64_t dh, int64_t w0, __mmask16 tail, const fl
 
 template <int R>
 inline void pv_block(float* acc, int64_t dh, const float* alpha, const float* P, const float* v,
-                     int64_t nk) {
+                     int64_t ldv, int64_t nk) {
   for (int64_t w0 = 0; w0 < dh; w0 += 64) {
     const int64_t left = dh - w0;
     const __mmask16 tail = lanes_below(left - (left > 64 ? 48 : (left - 1) / 16 * 16));
     switch (left >= 64 ? 4 : (left + 15) / 16) {
-      case 4: pv_rows<R, 4>(acc, dh, w0, tail, alpha, P, v, nk); break;
-      case 3: pv_rows<R, 3>(acc, dh, w0, tail, alpha, P, v, nk); break;
-      case 2: pv_rows<R, 2>(acc, dh, w0, tail, alpha, P, v, nk); break;
-      default: pv_rows<R, 1>(acc, dh, w0, tail, alpha, P, v, nk); break;
+      case 4: pv_rows<R, 4>(acc, dh, w0, tail, alpha, P, v, ldv, nk); break;
+      case 3: pv_rows<R, 3>(acc, dh, w0, tail, alpha, P, v, ldv, nk); break;
+      case 2: pv_rows<R, 2>(acc, dh, w0, tail, alpha, P, v, ldv, nk); break;
+      default: pv_rows<R, 1>(acc, dh, w0, tail, alpha, P, v, ldv, nk); break;
     }
   }
 }
@@ -192,19 +192,26 @@ inline void pv_small(float* acc, int64_t dh, const float* alpha, const __m512 (*
   }
 }
 
-// Cache lines to prefetch (into L2) while a tile step computes: up to two regions, handed out a
-// few lines per inner-loop iteration so the requests spread over the step instead of stalling
-// the load queue in one burst.
+// Cache lines to prefetch (into L2) while a tile step computes: up to two regions of rows
+// (row_lines lines per row, rows stride bytes apart), handed out a few lines per inner-loop
+// iteration so the requests spread over the step instead of stalling the load queue in one
+// burst.
 struct Prefetch {
-  const char* p[2];
-  int64_t lines[2];
-  int64_t per_iter;  // lines per score-loop iteration
+  const char* p[2];    // the current row of each region
+  int64_t stride[2];   // bytes between rows
+  int64_t lines[2];    // lines left in the region
+  int64_t row_lines;   // lines per row
+  int64_t at;          // line within the current row
+  int64_t per_iter;    // lines per score-loop iteration
   inline void some() {
     for (int64_t q = 0; q < per_iter; ++q) {
       const int w = lines[0] > 0 ? 0 : 1;
       if (lines[w] <= 0) return;
-      _mm_prefetch(p[w], _MM_HINT_T1);
-      p[w] += 64;
+      _mm_prefetch(p[w] + 64 * at, _MM_HINT_T1);
+      if (++at == row_lines) {
+        at = 0;
+        p[w] += stride[w];
+      }
       --lines[w];
     }
   }
@@ -222,8 +229,8 @@ struct Prefetch {
 // masked for every row (P = 0 there), so skipping them changes no result.
 template <int R, int NC>
 inline void fwd_rows_nc(float* P, float* m, float* l, float* acc, const float* qs,
-                        const float* kt, const float* v, int64_t r0, int64_t nk, int64_t kn,
-                        int64_t diag, int64_t dh, Prefetch* pf, const float* vt) {
+                        const float* kt, const float* v, int64_t ldv, int64_t r0, int64_t nk,
+                        int64_t kn, int64_t diag, int64_t dh, Prefetch* pf, const float* vt) {
   __m512 c[R][NC];
   #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
@@ -287,38 +294,38 @@ inline void fwd_rows_nc(float* P, float* m, float* l, float* acc, const float* q
     alpha[r] = a;
   }
   if (vt) pv_small<R, NC>(acc, dh, alpha, c, vt);
-  else pv_block<R>(acc, dh, alpha, P, v, kn);
+  else pv_block<R>(acc, dh, alpha, P, v, ldv, kn);
 }
 
 template <int R>
 inline void fwd_rows(float* P, float* m, float* l, float* acc, const float* qs, const float* kt,
-                     const float* v, int64_t r0, int64_t nk, int64_t diag, int64_t dh,
-                     Prefetch* pf, const float* vt) {
+                     const float* v, int64_t ldv, int64_t r0, int64_t nk, int64_t diag,
+                     int64_t dh, Prefetch* pf, const float* vt) {
   int64_t kn = r0 + R + diag;  // keys j < kn are seen by some row of the block
   kn = kn > nk ? nk : kn;
   if (kn <= 0) return;  // no row of the block sees a key of this tile: nothing changes
   switch ((kn + 15) / 16) {
-    case 1: fwd_rows_nc<R, 1>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh, pf, vt); break;
-    case 2: fwd_rows_nc<R, 2>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh, pf, vt); break;
-    case 3: fwd_rows_nc<R, 3>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh, pf, vt); break;
-    default: fwd_rows_nc<R, 4>(P, m, l, acc, qs, kt, v, r0, nk, kn, diag, dh, pf, vt); break;
+    case 1: fwd_rows_nc<R, 1>(P, m, l, acc, qs, kt, v, ldv, r0, nk, kn, diag, dh, pf, vt); break;
+    case 2: fwd_rows_nc<R, 2>(P, m, l, acc, qs, kt, v, ldv, r0, nk, kn, diag, dh, pf, vt); break;
+    case 3: fwd_rows_nc<R, 3>(P, m, l, acc, qs, kt, v, ldv, r0, nk, kn, diag, dh, pf, vt); break;
+    default: fwd_rows_nc<R, 4>(P, m, l, acc, qs, kt, v, ldv, r0, nk, kn, diag, dh, pf, vt); break;
   }
 }
 
 inline void fwd_rows_all(float* s, float* m, float* l, float* acc, const float* qs,
-                         const float* kt, const float* v, int64_t nr, int64_t nk, int64_t diag,
-                         int64_t dh, Prefetch* pf, const float* vt) {
+                         const float* kt, const float* v, int64_t ldv, int64_t nr, int64_t nk,
+                         int64_t diag, int64_t dh, Prefetch* pf, const float* vt) {
   int64_t r = 0;
   for (; r + 4 <= nr; r += 4)
-    fwd_rows<4>(s + r * kTileN, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, r, nk, diag, dh,
-                pf, vt);
+    fwd_rows<4>(s + r * kTileN, m + r, l + r, acc + r * dh, qs + r * dh, kt, v, ldv, r, nk, diag,
+                dh, pf, vt);
   float* P = s + r * kTileN;
   float *mr = m + r, *lr = l + r, *ar = acc + r * dh;
   const float* qr = qs + r * dh;
   switch (nr - r) {
-    case 3: fwd_rows<3>(P, mr, lr, ar, qr, kt, v, r, nk, diag, dh, pf, vt); break;
-    case 2: fwd_rows<2>(P, mr, lr, ar, qr, kt, v, r, nk, diag, dh, pf, vt); break;
-    case 1: fwd_rows<1>(P, mr, lr, ar, qr, kt, v, r, nk, diag, dh, pf, vt); break;
+    case 3: fwd_rows<3>(P, mr, lr, ar, qr, kt, v, ldv, r, nk, diag, dh, pf, vt); break;
+    case 2: fwd_rows<2>(P, mr, lr, ar, qr, kt, v, ldv, r, nk, diag, dh, pf, vt); break;
+    case 1: fwd_rows<1>(P, mr, lr, ar, qr, kt, v, ldv, r, nk, diag, dh, pf, vt); break;
     default: break;
   }
 }
@@ -333,9 +340,10 @@ inline void fwd_rows_all(float* s, float* m, float* l, float* acc, const float* 
 // masked columns come out as scale·0·(dP − D) there too (NaN when D is NaN). A block no row of
 // which sees any key of the tile skips the score GEMM (P = 0).
 template <int R, int NC>
-inline void bwd_rows(float* P, float* dS, const float* q, const float* g, const float* kt,
-                     const float* vt, const float* L, const float* D, int64_t r0, int64_t nk,
-                     int64_t diag, int64_t dh, float scale) {
+inline void bwd_rows(float* P, float* dS, const float* q, int64_t ldq, const float* g,
+                     int64_t ldg, const float* kt, const float* vt, const float* L,
+                     const float* D, int64_t r0, int64_t nk, int64_t diag, int64_t dh,
+                     float scale) {
   __m512 c[R][NC];
   const __m512 vscale = _mm512_set1_ps(scale);
   if (r0 + R + diag > 0) {
@@ -350,7 +358,7 @@ inline void bwd_rows(float* P, float* dS, const float* q, const float* g, const 
       for (int i = 0; i < NC; ++i) bv[i] = _mm512_loadu_ps(b + 16 * i);
       #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
-        const __m512 a = _mm512_set1_ps(q[r * dh + d]);
+        const __m512 a = _mm512_set1_ps(q[r * ldq + d]);
         #pragma GCC unroll 16
         for (int i = 0; i < NC; ++i) c[r][i] = _mm512_fmadd_ps(a, bv[i], c[r][i]);
       }
@@ -384,7 +392,7 @@ inline void bwd_rows(float* P, float* dS, const float* q, const float* g, const 
     for (int i = 0; i < NC; ++i) bv[i] = _mm512_loadu_ps(b + 16 * i);
     #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(g[r * dh + d]);
+      const __m512 a = _mm512_set1_ps(g[r * ldg + d]);
       #pragma GCC unroll 16
       for (int i = 0; i < NC; ++i) c[r][i] = _mm512_fmadd_ps(a, bv[i], c[r][i]);
     }
@@ -402,16 +410,17 @@ inline void bwd_rows(float* P, float* dS, const float* q, const float* g, const 
 }
 
 template <int NC>
-inline void bwd_rows_all(float* P, float* dS, const float* q, const float* g, const float* kt,
-                         const float* vt, const float* L, const float* D, int64_t nr, int64_t nk,
-                         int64_t diag, int64_t dh, float scale) {
+inline void bwd_rows_all(float* P, float* dS, const float* q, int64_t ldq, const float* g,
+                         int64_t ldg, const float* kt, const float* vt, const float* L,
+                         const float* D, int64_t nr, int64_t nk, int64_t diag, int64_t dh,
+                         float scale) {
   int64_t r = 0;
   for (; r + 4 <= nr; r += 4)
-    bwd_rows<4, NC>(P + r * kTileN, dS + r * kTileN, q + r * dh, g + r * dh, kt, vt, L + r,
-                    D + r, r, nk, diag, dh, scale);
+    bwd_rows<4, NC>(P + r * kTileN, dS + r * kTileN, q + r * ldq, ldq, g + r * ldg, ldg, kt, vt,
+                    L + r, D + r, r, nk, diag, dh, scale);
   for (; r < nr; ++r)
-    bwd_rows<1, NC>(P + r * kTileN, dS + r * kTileN, q + r * dh, g + r * dh, kt, vt, L + r,
-                    D + r, r, nk, diag, dh, scale);
+    bwd_rows<1, NC>(P + r * kTileN, dS + r * kTileN, q + r * ldq, ldq, g + r * ldg, ldg, kt, vt,
+                    L + r, D + r, r, nk, diag, dh, scale);
 }
 
 // C rows [R, w0 + 16·NW) (the last vector masked by tail) += op(A) [R, nc] · B [nc, ·].
@@ -461,15 +470,15 @@ inline void nn_chunk(float* C, int64_t ldc, const float* A, int64_t ars, int64_t
 
 }  // namespace
 
-void attention_bwd_scores_avx512(float* P, float* dS, const float* q, const float* g,
-                                 const float* kt, const float* vt, const float* L,
-                                 const float* D, int64_t nr, int64_t nk, int64_t diag,
-                                 int64_t dh, float scale) {
+void attention_bwd_scores_avx512(float* P, float* dS, const float* q, int64_t ldq,
+                                 const float* g, int64_t ldg, const float* kt, const float* vt,
+                                 const float* L, const float* D, int64_t nr, int64_t nk,
+                                 int64_t diag, int64_t dh, float scale) {
   switch ((nk + 15) / 16) {
-    case 1: bwd_rows_all<1>(P, dS, q, g, kt, vt, L, D, nr, nk, diag, dh, scale); break;
-    case 2: bwd_rows_all<2>(P, dS, q, g, kt, vt, L, D, nr, nk, diag, dh, scale); break;
-    case 3: bwd_rows_all<3>(P, dS, q, g, kt, vt, L, D, nr, nk, diag, dh, scale); break;
-    default: bwd_rows_all<4>(P, dS, q, g, kt, vt, L, D, nr, nk, diag, dh, scale); break;
+    case 1: bwd_rows_all<1>(P, dS, q, ldq, g, ldg, kt, vt, L, D, nr, nk, diag, dh, scale); break;
+    case 2: bwd_rows_all<2>(P, dS, q, ldq, g, ldg, kt, vt, L, D, nr, nk, diag, dh, scale); break;
+    case 3: bwd_rows_all<3>(P, dS, q, ldq, g, ldg, kt, vt, L, D, nr, nk, diag, dh, scale); break;
+    default: bwd_rows_all<4>(P, dS, q, ldq, g, ldg, kt, vt, L, D, nr, nk, diag, dh, scale); break;
   }
 }
 
@@ -491,14 +500,18 @@ void attention_bwd_nn_acc_avx512(float* C, int64_t ldc, const float* A, int64_t 
 }
 
 void attention_fwd_tile_step_avx512(float* s, float* m, float* l, float* acc, const float* qs,
-                                    const float* kt, const float* v, int64_t nr, int64_t nk,
-                                    int64_t diag, int64_t dh, const float* pf0, int64_t n0,
-                                    const float* pf1, int64_t n1) {
+                                    const float* kt, const float* v, int64_t ldv, int64_t nr,
+                                    int64_t nk, int64_t diag, int64_t dh, const float* pf0,
+                                    int64_t ld0, const float* pf1, int64_t ld1, int64_t npf) {
   Prefetch pf;
   pf.p[0] = reinterpret_cast<const char*>(pf0);
   pf.p[1] = reinterpret_cast<const char*>(pf1);
-  pf.lines[0] = (n0 * static_cast<int64_t>(sizeof(float)) + 63) / 64;
-  pf.lines[1] = (n1 * static_cast<int64_t>(sizeof(float)) + 63) / 64;
+  pf.stride[0] = ld0 * static_cast<int64_t>(sizeof(float));
+  pf.stride[1] = ld1 * static_cast<int64_t>(sizeof(float));
+  pf.row_lines = (dh * static_cast<int64_t>(sizeof(float)) + 63) / 64;
+  pf.at = 0;
+  pf.lines[0] = pf0 ? npf * pf.row_lines : 0;
+  pf.lines[1] = pf1 ? npf * pf.row_lines : 0;
   const int64_t iters = (nr + 3) / 4 * dh;
   pf.per_iter = (pf.lines[0] + pf.lines[1] + iters - 1) / iters;
   alignas(64) float vt[16 * kTileN];  // vᵀ of the tile for small head dims
@@ -506,23 +519,24 @@ void attention_fwd_tile_step_avx512(float* s, float* m, float* l, float* acc, co
   if (dh <= 16) {
     for (int64_t d = 0; d < dh; ++d) {
       float* row = vt + d * kTileN;
-      for (int64_t j = 0; j < nk; ++j) row[j] = v[j * dh + d];
+      for (int64_t j = 0; j < nk; ++j) row[j] = v[j * ldv + d];
       for (int64_t j = nk; j < kTileN; ++j) row[j] = 0.0f;
     }
     vtp = vt;
   }
-  fwd_rows_all(s, m, l, acc, qs, kt, v, nr, nk, diag, dh, &pf, vtp);
+  fwd_rows_all(s, m, l, acc, qs, kt, v, ldv, nr, nk, diag, dh, &pf, vtp);
 }
 
-void attention_transpose_tile_avx512(float* Bt, const float* X, int64_t nk, int64_t dh) {
+void attention_transpose_tile_avx512(float* Bt, const float* X, int64_t ldx, int64_t nk,
+                                     int64_t dh) {
   constexpr int64_t kW = 64;
   const int64_t jf = nk / 16 * 16, df = dh / 16 * 16;
   for (int64_t j0 = 0; j0 < jf; j0 += 16)
-    for (int64_t d0 = 0; d0 < df; d0 += 16) transpose16(Bt + d0 * kW + j0, kW, X + j0 * dh + d0, dh);
+    for (int64_t d0 = 0; d0 < df; d0 += 16) transpose16(Bt + d0 * kW + j0, kW, X + j0 * ldx + d0, ldx);
   for (int64_t d = 0; d < dh; ++d) {
     float* row = Bt + d * kW;
     const int64_t jlo = d < df ? jf : 0;  // rows d >= df were not covered by the blocks
-    for (int64_t j = jlo; j < nk; ++j) row[j] = X[j * dh + d];
+    for (int64_t j = jlo; j < nk; ++j) row[j] = X[j * ldx + d];
     for (int64_t j = nk; j < kW; ++j) row[j] = 0.0f;
   }
 }

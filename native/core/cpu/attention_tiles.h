@@ -177,13 +177,13 @@ inline void online_softmax_rows(float* __restrict s, float* __restrict m, float*
 }
 
 // One key tile of the forward: S = qs kᵀ (kt = kᵀ tile [dh, kTileN], qs already scaled), the
-// online-softmax update above, acc += P v (v: the tile's nk key rows, row stride dh).
+// online-softmax update above, acc += P v (v: the tile's nk key rows, row stride ldv).
 inline void fwd_tile_step(float* s, float* m, float* l, float* acc, const float* qs,
-                          const float* kt, const float* v, int64_t nr, int64_t nk, int64_t diag,
-                          int64_t dh) {
+                          const float* kt, const float* v, int64_t ldv, int64_t nr, int64_t nk,
+                          int64_t diag, int64_t dh) {
   gemm_nt_tiles(s, kTileN, qs, dh, kt, nr, dh);
   online_softmax_rows(s, m, l, acc, dh, nr, nk, diag);
-  gemm_nn_acc_tiles(acc, dh, s, kTileN, 1, v, dh, nr, nk, dh);
+  gemm_nn_acc_tiles(acc, dh, s, kTileN, 1, v, ldv, nr, nk, dh);
 }
 
 }  // namespace

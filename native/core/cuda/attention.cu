@@ -1,9 +1,12 @@
 // cuda/attention.cu — fused multi-head attention on the GPU (merclip::cuda, declared in
 // merclip/cuda_kernels.h), fp32, flash style. Same semantics as cpu/attention.cc and
-// ref/attention_ref.cc (merclip/attention.h): key_lengths, query_lengths, causal (key j masked
-// for query i when j > i), a fully masked row → out 0, lse +inf, zero gradients; a NaN score →
-// the row's out and lse are NaN; head dims 1 … 256. All pointers (key_lengths / query_lengths
-// included) are device pointers.
+// ref/attention_ref.cc (merclip/attention.h): packed rows q [Tq, ·], k, v [Tk, ·] with per-sample
+// offsets cu_seqlens_q / cu_seqlens_k, head h at column h·Dh, row strides q/k/v_stride; out,
+// dq [Tq, H·Dh], dk, dv [Tk, H·Dh], lse [H, Tq]; causal (key j of a sample masked for its query
+// i when j > i); a row that sees no key → out 0, lse +inf, zero gradients; a NaN score → the
+// row's out and lse are NaN; head dims 1 … 256. All pointers (the offsets included) are device
+// pointers. The grids are sized by max_seqlen_q / max_seqlen_k; blocks past a sample's length
+// return at once.
 //
 // Forward (attn_fwd_kernel): one block per (b·h, tile of kBQ = 16 query rows), 4 warps, each
 // warp owns 4 rows. The block's Q tile and one key tile (kBK = 32 keys) of K and V sit in
@@ -49,12 +52,13 @@ constexpr int kBQV = 32;                 // query rows per dkdv query tile (one 
 constexpr unsigned kFull = 0xffffffffu;
 
 struct Args {
-  int64_t heads, lq, lk;
+  int64_t heads, tq;
+  int64_t ldq, ldk, ldv, ldo;  // row strides of q, k, v and of out / dout / dq / dk / dv
   int dh, ld;
   float scale;
   bool causal;
-  const int32_t* key_lengths;
-  const int32_t* query_lengths;
+  const int32_t* cu_q;  // [B + 1]
+  const int32_t* cu_k;
 };
 
 __device__ __forceinline__ float warp_max(float x) {
@@ -66,20 +70,27 @@ __device__ __forceinline__ float warp_sum(float x) {
   return x;
 }
 
-__device__ __forceinline__ int64_t clamp_len(const int32_t* lens, int64_t b, int64_t hi) {
-  if (lens == nullptr) return hi;
-  const int64_t x = lens[b];
-  return x < 0 ? 0 : (x > hi ? hi : x);
+// One sample's rows: queries [q0, q0 + lq), keys [k0, k0 + lk).
+struct Seq {
+  int64_t q0, lq, k0, lk;
+};
+__device__ __forceinline__ Seq seq_of(const Args& a, int64_t b) {
+  Seq s;
+  s.q0 = a.cu_q[b];
+  s.lq = a.cu_q[b + 1] - s.q0;
+  s.k0 = a.cu_k[b];
+  s.lk = a.cu_k[b + 1] - s.k0;
+  return s;
 }
 
-// rows [r0, r0 + nrows) of a [*, dh] matrix starting at `src` (rows >= limit read as 0) into
-// shared memory with stride ld.
-__device__ __forceinline__ void load_tile(float* dst, const float* __restrict__ src, int64_t r0,
-                                          int nrows, int64_t limit, int dh, int ld) {
+// rows [r0, r0 + nrows) of a [*, dh] matrix starting at `src`, rows lds floats apart (rows >=
+// limit read as 0), into shared memory with stride ld.
+__device__ __forceinline__ void load_tile(float* dst, const float* __restrict__ src, int64_t lds,
+                                          int64_t r0, int nrows, int64_t limit, int dh, int ld) {
   for (int idx = threadIdx.x; idx < nrows * dh; idx += blockDim.x) {
     const int r = idx / dh, d = idx - r * dh;
     const int64_t row = r0 + r;
-    dst[r * ld + d] = row < limit ? src[row * dh + d] : 0.0f;
+    dst[r * ld + d] = row < limit ? src[row * lds + d] : 0.0f;
   }
 }
 
@@ -95,21 +106,21 @@ attn_fwd_kernel(float* __restrict__ out, float* __restrict__ lse, const float* _
   float* sK = sQ + kBQ * ld;
   float* sV = sK + kBK * ld;
   const int64_t bh = blockIdx.x;
-  const int64_t b = bh / a.heads;
+  const int64_t b = bh / a.heads, h = bh % a.heads;
   const int64_t i0 = static_cast<int64_t>(blockIdx.y) * kBQ;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t klen = clamp_len(a.key_lengths, b, a.lk);
-  const int64_t qlen = clamp_len(a.query_lengths, b, a.lq);
-  const int64_t qend = qlen < a.lq ? qlen : a.lq;  // rows >= qend are padding / out of range
-  int64_t kend = klen;                               // keys >= kend are masked for every row
+  const Seq sq = seq_of(a, b);
+  if (i0 >= sq.lq) return;  // past this sample's queries (the whole block)
+  const int64_t qend = sq.lq;  // rows >= qend belong to no query of this sample
+  int64_t kend = sq.lk;        // keys >= kend are masked for every row
   if (a.causal) {
     const int64_t last = (i0 + kBQ < qend ? i0 + kBQ : qend) - 1;  // last live row of the tile
     if (last + 1 < kend) kend = last + 1 > 0 ? last + 1 : 0;
   }
-  const float* qb = q + bh * a.lq * dh;
-  const float* kb = k + bh * a.lk * dh;
-  const float* vb = v + bh * a.lk * dh;
-  load_tile(sQ, qb, i0, kBQ, qend, dh, ld);
+  const float* qb = q + sq.q0 * a.ldq + h * dh;
+  const float* kb = k + sq.k0 * a.ldk + h * dh;
+  const float* vb = v + sq.k0 * a.ldv + h * dh;
+  load_tile(sQ, qb, a.ldq, i0, kBQ, qend, dh, ld);
 
   float m[kRows], l[kRows], acc[kRows][DCH];
   bool nanrow[kRows];
@@ -125,8 +136,8 @@ attn_fwd_kernel(float* __restrict__ out, float* __restrict__ lse, const float* _
 
   for (int64_t j0 = 0; j0 < kend; j0 += kBK) {
     __syncthreads();  // the previous tile is no longer read (and sQ is loaded, first time)
-    load_tile(sK, kb, j0, kBK, kend, dh, ld);
-    load_tile(sV, vb, j0, kBK, kend, dh, ld);
+    load_tile(sK, kb, a.ldk, j0, kBK, kend, dh, ld);
+    load_tile(sV, vb, a.ldv, j0, kBK, kend, dh, ld);
     __syncthreads();
     // S for the warp's rows, key j0 + lane
     float s[kRows];
@@ -180,8 +191,8 @@ attn_fwd_kernel(float* __restrict__ out, float* __restrict__ lse, const float* _
 #pragma unroll
   for (int r = 0; r < kRows; ++r) {
     const int64_t i = i0 + rbase + r;
-    if (i >= a.lq) continue;
-    float* o = out + (bh * a.lq + i) * dh;
+    if (i >= qend) continue;
+    float* o = out + (sq.q0 + i) * a.ldo + h * dh;
     float lv;
     if (!nanrow[r] && l[r] > 0.0f) {
       const float inv = 1.0f / l[r];
@@ -206,19 +217,23 @@ attn_fwd_kernel(float* __restrict__ out, float* __restrict__ lse, const float* _
       }
       lv = INFINITY;
     }
-    if (lane == 0) lse[bh * a.lq + i] = lv;
+    if (lane == 0) lse[h * a.tq + sq.q0 + i] = lv;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Backward, step 1: D_i = Σ_d dout_id · out_id, one warp per row of [rows, dh].
+// Backward, step 1: D[h·Tq + t] = Σ_d dout[t, h·Dh + d] · out[t, h·Dh + d] (the lse layout),
+// one warp per (head, row).
 __global__ void attn_bwd_dot_kernel(float* __restrict__ D, const float* __restrict__ dout,
-                                    const float* __restrict__ out, int64_t rows, int dh) {
+                                    const float* __restrict__ out, int64_t tq, int64_t heads,
+                                    int dh) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
-  if (row >= rows) return;
+  if (row >= tq * heads) return;
+  const int64_t h = row / tq, t = row - h * tq;
+  const int64_t o = t * heads * dh + h * dh;
   float s = 0.0f;
-  for (int d = lane; d < dh; d += 32) s = fmaf(dout[row * dh + d], out[row * dh + d], s);
+  for (int d = lane; d < dh; d += 32) s = fmaf(dout[o + d], out[o + d], s);
   s = warp_sum(s);
   if (lane == 0) D[row] = s;
 }
@@ -237,19 +252,21 @@ attn_bwd_dq_kernel(float* __restrict__ dq, const float* __restrict__ dout,
   float* sK = sG + kBQ * ld;
   float* sV = sK + kBK * ld;
   const int64_t bh = blockIdx.x;
-  const int64_t b = bh / a.heads;
+  const int64_t b = bh / a.heads, h = bh % a.heads;
   const int64_t i0 = static_cast<int64_t>(blockIdx.y) * kBQ;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t klen = clamp_len(a.key_lengths, b, a.lk);
-  const int64_t qlen = clamp_len(a.query_lengths, b, a.lq);
-  const int64_t qend = qlen < a.lq ? qlen : a.lq;
-  int64_t kend = klen;
+  const Seq sq = seq_of(a, b);
+  if (i0 >= sq.lq) return;
+  const int64_t qend = sq.lq;
+  int64_t kend = sq.lk;
   if (a.causal) {
     const int64_t last = (i0 + kBQ < qend ? i0 + kBQ : qend) - 1;
     if (last + 1 < kend) kend = last + 1 > 0 ? last + 1 : 0;
   }
-  load_tile(sQ, q + bh * a.lq * dh, i0, kBQ, qend, dh, ld);
-  load_tile(sG, dout + bh * a.lq * dh, i0, kBQ, qend, dh, ld);
+  load_tile(sQ, q + sq.q0 * a.ldq + h * dh, a.ldq, i0, kBQ, qend, dh, ld);
+  load_tile(sG, dout + sq.q0 * a.ldo + h * dh, a.ldo, i0, kBQ, qend, dh, ld);
+  const float* lb = lse + h * a.tq + sq.q0;
+  const float* Db = D + h * a.tq + sq.q0;
   const int rbase = warp * kRows;
   float L[kRows], Di[kRows], acc[kRows][DCH];
   bool live[kRows];
@@ -257,18 +274,18 @@ attn_bwd_dq_kernel(float* __restrict__ dq, const float* __restrict__ dout,
   for (int r = 0; r < kRows; ++r) {
     const int64_t i = i0 + rbase + r;
     live[r] = i < qend;
-    L[r] = live[r] ? lse[bh * a.lq + i] : INFINITY;
-    Di[r] = live[r] ? D[bh * a.lq + i] : 0.0f;
+    L[r] = live[r] ? lb[i] : INFINITY;
+    Di[r] = live[r] ? Db[i] : 0.0f;
     live[r] = live[r] && L[r] != INFINITY;  // a fully masked row: no gradient
 #pragma unroll
     for (int c = 0; c < DCH; ++c) acc[r][c] = 0.0f;
   }
-  const float* kb = k + bh * a.lk * dh;
-  const float* vb = v + bh * a.lk * dh;
+  const float* kb = k + sq.k0 * a.ldk + h * dh;
+  const float* vb = v + sq.k0 * a.ldv + h * dh;
   for (int64_t j0 = 0; j0 < kend; j0 += kBK) {
     __syncthreads();
-    load_tile(sK, kb, j0, kBK, kend, dh, ld);
-    load_tile(sV, vb, j0, kBK, kend, dh, ld);
+    load_tile(sK, kb, a.ldk, j0, kBK, kend, dh, ld);
+    load_tile(sV, vb, a.ldv, j0, kBK, kend, dh, ld);
     __syncthreads();
     float s[kRows], dp[kRows];
 #pragma unroll
@@ -311,8 +328,8 @@ attn_bwd_dq_kernel(float* __restrict__ dq, const float* __restrict__ dout,
 #pragma unroll
   for (int r = 0; r < kRows; ++r) {
     const int64_t i = i0 + rbase + r;
-    if (i >= a.lq) continue;
-    float* o = dq + (bh * a.lq + i) * dh;
+    if (i >= qend) continue;
+    float* o = dq + (sq.q0 + i) * a.ldo + h * dh;
 #pragma unroll
     for (int c = 0; c < DCH; ++c) {
       const int d = lane + 32 * c;
@@ -338,33 +355,35 @@ attn_bwd_dkdv_kernel(float* __restrict__ dk, float* __restrict__ dv,
   float* sL = sG + kBQV * ld;
   float* sD = sL + kBQV;
   const int64_t bh = blockIdx.x;
-  const int64_t b = bh / a.heads;
+  const int64_t b = bh / a.heads, h = bh % a.heads;
   const int64_t j0 = static_cast<int64_t>(blockIdx.y) * kBKV;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t klen = clamp_len(a.key_lengths, b, a.lk);
-  const int64_t qlen = clamp_len(a.query_lengths, b, a.lq);
-  const int64_t qend = qlen < a.lq ? qlen : a.lq;
-  load_tile(sK, k + bh * a.lk * dh, j0, kBKV, klen, dh, ld);
-  load_tile(sV, v + bh * a.lk * dh, j0, kBKV, klen, dh, ld);
+  const Seq sq = seq_of(a, b);
+  if (j0 >= sq.lk) return;  // past this sample's keys (the whole block)
+  const int64_t klen = sq.lk, qend = sq.lq;
+  load_tile(sK, k + sq.k0 * a.ldk + h * dh, a.ldk, j0, kBKV, klen, dh, ld);
+  load_tile(sV, v + sq.k0 * a.ldv + h * dh, a.ldv, j0, kBKV, klen, dh, ld);
+  const float* lb = lse + h * a.tq + sq.q0;
+  const float* Db = D + h * a.tq + sq.q0;
   const int kbase = warp * kRows;
   float accK[kRows][DCH], accV[kRows][DCH];
 #pragma unroll
   for (int r = 0; r < kRows; ++r)
 #pragma unroll
     for (int c = 0; c < DCH; ++c) accK[r][c] = accV[r][c] = 0.0f;
-  const float* qb = q + bh * a.lq * dh;
-  const float* gb = dout + bh * a.lq * dh;
+  const float* qb = q + sq.q0 * a.ldq + h * dh;
+  const float* gb = dout + sq.q0 * a.ldo + h * dh;
   // causal: key j sees queries i >= j, so query tiles start at the tile holding row j0
   const int64_t istart = (a.causal ? (j0 / kBQV) * kBQV : 0);
-  const int64_t iend = j0 < klen ? qend : 0;  // a key tile entirely past klen: all zeros
+  const int64_t iend = qend;
   for (int64_t t0 = istart; t0 < iend; t0 += kBQV) {
     __syncthreads();
-    load_tile(sQ, qb, t0, kBQV, qend, dh, ld);
-    load_tile(sG, gb, t0, kBQV, qend, dh, ld);
+    load_tile(sQ, qb, a.ldq, t0, kBQV, qend, dh, ld);
+    load_tile(sG, gb, a.ldo, t0, kBQV, qend, dh, ld);
     for (int r = threadIdx.x; r < kBQV; r += blockDim.x) {
       const int64_t i = t0 + r;
-      sL[r] = i < qend ? lse[bh * a.lq + i] : INFINITY;
-      sD[r] = i < qend ? D[bh * a.lq + i] : 0.0f;
+      sL[r] = i < qend ? lb[i] : INFINITY;
+      sD[r] = i < qend ? Db[i] : 0.0f;
     }
     __syncthreads();
     float s[kRows], dp[kRows];
@@ -416,9 +435,9 @@ attn_bwd_dkdv_kernel(float* __restrict__ dk, float* __restrict__ dv,
 #pragma unroll
   for (int r = 0; r < kRows; ++r) {
     const int64_t j = j0 + kbase + r;
-    if (j >= a.lk) continue;
-    float* ok = dk + (bh * a.lk + j) * dh;
-    float* ov = dv + (bh * a.lk + j) * dh;
+    if (j >= klen) continue;
+    float* ok = dk + (sq.k0 + j) * a.ldo + h * dh;
+    float* ov = dv + (sq.k0 + j) * a.ldo + h * dh;
 #pragma unroll
     for (int c = 0; c < DCH; ++c) {
       const int d = lane + 32 * c;
@@ -434,26 +453,33 @@ attn_bwd_dkdv_kernel(float* __restrict__ dk, float* __restrict__ dv,
 // Host side.
 
 void check_params(const AttentionParams& p, const char* fn) {
-  MERCLIP_CHECK(p.batch >= 0 && p.heads >= 0 && p.lq >= 0 && p.lk >= 0,
+  MERCLIP_CHECK(p.batch >= 0 && p.heads >= 0 && p.total_q >= 0 && p.total_k >= 0 &&
+                    p.max_seqlen_q >= 0 && p.max_seqlen_k >= 0,
                 std::string(fn) + ": negative size");
   MERCLIP_CHECK(p.head_dim >= 1 && p.head_dim <= 256,
                 std::string(fn) + ": head_dim must be in [1, 256]");
+  MERCLIP_CHECK(p.batch == 0 || (p.cu_seqlens_q != nullptr && p.cu_seqlens_k != nullptr),
+                std::string(fn) + ": cu_seqlens missing");
   MERCLIP_CHECK(p.batch * p.heads <= 0x7fffffffLL, std::string(fn) + ": batch·heads too large");
-  MERCLIP_CHECK((p.lq + kBQ - 1) / kBQ <= 65535 && (p.lk + kBKV - 1) / kBKV <= 65535,
+  MERCLIP_CHECK((p.max_seqlen_q + kBQ - 1) / kBQ <= 65535 &&
+                    (p.max_seqlen_k + kBKV - 1) / kBKV <= 65535,
                 std::string(fn) + ": sequence too long for the CUDA grid (max 1,048,560)");
 }
 
 Args make_args(const AttentionParams& p) {
   Args a;
   a.heads = p.heads > 0 ? p.heads : 1;
-  a.lq = p.lq;
-  a.lk = p.lk;
+  a.tq = p.total_q;
+  a.ldq = attention_q_stride(p);
+  a.ldk = attention_k_stride(p);
+  a.ldv = attention_v_stride(p);
+  a.ldo = p.heads * p.head_dim;
   a.dh = static_cast<int>(p.head_dim);
   a.ld = a.dh | 1;  // odd row stride in shared memory: conflict-free column reads
   a.scale = p.scale;
   a.causal = p.causal;
-  a.key_lengths = p.key_lengths;
-  a.query_lengths = p.query_lengths;
+  a.cu_q = p.cu_seqlens_q;
+  a.cu_k = p.cu_seqlens_k;
   return a;
 }
 
@@ -473,7 +499,7 @@ void forward_dch(float* out, float* lse, const float* q, const float* k, const f
                  const AttentionParams& p) {
   const Args a = make_args(p);
   const dim3 grid(static_cast<unsigned>(p.batch * p.heads),
-                  static_cast<unsigned>((p.lq + kBQ - 1) / kBQ));
+                  static_cast<unsigned>((p.max_seqlen_q + kBQ - 1) / kBQ));
   const size_t smem = static_cast<size_t>(kBQ + 2 * kBK) * a.ld * sizeof(float);
   launch(attn_fwd_kernel<DCH>, grid, smem, out, lse, q, k, v, a);
 }
@@ -485,11 +511,11 @@ void backward_dch(float* dq, float* dk, float* dv, const float* dout, const floa
   const Args a = make_args(p);
   const unsigned bh = static_cast<unsigned>(p.batch * p.heads);
   const size_t smem_dq = static_cast<size_t>(2 * kBQ + 2 * kBK) * a.ld * sizeof(float);
-  launch(attn_bwd_dq_kernel<DCH>, dim3(bh, static_cast<unsigned>((p.lq + kBQ - 1) / kBQ)),
+  launch(attn_bwd_dq_kernel<DCH>, dim3(bh, static_cast<unsigned>((p.max_seqlen_q + kBQ - 1) / kBQ)),
          smem_dq, dq, dout, q, k, v, lse, D, a);
   const size_t smem_kv =
       (static_cast<size_t>(2 * kBKV + 2 * kBQV) * a.ld + 2 * kBQV) * sizeof(float);
-  launch(attn_bwd_dkdv_kernel<DCH>, dim3(bh, static_cast<unsigned>((p.lk + kBKV - 1) / kBKV)),
+  launch(attn_bwd_dkdv_kernel<DCH>, dim3(bh, static_cast<unsigned>((p.max_seqlen_k + kBKV - 1) / kBKV)),
          smem_kv, dk, dv, dout, q, k, v, lse, D, a);
 }
 
@@ -502,7 +528,7 @@ struct DeviceScratch {
 
 }  // namespace
 
-// out [B,H,Lq,Dh], lse [B,H,Lq] from q [B,H,Lq,Dh], k, v [B,H,Lk,Dh] (device pointers).
+// out [Tq, H·Dh], lse [H, Tq] from packed q, k, v (device pointers; merclip/attention.h).
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                        const AttentionParams& p) {
   check_params(p, "cuda::attention_forward");
@@ -518,21 +544,21 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   }
 }
 
-// dq [B,H,Lq,Dh], dk, dv [B,H,Lk,Dh] from dout and the forward's out and lse (device pointers).
+// dq [Tq, H·Dh], dk, dv [Tk, H·Dh] from dout and the forward's out and lse (device pointers).
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                         const float* k, const float* v, const float* out, const float* lse,
                         const AttentionParams& p) {
   check_params(p, "cuda::attention_backward");
-  const int64_t rows = p.batch * p.heads * p.lq;
+  const int64_t rows = p.heads * p.total_q;
   DeviceScratch D;
   if (rows > 0) {
     MERCLIP_CUDA_CHECK(cudaMalloc(&D.p, static_cast<size_t>(rows) * sizeof(float)));
     const int64_t blocks = (rows + kWarps - 1) / kWarps;
     MERCLIP_CHECK(blocks <= 0x7fffffffLL, "cuda::attention_backward: too many rows");
     attn_bwd_dot_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(
-        D.p, dout, out, rows, static_cast<int>(p.head_dim));
+        D.p, dout, out, p.total_q, p.heads, static_cast<int>(p.head_dim));
     MERCLIP_CUDA_CHECK(cudaGetLastError());
-  } else if (p.batch * p.heads * p.lk > 0) {
+  } else if (p.heads * p.total_k > 0) {
     // no query rows: dk = dv = 0 (the dkdv kernel writes them; D is never read)
     MERCLIP_CUDA_CHECK(cudaMalloc(&D.p, sizeof(float)));
   }

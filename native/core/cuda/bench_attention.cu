@@ -62,11 +62,23 @@ double median_ms(F&& fn, int iters) {
 
 void bench(long long B, long long H, long long lq, long long lk, long long dh, bool causal,
            int iters) {
+  // the padded batch as packed rows: uniform offsets b·L
+  std::vector<int32_t> cu(static_cast<size_t>(2 * (B + 1)));
+  for (long long i = 0; i <= B; ++i) {
+    cu[static_cast<size_t>(i)] = static_cast<int32_t>(i * lq);
+    cu[static_cast<size_t>(B + 1 + i)] = static_cast<int32_t>(i * lk);
+  }
+  int32_t* dcu = static_cast<int32_t*>(merclip::cuda::device_malloc(cu.size() * sizeof(int32_t)));
+  merclip::cuda::copy_to_device(dcu, cu.data(), cu.size() * sizeof(int32_t));
   merclip::AttentionParams p;
   p.batch = B;
   p.heads = H;
-  p.lq = lq;
-  p.lk = lk;
+  p.total_q = B * lq;
+  p.total_k = B * lk;
+  p.max_seqlen_q = lq;
+  p.max_seqlen_k = lk;
+  p.cu_seqlens_q = dcu;
+  p.cu_seqlens_k = dcu + B + 1;
   p.head_dim = dh;
   p.scale = 1.0f / std::sqrt(static_cast<float>(dh));
   p.causal = causal;
@@ -84,6 +96,7 @@ void bench(long long B, long long H, long long lq, long long lk, long long dh, b
               B, H, lq, lk, dh, causal, fwd_ms, flops / fwd_ms * 1e-9, bwd_ms,
               2.5 * flops / bwd_ms * 1e-9);
   for (float* x : {q, k, v, g, o, l, dq, dk, dv}) merclip::cuda::device_free(x);
+  merclip::cuda::device_free(dcu);
 }
 
 }  // namespace

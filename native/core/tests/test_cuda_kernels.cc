@@ -108,14 +108,43 @@ Buffer download(const Dev<float>& d, int64_t n) {
 struct AttnCase {
   int64_t B, H, lq, lk, dh;
   bool causal;
-  bool key_pad;    // key_lengths: batch 0 → 0 (fully masked), last → lk, others random
-  bool query_pad;  // query_lengths random in [0, lq], batch 0 → lq
+  bool key_ragged;    // key lengths: sample 0 → 0 (no keys), last → lk, others random
+  bool query_ragged;  // query lengths random in [0, lq], sample 0 → lq
   const char* nan_at = nullptr;  // "query" / "key": one NaN input
 };
 
+// Packed layout (merclip/attention.h): q [Tq, H·Dh], k, v [Tk, H·Dh], cu_seqlens on the device.
 void attention_case(const AttnCase& c, uint64_t seed) {
   Rng rng(seed);
-  const int64_t nq = c.B * c.H * c.lq * c.dh, nk = c.B * c.H * c.lk * c.dh, nl = c.B * c.H * c.lq;
+  std::vector<int32_t> klen(static_cast<size_t>(c.B), static_cast<int32_t>(c.lk)),
+      qlen(static_cast<size_t>(c.B), static_cast<int32_t>(c.lq));
+  if (c.key_ragged) {
+    for (int64_t b = 0; b < c.B; ++b) klen[b] = static_cast<int32_t>(rng.index(c.lk + 1));
+    klen[0] = 0;
+    if (c.B > 1) klen[c.B - 1] = static_cast<int32_t>(c.lk);
+  }
+  if (c.query_ragged) {
+    for (int64_t b = 0; b < c.B; ++b) qlen[b] = static_cast<int32_t>(rng.index(c.lq + 1));
+    qlen[0] = static_cast<int32_t>(c.lq);
+  }
+  std::vector<int32_t> cuq(1, 0), cuk(1, 0);
+  for (int64_t b = 0; b < c.B; ++b) {
+    cuq.push_back(cuq.back() + qlen[b]);
+    cuk.push_back(cuk.back() + klen[b]);
+  }
+  AttentionParams p;
+  p.batch = c.B;
+  p.heads = c.H;
+  p.head_dim = c.dh;
+  p.total_q = cuq.back();
+  p.total_k = cuk.back();
+  p.max_seqlen_q = c.lq;
+  p.max_seqlen_k = c.lk;
+  p.cu_seqlens_q = cuq.data();
+  p.cu_seqlens_k = cuk.data();
+  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.dh)));
+  p.causal = c.causal;
+  const int64_t nq = p.total_q * c.H * c.dh, nk = p.total_k * c.H * c.dh, nl = c.H * p.total_q;
   Buffer q(nq), k(nk), v(nk), dout(nq);
   merclip_test::fill_normal(q.data(), nq, rng);
   merclip_test::fill_normal(k.data(), nk, rng);
@@ -123,28 +152,9 @@ void attention_case(const AttnCase& c, uint64_t seed) {
   merclip_test::fill_normal(dout.data(), nq, rng);
   const float qnan = std::numeric_limits<float>::quiet_NaN();
   const std::string nan_at = c.nan_at ? c.nan_at : "";
-  if (nan_at == "query") q[(c.lq - 1) * c.dh + c.dh - 1] = qnan;  // batch 0, head 0, last query
-  if (nan_at == "key") k[1 * c.dh] = qnan;                        // batch 0, head 0, key 1
-  std::vector<int32_t> klen, qlen;
-  if (c.key_pad) {
-    for (int64_t b = 0; b < c.B; ++b) klen.push_back(static_cast<int32_t>(rng.index(c.lk + 1)));
-    klen[0] = 0;
-    if (c.B > 1) klen[c.B - 1] = static_cast<int32_t>(c.lk);
-  }
-  if (c.query_pad) {
-    for (int64_t b = 0; b < c.B; ++b) qlen.push_back(static_cast<int32_t>(rng.index(c.lq + 1)));
-    qlen[0] = static_cast<int32_t>(c.lq);
-  }
-  AttentionParams p;
-  p.batch = c.B;
-  p.heads = c.H;
-  p.lq = c.lq;
-  p.lk = c.lk;
-  p.head_dim = c.dh;
-  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.dh)));
-  p.causal = c.causal;
-  p.key_lengths = c.key_pad ? klen.data() : nullptr;
-  p.query_lengths = c.query_pad ? qlen.data() : nullptr;
+  const int64_t ld = c.H * c.dh;
+  if (nan_at == "query") q[(qlen[0] - 1) * ld + c.dh - 1] = qnan;  // sample 0, head 0, last query
+  if (nan_at == "key") k[1 * ld] = qnan;                          // sample 0, head 0, key 1
 
   // CPU
   Buffer out_c(nq), lse_c(nl), dq_c(nq), dk_c(nk), dv_c(nk);
@@ -153,16 +163,10 @@ void attention_case(const AttnCase& c, uint64_t seed) {
                                    k.data(), v.data(), out_c.data(), lse_c.data(), p);
   // CUDA (the same inputs; the backward takes the CUDA forward's out / lse)
   Dev<float> dq_in(q.data(), nq), dk_in(k.data(), nk), dv_in(v.data(), nk), dg(dout.data(), nq);
-  Dev<int32_t> dkl(c.key_pad ? c.B : 1), dql(c.query_pad ? c.B : 1);
+  Dev<int32_t> dcq(cuq.data(), c.B + 1), dck(cuk.data(), c.B + 1);
   AttentionParams pd = p;
-  if (c.key_pad) {
-    dkl.upload(klen.data());
-    pd.key_lengths = dkl.p;
-  }
-  if (c.query_pad) {
-    dql.upload(qlen.data());
-    pd.query_lengths = dql.p;
-  }
+  pd.cu_seqlens_q = dcq.p;
+  pd.cu_seqlens_k = dck.p;
   std::unique_ptr<Dev<float>> o(nan_dev(nq)), l(nan_dev(nl)), gq(nan_dev(nq)), gk(nan_dev(nk)),
       gv(nan_dev(nk));
   mcuda::attention_forward(o->p, l->p, dq_in.p, dk_in.p, dv_in.p, pd);
@@ -171,9 +175,9 @@ void attention_case(const AttnCase& c, uint64_t seed) {
   const Buffer out = download(*o, nq), lse = download(*l, nl), dq = download(*gq, nq),
                dk = download(*gk, nk), dv = download(*gv, nk);
 
-  const std::string t = fmt("cuda attention B=%lld H=%lld lq=%lld lk=%lld dh=%lld causal=%d kpad=%d qpad=%d%s%s",
+  const std::string t = fmt("cuda attention B=%lld H=%lld lq=%lld lk=%lld dh=%lld causal=%d kragged=%d qragged=%d%s%s",
                             (long long)c.B, (long long)c.H, (long long)c.lq, (long long)c.lk,
-                            (long long)c.dh, c.causal, c.key_pad, c.query_pad,
+                            (long long)c.dh, c.causal, c.key_ragged, c.query_ragged,
                             nan_at.empty() ? "" : " nan=", nan_at.c_str());
   const bool allow_nan = !nan_at.empty();
   compare(t + " out", out, out_c, 0.0, 1e-5 * max_finite_abs(out_c) + 1e-30, allow_nan);
@@ -334,11 +338,16 @@ void expect_cuda_error(const char* what, const std::function<void()>& fn) {
 void test_no_device() {
   float* f = nullptr;  // never dereferenced: the call must fail before touching memory
   AttentionParams ap;
+  const int32_t cuq[3] = {0, 17, 34}, cuk[3] = {0, 33, 66};
   ap.batch = 2;
   ap.heads = 2;
-  ap.lq = 17;
-  ap.lk = 33;
   ap.head_dim = 64;
+  ap.total_q = 34;
+  ap.total_k = 66;
+  ap.max_seqlen_q = 17;
+  ap.max_seqlen_k = 33;
+  ap.cu_seqlens_q = cuq;
+  ap.cu_seqlens_k = cuk;
   ap.scale = 0.125f;
   CosineParams cp;
   cp.n = 4;

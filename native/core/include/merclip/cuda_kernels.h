@@ -2,8 +2,8 @@
 // signatures as merclip::cpu / merclip::ref (merclip/attention.h, merclip/cosine.h), so tests
 // loop over implementations. Every pointer is a DEVICE pointer (cudaMalloc'd, or from
 // cuda::device_malloc below); sizes and flags travel in the same params structs. For the
-// attention, AttentionParams::key_lengths / query_lengths are DEVICE pointers too ([batch]
-// int32), or null.
+// attention, AttentionParams::cu_seqlens_q / cu_seqlens_k are DEVICE pointers too ([batch + 1]
+// int32).
 //
 // Semantics are the CPU kernels' (see those headers): every output is overwritten; a fully
 // masked attention row gives out 0, lse +inf and zero gradients; a NaN score makes the row NaN;
@@ -37,10 +37,10 @@ void copy_to_host(void* dst, const void* src, size_t bytes);  // synchronises (d
 void synchronize();                          // cudaDeviceSynchronize, checked
 
 // ---- attention (flash-style, fp32) ----------------------------------------------------------
-// out [B,H,Lq,Dh], lse [B,H,Lq] from q, k, v.
+// out [Tq, H·Dh], lse [H, Tq] from packed q, k, v (merclip/attention.h).
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                        const AttentionParams& p);
-// dq [B,H,Lq,Dh], dk, dv [B,H,Lk,Dh] from dout and the forward's out and lse.
+// dq [Tq, H·Dh], dk, dv [Tk, H·Dh] from dout and the forward's out and lse.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                         const float* k, const float* v, const float* out, const float* lse,
                         const AttentionParams& p);
