@@ -2,35 +2,22 @@
 // masks for the same generator state), without one it is the inference forward; train() draws
 // each step's masks from (seed, step), so a run stopped and resumed ends with bit-identical
 // weights to an uninterrupted one even with dropout on.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { CLIP_TEXT_DEFAULTS } from '../../lib/clip/text.js';
 import { gatherBatch } from '../../lib/data/batch.js';
 import { generateSynthetic } from '../../lib/data/synth.js';
 import { readSafetensors } from '../../lib/io/index.js';
-import { makeConfig } from '../../lib/model/config.js';
 import { MerClip } from '../../lib/model/merclip.js';
 import { noGrad, Rng } from '../../lib/tensor/index.js';
 import { train } from '../../lib/train/index.js';
+import { smallConfig, tempDirs } from '../helpers/training.js';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-const tmp = (): string => {
-  const d = mkdtempSync(join(tmpdir(), 'merclip-dropout-'));
-  dirs.push(d);
-  return d;
-};
+const tmp = tempDirs('dropout');
 
 const data = generateSynthetic({ seed: 6, sizes: { train: 48, valid: 16, test: 8 }, text: { length: 5, dim: 6 }, audio: { length: 6, dim: 5 }, vision: { length: 7, dim: 4 } }).splits;
-const config = makeConfig('tiny', {
-  width: 16, heads: 2, dropout: 0.3,
-  modalities: { text: { dim: 6, maxLength: 5 }, audio: { dim: 5, maxLength: 6 }, vision: { dim: 4, maxLength: 7 } },
-  clip: { text_config: { ...CLIP_TEXT_DEFAULTS, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2 }, projection_dim: 16 },
-});
+const config = smallConfig(data.train, { dropout: 0.3 });
 
 describe('dropout', () => {
   it('drops only with a generator, reproducibly', () => {

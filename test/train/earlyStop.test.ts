@@ -2,32 +2,20 @@
 // improved for `patience` epochs (epochs is a maximum), keeps the best epoch's weights, and a
 // resume of such a run finds it finished; warmup is a fraction of the steps with a floor (capped
 // at a quarter of the run), and the learning rate of every step follows warmupCosine exactly.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { CLIP_TEXT_DEFAULTS } from '../../lib/clip/text.js';
 import { generateSynthetic } from '../../lib/data/synth.js';
-import { makeConfig } from '../../lib/model/config.js';
 import { warmupCosine } from '../../lib/nn/index.js';
 import { DEFAULT_WARMUP_FLOOR, train, type TrainEvent, warmupStepsFor } from '../../lib/train/train.js';
+import { smallConfig, tempDirs } from '../helpers/training.js';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-const tmp = (): string => {
-  const d = mkdtempSync(join(tmpdir(), 'merclip-early-'));
-  dirs.push(d);
-  return d;
-};
+const tmp = tempDirs('early');
 
 const data = generateSynthetic({ seed: 9, sizes: { train: 48, valid: 16, test: 16 }, text: { length: 5, dim: 6 }, audio: { length: 6, dim: 5 }, vision: { length: 7, dim: 4 } }).splits;
-const model = makeConfig('tiny', {
-  width: 16, heads: 2,
-  modalities: { text: { dim: 6, maxLength: 5 }, audio: { dim: 5, maxLength: 6 }, vision: { dim: 4, maxLength: 7 } },
-  clip: { text_config: { ...CLIP_TEXT_DEFAULTS, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2 }, projection_dim: 16 },
-});
+const model = smallConfig(data.train);
 
 describe('warmup steps', () => {
   it('are the fraction of the steps, at least the floor, at most a quarter of the run', () => {

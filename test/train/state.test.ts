@@ -2,25 +2,17 @@
 // −0, an empty history — in the codec, and through a real checkpoint written before the first
 // epoch ended (the case that used to come back with bestValidLoss null and lose the best model
 // and the test metrics on resume). A corrupt state is refused with the field named.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { CLIP_TEXT_DEFAULTS } from '../../lib/clip/text.js';
 import { generateSynthetic } from '../../lib/data/synth.js';
 import { readSafetensors } from '../../lib/io/index.js';
-import { makeConfig } from '../../lib/model/config.js';
 import { decodeTrainState, encodeTrainState, train, type TrainState } from '../../lib/train/index.js';
+import { smallConfig, tempDirs } from '../helpers/training.js';
 
-const dirs: string[] = [];
-const tmp = (): string => {
-  const d = mkdtempSync(join(tmpdir(), 'merclip-state-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = tempDirs('state');
 
 const metrics = { count: 3, countNon0: 2, mae: 0.5, corr: NaN, acc7: 1 / 3, acc5: -0, acc2Has0: 1, acc2Non0: NaN, f1Has0: Infinity, f1Non0: -Infinity };
 const record = { epoch: 1, step: 6, trainLoss: 1.25, validLoss: -0, valid: metrics, testLoss: NaN, test: { ...metrics, mae: 0.1 + 0.2 }, lr: 1e-3, seconds: 0.5, samplesPerSec: Infinity };
@@ -79,11 +71,7 @@ describe('run state codec', () => {
 
 describe('a checkpoint written before the first epoch ends', () => {
   const data = generateSynthetic({ seed: 4, sizes: { train: 64, valid: 16, test: 16 }, text: { length: 6, dim: 8 }, audio: { length: 8, dim: 5 }, vision: { length: 10, dim: 4 } }).splits;
-  const model = makeConfig('tiny', {
-    width: 16, heads: 2,
-    modalities: { text: { dim: 8, maxLength: 6 }, audio: { dim: 5, maxLength: 8 }, vision: { dim: 4, maxLength: 10 } },
-    clip: { text_config: { ...CLIP_TEXT_DEFAULTS, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2 }, projection_dim: 16 },
-  });
+  const model = smallConfig(data.train);
   const opts = { model, epochs: 2, batchSize: 16, lr: 2e-3, checkpointEvery: 3, seed: 2 };
 
   it('holds bestValidLoss Infinity, and resuming from it keeps best/ and the test metrics', async () => {
