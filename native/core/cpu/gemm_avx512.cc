@@ -93,7 +93,7 @@ void micro_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t)
 
 }  // namespace
 
-GemmKernelInfo gemm_kernel_avx512() { return {micro_kernel, kMR, kNR}; }
+GemmKernelInfo gemm_kernel_avx512() { return {micro_kernel, kMR, kNR, nullptr}; }
 
 void pack_a_trans_avx512(float* dst, const float* src, int64_t lda, int64_t mc, int64_t kc,
                          int mr) {
