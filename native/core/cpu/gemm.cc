@@ -216,7 +216,7 @@ constexpr Blocking kBlockWide{1024, 168, 2048, int64_t{1} << 18};
 // (at kc = 1024 the 64 KB panel streams from L2 at every tile); MC = 168 (28 panels, 168 KB).
 constexpr Blocking kBlockAvx2{256, 168, 2048, int64_t{1} << 18};
 constexpr int64_t kSmallM = 64;     // up to here: the small-m path (no shared packed B)
-constexpr int64_t kSmallDotM = 64;  // up to here, with B transposed: dot products (AVX-512/AVX2)
+constexpr int64_t kSmallDotM = 64;  // up to here, with B transposed: dot products (AVX-512)
 
 Level select_level() {
   const SimdLevel simd = simd_level();
@@ -265,30 +265,25 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
       for (int64_t t = 0; t < ntasks; ++t) fn(t);
   };
 
+#ifdef MERCLIP_HAVE_AVX512
   // Few rows times a transposed B (Linear layers on a handful of tokens: the label prompts, one
-  // utterance's text, the decoder): dot products straight from A and B, no packing
-  // (gemm_kernels.h). Column blocks split over the threads.
-  if (p.m <= kSmallDotM && p.trans_b && !p.trans_a && lv.simd >= SimdLevel::avx2) {
-    const int64_t jw = lv.simd == SimdLevel::avx512 ? 4 : 3;  // B rows per dot block
-    const int64_t jblocks = (p.n + jw - 1) / jw;
+  // utterance's text): dot products straight from A and B, no packing (gemm_kernels.h). Column
+  // blocks split over the threads. AVX2 takes the packed path below: its 8-lane dot blocks are
+  // load-bound (line-split loads from unaligned rows) — see native/core/dev/README.md.
+  if (p.m <= kSmallDotM && p.trans_b && !p.trans_a && lv.simd == SimdLevel::avx512) {
+    const int64_t jblocks = (p.n + 3) / 4;
     const int64_t groups = threads > 1 ? std::min<int64_t>(jblocks, 8 * threads) : 1;
     parallel(groups, [&](int64_t g) {
-      const int64_t j0 = std::min<int64_t>(p.n, jblocks * g / groups * jw);
-      const int64_t j1 = std::min<int64_t>(p.n, jblocks * (g + 1) / groups * jw);
-      if (j0 >= j1) return;
-#ifdef MERCLIP_HAVE_AVX512
-      if (lv.simd == SimdLevel::avx512) {
+      const int64_t j0 = std::min<int64_t>(p.n, jblocks * g / groups * 4);
+      const int64_t j1 = std::min<int64_t>(p.n, jblocks * (g + 1) / groups * 4);
+      if (j0 < j1) {
         detail::gemm_dot_avx512(c, p.ldc, a, p.lda, b, p.ldb, bias, p.m, j0, j1, p.k, p.alpha,
                                 p.beta);
-        return;
       }
-#endif
-#ifdef MERCLIP_HAVE_AVX2
-      detail::gemm_dot_avx2(c, p.ldc, a, p.lda, b, p.ldb, bias, p.m, j0, j1, p.k, p.alpha, p.beta);
-#endif
     });
     return;
   }
+#endif
 
   // Few rows (decoder queries, a batch of pooled vectors): split over n. No packed B is shared
   // between A blocks, so each task packs the B panels it uses right before using them (one

@@ -1,17 +1,22 @@
 // cpu/gemm_avx2.cc — the AVX2+FMA level of the GEMM: the register tile and the packing moves the
-// driver (gemm.cc) uses at this level, plus the few-row dot-product form. Compiled with
-// -mavx2 -mfma; only called after runtime detection. Contract: gemm_kernels.h.
+// driver (gemm.cc) uses at this level. Compiled with -mavx2 -mfma; only called after runtime
+// detection. Contract: gemm_kernels.h.
 //
 // Register tile 6×16: 12 ymm accumulators + 2 B vectors + 1 broadcast of A = 15 of the 16 ymm
-// registers; per k step 2 B loads, 6 broadcasts and 12 FMAs (FMA-bound on every AVX2 core:
-// 2 FMAs and >= 2 loads per cycle). Kept over 4×24 (same 12 FMAs, one fewer load) because every
-// m and n of the gemm table is a multiple of 6 or 16 (4×24 wastes 1/3 of a panel at n = 512).
-// Verdicts:
-// - k loop unrolled by 4 (#pragma): fewer loop-carried pointer updates per FMA; kept.
-// - full tiles store with plain loads/stores, only edge tiles use vmaskmov (a masked store is
-//   microcoded on AMD cores); kept.
-// - packing with ymm moves here, not auto-vectorised C++ in gemm.cc: the portable build then packs
-//   as fast as the native one; kept.
+// registers; per k step 2 B loads, 6 broadcasts and 12 FMAs: FMA-bound on AVX2 cores (2 FMAs and
+// >= 2 loads per cycle); ~98–100% of the AVX2 FMA peak with its panels in L1/L2 (any kc from 64
+// to 1024). 6×16 rather than 4×24 (the same 12 FMAs, one load fewer): the gemm table's m and n
+// are multiples of 6 or 16, while 4×24 wastes a third of a panel at n = 512.
+// Verdicts (kept):
+// - k loop unrolled by 4: fewer loop-carried pointer updates per FMA.
+// - full tiles store with plain loads/stores; only edge tiles use vmaskmov (a masked store is
+//   microcoded on AMD cores).
+// - the tile's C lines prefetched before the k loop: C (up to 98 MB) is never cached.
+// - the in-place-B variant (few rows): the tile's first A panel brings each B row from L3/DRAM
+//   with an 8-row-ahead prefetch, the others read it from L1; no B pack (m = 32: ~76% → ~84% of
+//   peak on one core).
+// - packing with ymm moves here, not auto-vectorised C++ in gemm.cc (the portable build then
+//   packs like the native one); the k-major Aᵀ pack prefetches its rows 4 steps ahead.
 #include <immintrin.h>
 
 #include "gemm_kernels.h"
@@ -285,78 +290,6 @@ void pack_b_avx2(float* dst, const float* src, int64_t ldb, int cols, int64_t kc
     _mm256_store_ps(dst + p * kNR, _mm256_maskload_ps(s, m0));
     _mm256_store_ps(dst + p * kNR + 8, _mm256_maskload_ps(s + 8, m1));
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// gemm_dot_avx2 (see gemm_kernels.h): 4 rows of A × 3 rows of B = 12 ymm accumulators; per 8
-// steps of k, 3 B loads, 4 A loads (one live at a time) and 12 FMAs. A tail of k < 8 uses masked
-// loads (zeros beyond k). Each C element: its 8 lanes summed in a fixed order.
-
-namespace {
-
-__attribute__((always_inline)) inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-template <int MI, int NJ>
-__attribute__((always_inline)) inline void dot_block(float* c, int64_t ldc, const float* a,
-                                                     int64_t lda, const float* b, int64_t ldb,
-                                                     const float* bias, int64_t k, float alpha,
-                                                     float beta) {
-  __m256 acc[MI][NJ];
-  for (int i = 0; i < MI; ++i)
-    for (int j = 0; j < NJ; ++j) acc[i][j] = _mm256_setzero_ps();
-  int64_t p = 0;
-  for (; p + 8 <= k; p += 8) {
-    __m256 bv[NJ];
-    for (int j = 0; j < NJ; ++j) bv[j] = _mm256_loadu_ps(b + j * ldb + p);
-    for (int i = 0; i < MI; ++i) {
-      const __m256 av = _mm256_loadu_ps(a + i * lda + p);
-      for (int j = 0; j < NJ; ++j) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
-    }
-  }
-  if (p < k) {
-    const __m256i mask = lane_mask(static_cast<int>(k - p));
-    __m256 bv[NJ];
-    for (int j = 0; j < NJ; ++j) bv[j] = _mm256_maskload_ps(b + j * ldb + p, mask);
-    for (int i = 0; i < MI; ++i) {
-      const __m256 av = _mm256_maskload_ps(a + i * lda + p, mask);
-      for (int j = 0; j < NJ; ++j) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
-    }
-  }
-  for (int i = 0; i < MI; ++i) {
-    for (int j = 0; j < NJ; ++j) {
-      float r = alpha * hsum(acc[i][j]);
-      if (beta != 0.0f) r += beta * c[i * ldc + j];
-      if (bias != nullptr) r += bias[j];
-      c[i * ldc + j] = r;
-    }
-  }
-}
-
-template <int NJ>
-void dot_rows(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
-              const float* bias, int64_t m, int64_t k, float alpha, float beta) {
-  int64_t i = 0;
-  for (; i + 4 <= m; i += 4)
-    dot_block<4, NJ>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, bias, k, alpha, beta);
-  for (; i < m; ++i)
-    dot_block<1, NJ>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, bias, k, alpha, beta);
-}
-
-}  // namespace
-
-void gemm_dot_avx2(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
-                   int64_t ldb, const float* bias, int64_t m, int64_t j0, int64_t j1, int64_t k,
-                   float alpha, float beta) {
-  int64_t j = j0;
-  for (; j + 3 <= j1; j += 3)
-    dot_rows<3>(c + j, ldc, a, lda, b + j * ldb, ldb, bias ? bias + j : nullptr, m, k, alpha, beta);
-  for (; j < j1; ++j)
-    dot_rows<1>(c + j, ldc, a, lda, b + j * ldb, ldb, bias ? bias + j : nullptr, m, k, alpha, beta);
 }
 
 }  // namespace detail

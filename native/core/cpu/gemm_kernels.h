@@ -69,16 +69,12 @@ void pack_b_avx2(float* dst, const float* src, int64_t ldb, int cols, int64_t kc
 
 // Few rows with B transposed (B stored [n, k], as Linear weights [out, in]): columns [j0, j1) of
 //   C = alpha·A·Bᵀ + beta·C + bias     (A [m, k] row-major; every row of A and B contiguous in k)
-// as dot products — no packing, B read once (a few of its rows at a time stay in L1 while every row
-// block of A, small enough for L2, passes over them). Each C element is one vector dot product
+// as dot products — no packing, B read once (4 of its rows at a time stay in L1 while every row
+// block of A, small enough for L2, passes over them). Each C element is one 16-lane dot product
 // reduced in a fixed order, so the result does not depend on how columns are split over threads.
-// AVX-512: 4×4 blocks of 16-lane dot products; AVX2: 4 rows of A × 3 of B, 8 lanes.
 void gemm_dot_avx512(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
                      int64_t ldb, const float* bias, int64_t m, int64_t j0, int64_t j1,
                      int64_t k, float alpha, float beta);
-void gemm_dot_avx2(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
-                   int64_t ldb, const float* bias, int64_t m, int64_t j0, int64_t j1, int64_t k,
-                   float alpha, float beta);
 
 }  // namespace detail
 }  // namespace cpu
