@@ -15,8 +15,15 @@
 // loops per (NC slab, k group). Packing zero-pads the edges, so the micro-kernels always run full K steps and
 // mask only their stores.
 //
+// Few rows (m <= 64) skip the shared packed B and split over n instead (see gemm_impl); with Bᵀ
+// at AVX-512 they are dot products.
+//
 // Micro-kernels: AVX-512 14×32, AVX2 6×16 (gemm_avx512.cc / gemm_avx2.cc, per-file ISA flags)
-// and a portable 4×16 C++ kernel here. The choice follows merclip::simd_level() at call time.
+// and a portable 4×16 C++ kernel here. The choice, with the level's blocking (kBlockWide,
+// kBlockAvx2) and packing moves, follows merclip::simd_level() when a call starts.
+// Verdicts (kept): per-level blocking (AVX2 KC 256: its B panel stays in L1); A blocks a multiple
+// of the thread count (dW = dYᵀ·X had 13 blocks on 2 threads); few rows: balanced panel heights,
+// A packed once per thread per call, row-major B read in place by the level's in-place kernel.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
