@@ -5,7 +5,7 @@
 import { backend, kernels } from '../lib/index.js';
 import { measure, type Row } from './harness.js';
 import type { MachineLimits } from './peak.js';
-import { runTorch } from './torch.js';
+import { runTorch, type TorchRun } from './torch.js';
 
 interface Shape { name: string; m: number; n: number; k: number; transA: boolean; transB: boolean }
 
@@ -29,23 +29,36 @@ function randomArray(n: number, seed: number): Float32Array {
   return a;
 }
 
-interface TorchGemm { torch: string; blas: string; threads: number; results: Array<{ name: string; threads: number; medianSeconds: number }> }
+interface TorchGemm { torch: string; blas: string; coretype?: string; threads: number; results: Array<{ name: string; threads: number; medianSeconds: number }> }
+type TorchRuns = TorchRun<TorchGemm>[];
+
+/** OpenBLAS core type whose kernels use the given SIMD level (for a level below the CPU's best). */
+const OPENBLAS_CORETYPE: Record<string, string> = { avx2: 'Haswell' };
+
+function torchSecondsIn(runs: TorchRuns, name: string, threads: number): number | undefined {
+  for (const run of runs) {
+    if (!run.ok) continue;
+    const hit = run.data.results.find((r) => r.name === name && r.threads === threads);
+    if (hit) return hit.medianSeconds;
+  }
+  return undefined;
+}
 
 export function runGemmBench(limits: MachineLimits): { rows: Row[]; results: unknown[] } {
   const rows: Row[] = [];
   const results: unknown[] = [];
   const all = backend.poolThreads();
-  // PyTorch first (its own processes, one per thread count), on the same machine state.
-  const torchRuns = [1, all].map((threads) => runTorch<TorchGemm>('gemm.py', { threads, shapes: GEMM_SHAPES }, threads));
+  // PyTorch first (its own processes, one per thread count), on the same machine state. When the
+  // kernels run below the CPU's best level (MERCLIP_SIMD=avx2 on an AVX-512 CPU), OpenBLAS is
+  // also run with its kernels of that level ('torch@avx2'): the comparison an AVX2-only CPU
+  // would give. Its default choice (AVX-512 here) stays in 'torch ms'.
+  const torchRuns: TorchRuns = [1, all].map((threads) => runTorch<TorchGemm>('gemm.py', { threads, shapes: GEMM_SHAPES }, threads));
   const torch = torchRuns.find((r) => !r.ok) ?? torchRuns[0]!;
-  const torchSeconds = (name: string, threads: number): number | undefined => {
-    for (const run of torchRuns) {
-      if (!run.ok) continue;
-      const hit = run.data.results.find((r) => r.name === name && r.threads === threads);
-      if (hit) return hit.medianSeconds;
-    }
-    return undefined;
-  };
+  const capped = limits.simd !== backend.info().maxSimdLevel ? OPENBLAS_CORETYPE[limits.simd] : undefined;
+  const levelRuns: TorchRuns = capped
+    ? [1, all].map((threads) => runTorch<TorchGemm>('gemm.py', { threads, shapes: GEMM_SHAPES }, threads, undefined, ['--openblas-coretype', capped]))
+    : [];
+  const torchSeconds = (name: string, threads: number): number | undefined => torchSecondsIn(torchRuns, name, threads);
   for (const s of GEMM_SHAPES) {
     const a = randomArray(s.m * s.k, 1);
     const b = randomArray(s.k * s.n, 2);
@@ -72,9 +85,15 @@ export function runGemmBench(limits: MachineLimits): { rows: Row[]; results: unk
         'torch ms': tSec === undefined ? '-' : tSec * 1e3,
         'vs torch': tSec === undefined ? '-' : tSec / r.median,
       });
+      const lSec = capped ? torchSecondsIn(levelRuns, s.name, threads) : undefined;
+      if (capped) {
+        rows[rows.length - 1]![`torch@${limits.simd} ms`] = lSec === undefined ? '-' : lSec * 1e3;
+        rows[rows.length - 1]![`vs torch@${limits.simd}`] = lSec === undefined ? '-' : lSec / r.median;
+      }
       results.push({
         ...s, threads, medianSeconds: r.median, samples: r.samples, rme: r.rme, faultsPerCall: r.faultsPerCall,
         gflops, peakGflops: peak, fractionOfPeak: gflops / peak, torchMedianSeconds: tSec ?? null,
+        torchLevelMedianSeconds: lSec ?? null, torchLevelCoretype: capped ?? null,
       });
     }
     const last = rows[rows.length - 1]!;
@@ -84,5 +103,10 @@ export function runGemmBench(limits: MachineLimits): { rows: Row[]; results: unk
   backend.setNumThreads(all);
   if (torch.ok) console.log(`\nPyTorch ${torch.data.torch} (BLAS: ${torch.data.blas}) ran the same shapes with 1 and ${all} threads; 'vs torch' = torch time / merclip time.`);
   else console.log(`\nPyTorch comparison skipped: ${torch.reason}.`);
+  if (capped) {
+    const bad = levelRuns.find((r) => !r.ok);
+    if (bad && !bad.ok) console.log(`PyTorch with OPENBLAS_CORETYPE=${capped} skipped: ${bad.reason}.`);
+    else console.log(`'torch@${limits.simd}': the same PyTorch with OPENBLAS_CORETYPE=${capped} (OpenBLAS's ${limits.simd} kernels), as on a CPU without a higher level.`);
+  }
   return { rows, results };
 }

@@ -14,7 +14,13 @@ import os
 import sys
 import time
 
-import torch
+# --openblas-coretype NAME: pin OpenBLAS's kernels (it reads OPENBLAS_CORETYPE when torch loads
+# it), for the comparison at a SIMD level below the CPU's best: on an AVX-512 CPU, merclip's
+# AVX2 level runs against OpenBLAS's AVX2 kernels (Haswell), as it would on an AVX2-only CPU.
+if "--openblas-coretype" in sys.argv:
+    os.environ["OPENBLAS_CORETYPE"] = sys.argv[sys.argv.index("--openblas-coretype") + 1]
+
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import median  # noqa: E402
@@ -48,7 +54,8 @@ def main():
         sec = time_matmul(a, b, out, min_time=3.0 if 2 * m * n * k > 1e10 else 1.0)
         results.append({"name": s["name"], "threads": threads, "medianSeconds": sec})
     blas = "openblas" if "openblas" in open("/proc/self/maps").read() else "other"
-    print(json.dumps({"torch": torch.__version__, "blas": blas, "threads": threads, "results": results}))
+    coretype = os.environ.get("OPENBLAS_CORETYPE", "auto")
+    print(json.dumps({"torch": torch.__version__, "blas": blas, "coretype": coretype, "threads": threads, "results": results}))
 
 
 if __name__ == "__main__":

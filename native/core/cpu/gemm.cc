@@ -4,7 +4,7 @@
 //
 // Loops (outermost first):
 //   jc  over n in NC-column slabs
-//   pg  over k in groups of KC slabs whose packed B fits in ~1 MB (L2-sized; see kPackBFloats)
+//   pg  over k in groups of KC slabs whose packed B fits in ~1 MB (L2-sized; see kBlockWide)
 //   parallel: pack op(B)[pg group, jc slab] into NR-wide panels, per KC-deep slab (shared,
 //             read-only afterwards)
 //   parallel task = (A block of MC rows, group of NR panels), and inside it
@@ -15,10 +15,18 @@
 // loops per (NC slab, k group). Packing zero-pads the edges, so the micro-kernels always run full K steps and
 // mask only their stores.
 //
+// Few rows (m <= 64) skip the shared packed B and split over n instead (see gemm_impl); with Bᵀ
+// at AVX-512 they are dot products.
+//
 // Micro-kernels: AVX-512 14×32, AVX2 6×16 (gemm_avx512.cc / gemm_avx2.cc, per-file ISA flags),
 // NEON 8×12 (gemm_neon.cc, AArch64)
-// and a portable 4×16 C++ kernel here. The choice follows merclip::simd_level() at call time.
+// and a portable 4×16 C++ kernel here. The choice, with the level's blocking (kBlockWide,
+// kBlockAvx2) and packing moves, follows merclip::simd_level() when a call starts.
+// Verdicts (kept): per-level blocking (AVX2 KC 256: its B panel stays in L1); A blocks a multiple
+// of the thread count (dW = dYᵀ·X had 13 blocks on 2 threads); few rows: balanced panel heights,
+// A packed once per thread per call, row-major B read in place by the level's in-place kernel.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "../common/aligned_buffer.h"
@@ -68,36 +76,47 @@ void scalar_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t
   }
 }
 
-GemmKernelInfo select_kernel() {
-  switch (simd_level()) {
-#ifdef MERCLIP_HAVE_AVX512
-    case SimdLevel::avx512: return detail::gemm_kernel_avx512();
-#endif
-#ifdef MERCLIP_HAVE_AVX2
-    case SimdLevel::avx2: return detail::gemm_kernel_avx2();
-#endif
-#ifdef MERCLIP_HAVE_NEON
-    case SimdLevel::neon: return detail::gemm_kernel_neon();
-#endif
-    default: return {scalar_kernel, kScalarMR, kScalarNR};
-  }
-}
+// Blocking (see the loop nest above). An MC×KC block of A stays in L2; the micro-kernel streams
+// its panels from there while one KC×NR panel of B stays in L1.
+struct Blocking {
+  int64_t kc_max;         // deepest k slab; k is split into equal slabs (no thin last slab)
+  int64_t mc;             // rows per A block (a multiple of every MR)
+  int64_t nc;             // columns per slab
+  int64_t pack_b_floats;  // packed B per k group (see kBlockWide)
+};
+
+// The kernel, its blocking and its packing moves, fixed for one call at the level in force when
+// it starts (set_simd_level from another thread cannot mix levels within a call).
+struct Level {
+  SimdLevel simd;
+  GemmKernelInfo kern;
+  Blocking blk;
+};
+
+Level select_level();
 
 // ---------------------------------------------------------------------------------------------
 // Packing.
 
 // A block: rows [i0, i0+mc) × depth [p0, p0+kc) of op(A) → ceil(mc/MR) panels, each kc steps of
 // MR floats (rows past mc are zero).
-void pack_a(float* dst, const float* a, int64_t lda, bool trans, int64_t i0, int64_t mc,
-            int64_t p0, int64_t kc, int mr) {
+void pack_a(SimdLevel simd, float* dst, const float* a, int64_t lda, bool trans, int64_t i0,
+            int64_t mc, int64_t p0, int64_t kc, int mr) {
   const int64_t panels = (mc + mr - 1) / mr;
+#ifdef MERCLIP_HAVE_AVX2
+  if (simd == SimdLevel::avx2 && mr == 6) {
+    if (trans) detail::pack_a_trans_avx2(dst, a + p0 * lda + i0, lda, mc, kc);
+    else detail::pack_a_avx2(dst, a + i0 * lda + p0, lda, mc, kc);
+    return;
+  }
+#endif
   if (trans) {
     // op(A)(i, p) = a[p·lda + i]: the block's rows are one contiguous run per step p. Walk p
     // outermost so each run (one or two pages) is read once for all panels: with k-major A
     // (e.g. dW = dYᵀ·X) a panel-outer walk touches a new page every step, per panel.
     const float* src = a + p0 * lda + i0;
 #ifdef MERCLIP_HAVE_AVX512
-    if (simd_level() >= SimdLevel::avx512 && mr <= 16) {
+    if (simd >= SimdLevel::avx512 && mr <= 16) {
       detail::pack_a_trans_avx512(dst, src, lda, mc, kc, mr);
       return;
     }
@@ -122,7 +141,7 @@ void pack_a(float* dst, const float* a, int64_t lda, bool trans, int64_t i0, int
     const float* src = a + (i0 + ib) * lda + p0;
     float* d0 = dst + ip * kc * mr;
 #ifdef MERCLIP_HAVE_AVX2
-    if (simd_level() >= SimdLevel::avx2) {
+    if (simd >= SimdLevel::avx2) {
       detail::pack_transpose_avx2(d0, mr, mr, src, lda, rows, kc);
       continue;
     }
@@ -138,8 +157,14 @@ void pack_a(float* dst, const float* a, int64_t lda, bool trans, int64_t i0, int
 
 // One B panel: depth [p0, p0+kc) × columns [j0, j0+NR) of op(B) → kc steps of NR floats
 // (columns past n are zero).
-void pack_b_panel(float* dst, const float* b, int64_t ldb, bool trans, int64_t p0, int64_t kc,
-                  int64_t j0, int cols, int nr) {
+void pack_b_panel(SimdLevel simd, float* dst, const float* b, int64_t ldb, bool trans, int64_t p0,
+                  int64_t kc, int64_t j0, int cols, int nr) {
+#ifdef MERCLIP_HAVE_AVX2
+  if (simd == SimdLevel::avx2 && nr == 16 && !trans) {
+    detail::pack_b_avx2(dst, b + p0 * ldb + j0, ldb, cols, kc);
+    return;
+  }
+#endif
   if (!trans) {
     // op(B)(p, j) = b[p·ldb + j]
     const float* src = b + p0 * ldb + j0;
@@ -162,7 +187,7 @@ void pack_b_panel(float* dst, const float* b, int64_t ldb, bool trans, int64_t p
   } else {
     // op(B)(p, j) = b[j·ldb + p].
 #ifdef MERCLIP_HAVE_AVX2
-    if (simd_level() >= SimdLevel::avx2) {
+    if (simd >= SimdLevel::avx2) {
       detail::pack_transpose_avx2(dst, nr, nr, b + j0 * ldb + p0, ldb, cols, kc);
       return;
     }
@@ -182,22 +207,40 @@ void pack_b_panel(float* dst, const float* b, int64_t ldb, bool trans, int64_t p
 thread_local AlignedBuffer t_pack_b;
 thread_local AlignedBuffer t_pack_a;
 thread_local AlignedBuffer t_pack_b_panel;  // small-m path: one B panel at a time
+// Small-m path: the call whose A this thread's t_pack_a holds (calls are numbered from 1).
+std::atomic<uint64_t> g_small_call{0};
+thread_local uint64_t t_small_a_call = 0;
 
-// Blocking. An MC×KC block of A stays in L2; the micro-kernel streams its panels from there.
-// KC: the micro-kernel keeps ~98% of peak with its panels streaming from L2 up to kc = 1024
-// (measured on Zen 4), so k slabs are as deep as kKCMax allows: fewer read-modify-write passes
-// over C (at the FFN shape, C is 98 MB). k is split into equal slabs (no thin last slab).
-constexpr int64_t kKCMax = 1024;
-constexpr int64_t kSmallM = 64;  // up to here: the small-m path (no shared packed B)
-constexpr int64_t kSmallDotM = 64;  // up to here, with B transposed: dot products (AVX-512)
-constexpr int64_t kMC = 168;  // multiple of 14, 6 and 4; MC·KC·4 bytes <= 688 KB of L2
-constexpr int64_t kNC = 2048;
+// AVX-512 / portable: the micro-kernel keeps ~98% of peak with its panels streaming from L2 up
+// to kc = 1024 (measured on Zen 4), so k slabs are as deep as that allows: fewer
+// read-modify-write passes over C (at the FFN shape, C is 98 MB). MC·KC·4 bytes <= 688 KB of L2.
 // Packed B per k group: 1 MB, about one core's L2. Every A block task streams the whole group,
 // so a group that stays in cache is read from L2/L3 rather than DRAM, at the cost of one
 // barrier per group. Matters for the weight gradients (dW = dYᵀ X: m, n ≤ 2048, k = the tokens,
 // ~10⁴): 16 MB groups ran them at ~150–175 GFLOP/s on Zen 4, 1 MB groups at ~190
 // (scratch benchmark, 2 threads, peak 233); the other shapes were unchanged.
-constexpr int64_t kPackBFloats = int64_t{1} << 18;
+constexpr Blocking kBlockWide{1024, 168, 2048, int64_t{1} << 18};
+// AVX2 (6×16): KC = 256 keeps the 16 KB B panel in a 32–48 KB L1 beside the A panel it meets
+// (at kc = 1024 the 64 KB panel streams from L2 at every tile); MC = 168 (28 panels, 168 KB).
+constexpr Blocking kBlockAvx2{256, 168, 2048, int64_t{1} << 18};
+constexpr int64_t kSmallM = 64;     // up to here: the small-m path (no shared packed B)
+constexpr int64_t kSmallDotM = 64;  // up to here, with B transposed: dot products (AVX-512)
+
+Level select_level() {
+  const SimdLevel simd = simd_level();
+  switch (simd) {
+#ifdef MERCLIP_HAVE_AVX512
+    case SimdLevel::avx512: return {simd, detail::gemm_kernel_avx512(), kBlockWide};
+#endif
+#ifdef MERCLIP_HAVE_AVX2
+    case SimdLevel::avx2: return {simd, detail::gemm_kernel_avx2(), kBlockAvx2};
+#endif
+#ifdef MERCLIP_HAVE_NEON
+    case SimdLevel::neon: return {simd, detail::gemm_kernel_neon(), kBlockWide};
+#endif
+    default: return {SimdLevel::scalar, {scalar_kernel, kScalarMR, kScalarNR, nullptr}, kBlockWide};
+  }
+}
 
 // C = beta·C + bias, when there is no product to add (alpha == 0).
 void scale_and_bias(float* c, const float* bias, const GemmParams& p) {
@@ -217,7 +260,9 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
     scale_and_bias(c, bias, p);
     return;
   }
-  const GemmKernelInfo kern = select_kernel();
+  const Level lv = select_level();
+  const GemmKernelInfo kern = lv.kern;
+  const Blocking& blk = lv.blk;
   const int mr = kern.mr_max;
   const int nr = kern.nr;
   ThreadPool& pool = ThreadPool::global();
@@ -233,36 +278,55 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
 
 #ifdef MERCLIP_HAVE_AVX512
   // Few rows times a transposed B (Linear layers on a handful of tokens: the label prompts, one
-  // utterance's text): dot products straight from A and B, no packing (gemm_kernels.h).
-  if (p.m <= kSmallDotM && p.trans_b && !p.trans_a && simd_level() == SimdLevel::avx512) {
+  // utterance's text): dot products straight from A and B, no packing (gemm_kernels.h). Column
+  // blocks split over the threads. AVX2 takes the packed path below: its 8-lane dot blocks are
+  // load-bound (line-split loads from unaligned rows) — see native/core/dev/README.md.
+  if (p.m <= kSmallDotM && p.trans_b && !p.trans_a && lv.simd == SimdLevel::avx512) {
     const int64_t jblocks = (p.n + 3) / 4;
     const int64_t groups = threads > 1 ? std::min<int64_t>(jblocks, 8 * threads) : 1;
     parallel(groups, [&](int64_t g) {
       const int64_t j0 = std::min<int64_t>(p.n, jblocks * g / groups * 4);
       const int64_t j1 = std::min<int64_t>(p.n, jblocks * (g + 1) / groups * 4);
       if (j0 < j1) {
-        detail::gemm_dot_avx512(c, p.ldc, a, p.lda, b, p.ldb, bias, p.m, j0, j1, p.k, p.alpha, p.beta);
+        detail::gemm_dot_avx512(c, p.ldc, a, p.lda, b, p.ldb, bias, p.m, j0, j1, p.k, p.alpha,
+                                p.beta);
       }
     });
     return;
   }
 #endif
 
-  // Few rows (decoder queries, a batch of pooled vectors): no packed B is shared between A
-  // blocks, so each task packs the B panels it uses right before using them (one parallel
-  // loop, no barrier) and packs the whole, small, A itself.
+  // Few rows (decoder queries, a batch of pooled vectors): split over n. No packed B is shared
+  // between A blocks, so each task packs the B panels it uses right before using them (one
+  // parallel loop, no barrier). A is small: every thread packs all of it, every k slab, once
+  // per call (the first task it runs), into panels of balanced height (m = 32 at MR 6: 6 panels
+  // of 5–6 rows rather than five of 6 and one of 2, which leaves FMA latency uncovered).
   if (p.m <= kSmallM) {
     const int64_t npanels = (p.n + nr - 1) / nr;
     const int64_t groups = threads > 1 ? std::min<int64_t>(npanels, 4 * threads) : 1;
     const int64_t apanels = (p.m + mr - 1) / mr;
+    const int64_t kslabs = (p.k + blk.kc_max - 1) / blk.kc_max;
+    const int64_t kc_max = (p.k + kslabs - 1) / kslabs;
+    const uint64_t call = g_small_call.fetch_add(1, std::memory_order_relaxed) + 1;
+    auto panel_row = [&](int64_t ip) { return p.m * ip / apanels; };
     parallel(groups, [&](int64_t g) {
       const int64_t jp_lo = npanels * g / groups, jp_hi = npanels * (g + 1) / groups;
-      float* packed_a = t_pack_a.floats(static_cast<size_t>(apanels * mr * std::min(kKCMax, p.k)));
-      float* packed_b = t_pack_b_panel.floats(static_cast<size_t>(nr * std::min(kKCMax, p.k)));
-      const int64_t kslabs = (p.k + kKCMax - 1) / kKCMax;
+      // Packed A: the k slab starting at pc holds apanels panels of kc × MR floats at
+      // packed_a + pc·apanels·MR + panel·kc·MR.
+      float* packed_a = t_pack_a.floats(static_cast<size_t>(apanels * mr * p.k));
+      if (t_small_a_call != call) {
+        for (int64_t s = 0; s < kslabs; ++s) {
+          const int64_t pc = p.k * s / kslabs, kc = p.k * (s + 1) / kslabs - pc;
+          for (int64_t ip = 0; ip < apanels; ++ip) {
+            pack_a(lv.simd, packed_a + pc * apanels * mr + ip * kc * mr, a, p.lda, p.trans_a,
+                   panel_row(ip), panel_row(ip + 1) - panel_row(ip), pc, kc, mr);
+          }
+        }
+        t_small_a_call = call;
+      }
+      float* packed_b = t_pack_b_panel.floats(static_cast<size_t>(nr * kc_max));
       for (int64_t s = 0; s < kslabs; ++s) {
         const int64_t pc = p.k * s / kslabs, kc = p.k * (s + 1) / kslabs - pc;
-        pack_a(packed_a, a, p.lda, p.trans_a, 0, p.m, pc, kc, mr);
         GemmTile tile;
         tile.ldc = p.ldc;
         tile.alpha = p.alpha;
@@ -272,11 +336,18 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
           const int64_t j0 = jp * nr;
           tile.nr = static_cast<int>(std::min<int64_t>(nr, p.n - j0));
           tile.bias = bias != nullptr ? bias + j0 : nullptr;
-          pack_b_panel(packed_b, b, p.ldb, p.trans_b, pc, kc, j0, tile.nr, nr);
+          // Full-width panels of a row-major B are read in place where the level has that
+          // kernel: B is read once, and packing it (a strided read from L3 or DRAM of NR floats
+          // per row, then a write) cost a fifth (AVX2) to a third (AVX-512) of the product at
+          // m = 32.
+          const bool in_place = !p.trans_b && tile.nr == nr && kern.kernel_unpacked_b != nullptr;
+          if (!in_place) pack_b_panel(lv.simd, packed_b, b, p.ldb, p.trans_b, pc, kc, j0, tile.nr, nr);
           for (int64_t ip = 0; ip < apanels; ++ip) {
-            tile.mr = static_cast<int>(std::min<int64_t>(mr, p.m - ip * mr));
-            tile.c = c + ip * mr * p.ldc + j0;
-            kern.kernel(kc, packed_a + ip * mr * kc, packed_b, tile);
+            tile.mr = static_cast<int>(panel_row(ip + 1) - panel_row(ip));
+            tile.c = c + panel_row(ip) * p.ldc + j0;
+            const float* ap = packed_a + pc * apanels * mr + ip * kc * mr;
+            if (in_place) kern.kernel_unpacked_b(kc, ap, b + pc * p.ldb + j0, p.ldb, tile);
+            else kern.kernel(kc, ap, packed_b, tile);
           }
         }
       }
@@ -284,23 +355,27 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
     return;
   }
 
-  // Column slabs of at most kNC columns; within one, B is packed for as many KC slabs of k as
-  // fit in kPackBFloats (a barrier between groups).
-  const int64_t nc_max = std::min<int64_t>(kNC / nr * nr, (p.n + nr - 1) / nr * nr);  // whole panels (NEON NR = 12)
-  const int64_t kKC = (p.k + (p.k + kKCMax - 1) / kKCMax - 1) / ((p.k + kKCMax - 1) / kKCMax);
-  const int64_t kslabs_all = (p.k + kKC - 1) / kKC;
+  // Column slabs of at most NC columns; within one, B is packed for as many KC slabs of k as
+  // fit in pack_b_floats (a barrier between groups).
+  const int64_t nc_max = std::min<int64_t>(blk.nc / nr * nr, (p.n + nr - 1) / nr * nr);  // whole panels (NEON NR = 12)
+  const int64_t kslabs_all = (p.k + blk.kc_max - 1) / blk.kc_max;
+  const int64_t kKC = (p.k + kslabs_all - 1) / kslabs_all;
   const int64_t kslabs_per_group =
-      std::max<int64_t>(1, std::min<int64_t>(kslabs_all, kPackBFloats / (nc_max * kKC)));
+      std::max<int64_t>(1, std::min<int64_t>(kslabs_all, blk.pack_b_floats / (nc_max * kKC)));
   const int64_t kgroup_depth = kslabs_per_group * kKC;
   float* packed_b =
       t_pack_b.floats(static_cast<size_t>(nc_max * std::min<int64_t>(kgroup_depth, p.k)));
 
   // A blocks: whole MR panels of rows, at most MC rows each; with several threads at least
-  // 4 blocks per thread when there are enough panels. Panels are spread evenly (block sizes
-  // differ by at most one panel), so the threads finish together.
+  // 4 blocks per thread when there are enough panels, and a multiple of the thread count (13
+  // blocks on 2 threads would leave one thread idle for a whole block). Panels are spread
+  // evenly (block sizes differ by at most one panel), so the threads finish together.
   const int64_t apanels_all = (p.m + mr - 1) / mr;
-  int64_t mblocks = (p.m + kMC - 1) / kMC;
-  if (threads > 1) mblocks = std::max<int64_t>(mblocks, std::min<int64_t>(apanels_all, 4 * threads));
+  int64_t mblocks = (p.m + blk.mc - 1) / blk.mc;
+  if (threads > 1) {
+    mblocks = std::max<int64_t>(mblocks, 4 * threads);
+    mblocks = std::min<int64_t>(apanels_all, (mblocks + threads - 1) / threads * threads);
+  }
   auto block_rows = [&](int64_t ib, int64_t* i0, int64_t* rows) {
     const int64_t lo = apanels_all * ib / mblocks * mr;
     const int64_t hi = std::min<int64_t>(p.m, apanels_all * (ib + 1) / mblocks * mr);
@@ -324,8 +399,8 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
         const int64_t pc = pg + s * kKC, kc = std::min<int64_t>(kKC, pg_end - pc);
         const int64_t j0 = jc + jp * nr;
         const int cols = static_cast<int>(std::min<int64_t>(nr, p.n - j0));
-        pack_b_panel(packed_b + (pc - pg) * npanels * nr + jp * kc * nr, b, p.ldb, p.trans_b, pc,
-                     kc, j0, cols, nr);
+        pack_b_panel(lv.simd, packed_b + (pc - pg) * npanels * nr + jp * kc * nr, b, p.ldb,
+                     p.trans_b, pc, kc, j0, cols, nr);
       });
 
       // 2. Tasks = (A block, panel group); each runs the group's k slabs in order, so its C
@@ -343,7 +418,7 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
         float* packed_a = t_pack_a.floats(static_cast<size_t>(mc_max * kKC));
         for (int64_t pc = pg; pc < pg_end; pc += kKC) {
           const int64_t kc = std::min<int64_t>(kKC, pg_end - pc);
-          pack_a(packed_a, a, p.lda, p.trans_a, i0, mcur, pc, kc, mr);
+          pack_a(lv.simd, packed_a, a, p.lda, p.trans_a, i0, mcur, pc, kc, mr);
           GemmTile tile;
           tile.ldc = p.ldc;
           tile.alpha = p.alpha;

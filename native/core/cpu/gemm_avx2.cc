@@ -1,5 +1,22 @@
-// cpu/gemm_avx2.cc — AVX2+FMA GEMM micro-kernel: 6 rows × 16 columns (12 ymm accumulators).
-// Compiled with -mavx2 -mfma; only called after runtime detection. Contract: gemm_kernels.h.
+// cpu/gemm_avx2.cc — the AVX2+FMA level of the GEMM: the register tile and the packing moves the
+// driver (gemm.cc) uses at this level. Compiled with -mavx2 -mfma; only called after runtime
+// detection. Contract: gemm_kernels.h.
+//
+// Register tile 6×16: 12 ymm accumulators + 2 B vectors + 1 broadcast of A = 15 of the 16 ymm
+// registers; per k step 2 B loads, 6 broadcasts and 12 FMAs: FMA-bound on AVX2 cores (2 FMAs and
+// >= 2 loads per cycle); ~98–100% of the AVX2 FMA peak with its panels in L1/L2 (any kc from 64
+// to 1024). 6×16 rather than 4×24 (the same 12 FMAs, one load fewer): the gemm table's m and n
+// are multiples of 6 or 16, while 4×24 wastes a third of a panel at n = 512.
+// Verdicts (kept):
+// - k loop unrolled by 4: fewer loop-carried pointer updates per FMA.
+// - full tiles store with plain loads/stores; only edge tiles use vmaskmov (a masked store is
+//   microcoded on AMD cores).
+// - the tile's C lines prefetched before the k loop: C (up to 98 MB) is never cached.
+// - the in-place-B variant (few rows): the tile's first A panel brings each B row from L3/DRAM
+//   with an 8-row-ahead prefetch, the others read it from L1; no B pack (m = 32: ~76% → ~84% of
+//   peak on one core).
+// - packing with ymm moves here, not auto-vectorised C++ in gemm.cc (the portable build then
+//   packs like the native one); the k-major Aᵀ pack prefetches its rows 4 steps ahead.
 #include <immintrin.h>
 
 #include "gemm_kernels.h"
@@ -19,17 +36,35 @@ __attribute__((always_inline)) inline __m256i lane_mask(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
 }
 
-template <int MR>
-void kernel(int64_t kc, const float* __restrict a, const float* __restrict b, const GemmTile& t) {
+// kLdb == 0: b is a packed panel (NR floats per step, 32-byte aligned); otherwise B in place,
+// step p at b + p·ldb, the next rows prefetched (each is a new cache line, read once from L3 or
+// DRAM by the tile's first A panel and from L1 by the others).
+template <int MR, bool kInPlace>
+__attribute__((always_inline)) inline void kernel_body(int64_t kc, const float* __restrict a,
+                                                       const float* __restrict b, int64_t ldb,
+                                                       const GemmTile& t) {
+  const int64_t bstep = kInPlace ? ldb : kNR;
   __m256 c0[MR], c1[MR];
 #pragma GCC unroll 6
   for (int i = 0; i < MR; ++i) {
     c0[i] = _mm256_setzero_ps();
     c1[i] = _mm256_setzero_ps();
+    // The tile's C lines arrive while the k loop runs (C is far too large to stay cached).
+    _mm_prefetch(reinterpret_cast<const char*>(t.c + i * t.ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(t.c + i * t.ldc + 15), _MM_HINT_T0);
   }
+#pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
-    const __m256 b0 = _mm256_load_ps(b);
-    const __m256 b1 = _mm256_load_ps(b + 8);
+    __m256 b0, b1;
+    if (kInPlace) {
+      _mm_prefetch(reinterpret_cast<const char*>(b + 8 * bstep), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b + 8 * bstep + 15), _MM_HINT_T0);
+      b0 = _mm256_loadu_ps(b);
+      b1 = _mm256_loadu_ps(b + 8);
+    } else {
+      b0 = _mm256_load_ps(b);
+      b1 = _mm256_load_ps(b + 8);
+    }
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
       const __m256 ai = _mm256_broadcast_ss(a + i);
@@ -37,12 +72,39 @@ void kernel(int64_t kc, const float* __restrict a, const float* __restrict b, co
       c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
     }
     a += kMR;
-    b += kNR;
+    b += bstep;
+  }
+  const __m256 alpha = _mm256_set1_ps(t.alpha);
+  if (t.nr == kNR) {
+    __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
+    if (t.first && t.bias != nullptr) {
+      bias0 = _mm256_loadu_ps(t.bias);
+      bias1 = _mm256_loadu_ps(t.bias + 8);
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      float* c = t.c + i * t.ldc;
+      __m256 r0, r1;
+      if (t.first) {
+        r0 = _mm256_fmadd_ps(alpha, c0[i], bias0);
+        r1 = _mm256_fmadd_ps(alpha, c1[i], bias1);
+        if (t.beta != 0.0f) {
+          const __m256 beta = _mm256_set1_ps(t.beta);
+          r0 = _mm256_fmadd_ps(beta, _mm256_loadu_ps(c), r0);
+          r1 = _mm256_fmadd_ps(beta, _mm256_loadu_ps(c + 8), r1);
+        }
+      } else {
+        r0 = _mm256_fmadd_ps(alpha, c0[i], _mm256_loadu_ps(c));
+        r1 = _mm256_fmadd_ps(alpha, c1[i], _mm256_loadu_ps(c + 8));
+      }
+      _mm256_storeu_ps(c, r0);
+      _mm256_storeu_ps(c + 8, r1);
+    }
+    return;
   }
   const int nr = t.nr;
   const __m256i m0 = lane_mask(nr < 8 ? nr : 8);
-  const __m256i m1 = lane_mask(nr <= 8 ? 0 : (nr < 16 ? nr - 8 : 8));
-  const __m256 alpha = _mm256_set1_ps(t.alpha);
+  const __m256i m1 = lane_mask(nr <= 8 ? 0 : nr - 8);
   __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
   if (t.first && t.bias != nullptr) {
     bias0 = _mm256_maskload_ps(t.bias, m0);
@@ -53,8 +115,8 @@ void kernel(int64_t kc, const float* __restrict a, const float* __restrict b, co
     float* c = t.c + i * t.ldc;
     __m256 r0, r1;
     if (t.first) {
-      r0 = _mm256_add_ps(_mm256_mul_ps(alpha, c0[i]), bias0);
-      r1 = _mm256_add_ps(_mm256_mul_ps(alpha, c1[i]), bias1);
+      r0 = _mm256_fmadd_ps(alpha, c0[i], bias0);
+      r1 = _mm256_fmadd_ps(alpha, c1[i], bias1);
       if (t.beta != 0.0f) {
         const __m256 beta = _mm256_set1_ps(t.beta);
         r0 = _mm256_fmadd_ps(beta, _mm256_maskload_ps(c, m0), r0);
@@ -69,6 +131,16 @@ void kernel(int64_t kc, const float* __restrict a, const float* __restrict b, co
   }
 }
 
+template <int MR>
+void kernel(int64_t kc, const float* a, const float* b, const GemmTile& t) {
+  kernel_body<MR, false>(kc, a, b, 0, t);
+}
+
+template <int MR>
+void kernel_in_place(int64_t kc, const float* a, const float* b, int64_t ldb, const GemmTile& t) {
+  kernel_body<MR, true>(kc, a, b, ldb, t);
+}
+
 void micro_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t) {
   switch (t.mr) {
     case 6: kernel<6>(kc, a, b, t); break;
@@ -80,9 +152,48 @@ void micro_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t)
   }
 }
 
+// B in place reads 16 columns per step: the driver calls it for full-width tiles only.
+void micro_kernel_in_place(int64_t kc, const float* a, const float* b, int64_t ldb,
+                           const GemmTile& t) {
+  switch (t.mr) {
+    case 6: kernel_in_place<6>(kc, a, b, ldb, t); break;
+    case 5: kernel_in_place<5>(kc, a, b, ldb, t); break;
+    case 4: kernel_in_place<4>(kc, a, b, ldb, t); break;
+    case 3: kernel_in_place<3>(kc, a, b, ldb, t); break;
+    case 2: kernel_in_place<2>(kc, a, b, ldb, t); break;
+    default: kernel_in_place<1>(kc, a, b, ldb, t); break;
+  }
+}
+
+// 8×8 transpose of r[0..7] into o[0..7] (o[q] lane j = r[j] lane q).
+__attribute__((always_inline)) inline void transpose8(const __m256 r[8], __m256 o[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  o[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  o[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  o[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  o[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  o[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  o[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  o[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  o[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Stores the first 6 lanes of v at d (a 16-byte and an 8-byte move).
+__attribute__((always_inline)) inline void store6(float* d, __m256 v) {
+  _mm_storeu_ps(d, _mm256_castps256_ps128(v));
+  _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), _mm256_extractf128_ps(v, 1));
+}
+
 }  // namespace
 
-GemmKernelInfo gemm_kernel_avx2() { return {micro_kernel, kMR, kNR}; }
+GemmKernelInfo gemm_kernel_avx2() { return {micro_kernel, kMR, kNR, micro_kernel_in_place}; }
 
 void pack_transpose_avx2(float* dst, int64_t dst_stride, int width, const float* src,
                          int64_t lds, int rows, int64_t kc) {
@@ -95,26 +206,9 @@ void pack_transpose_avx2(float* dst, int64_t dst_stride, int width, const float*
     const float* s = src + j0 * lds;
     for (int64_t p0 = 0; p0 < kc8; p0 += 8) {
       // r[q] = src row j0+q, columns p0 … p0+7 (zero past `rows`)
-      __m256 r[8];
+      __m256 r[8], o[8];
       for (int q = 0; q < 8; ++q) r[q] = q < rj ? _mm256_loadu_ps(s + q * lds + p0) : zero;
-      // 8×8 transpose: unpack pairs, then 4-wide shuffles, then 128-bit lane permutes.
-      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-      const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-      const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-      const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-      __m256 o[8];
-      o[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-      o[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-      o[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-      o[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-      o[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-      o[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-      o[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-      o[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+      transpose8(r, o);
       float* d = dst + p0 * dst_stride + j0;
       if (wj == 8) {
         for (int q = 0; q < 8; ++q) _mm256_storeu_ps(d + q * dst_stride, o[q]);
@@ -124,6 +218,77 @@ void pack_transpose_avx2(float* dst, int64_t dst_stride, int width, const float*
     }
     for (int64_t p = kc8; p < kc; ++p)
       for (int j = 0; j < wj; ++j) dst[p * dst_stride + j0 + j] = j < rj ? s[j * lds + p] : 0.0f;
+  }
+}
+
+void pack_a_avx2(float* dst, const float* src, int64_t lda, int64_t mc, int64_t kc) {
+  // Panel ip: rows ib … ib+5 of src (row-major, k contiguous), step p at d[p·6 + i]. Eight k
+  // steps at a time: load 6 row segments (2 zero rows), transpose, and store each step's 8 lanes
+  // at its slot — lanes 6, 7 land in the next step's slot, which the next store overwrites; the
+  // block's last step stores 6 lanes only.
+  const __m256 zero = _mm256_setzero_ps();
+  const int64_t kc8 = kc & ~int64_t{7};
+  const int64_t panels = (mc + kMR - 1) / kMR;
+  for (int64_t ip = 0; ip < panels; ++ip) {
+    const int64_t ib = ip * kMR;
+    const int rows = mc - ib < kMR ? static_cast<int>(mc - ib) : kMR;
+    const float* s = src + ib * lda;
+    float* d = dst + ip * kc * kMR;
+    for (int64_t p0 = 0; p0 < kc8; p0 += 8) {
+      __m256 r[8], o[8];
+      for (int q = 0; q < 8; ++q) r[q] = q < rows ? _mm256_loadu_ps(s + q * lda + p0) : zero;
+      transpose8(r, o);
+      float* dp = d + p0 * kMR;
+      for (int q = 0; q < 7; ++q) _mm256_storeu_ps(dp + q * kMR, o[q]);
+      store6(dp + 7 * kMR, o[7]);
+    }
+    for (int64_t p = kc8; p < kc; ++p)
+      for (int i = 0; i < kMR; ++i) d[p * kMR + i] = i < rows ? s[i * lda + p] : 0.0f;
+  }
+}
+
+void pack_a_trans_avx2(float* dst, const float* src, int64_t lda, int64_t mc, int64_t kc) {
+  // op(A)(i, p) = src[p·lda + i]: step p of every panel is one contiguous run of the source row;
+  // p outermost so each source row is read once, front to back.
+  const int64_t full = mc / kMR;
+  const int tail = static_cast<int>(mc - full * kMR);
+  const __m256i tail_mask = lane_mask(tail);
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* s = src + p * lda;
+    float* d = dst + p * kMR;
+    // Rows are far apart (A is k-major, e.g. dYᵀ with 10⁴ rows of 2048): fetch the row 4 steps
+    // ahead ourselves, a line at a time; the hardware prefetcher sees only short runs.
+    if (p + 4 < kc) {
+      for (int64_t i = 0; i < mc; i += 16) _mm_prefetch(reinterpret_cast<const char*>(s + 4 * lda + i), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(s + 4 * lda + mc - 1), _MM_HINT_T0);
+    }
+    for (int64_t ip = 0; ip < full; ++ip) {
+      const __m128 lo = _mm_loadu_ps(s + ip * kMR);
+      const __m128 hi = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(s + ip * kMR + 4)));
+      float* dp = d + ip * kc * kMR;
+      _mm_storeu_ps(dp, lo);
+      _mm_storel_pi(reinterpret_cast<__m64*>(dp + 4), hi);
+    }
+    if (tail > 0) store6(d + full * kc * kMR, _mm256_maskload_ps(s + full * kMR, tail_mask));
+  }
+}
+
+void pack_b_avx2(float* dst, const float* src, int64_t ldb, int cols, int64_t kc) {
+  // op(B)(p, j) = src[p·ldb + j], 16 columns per step (zero past `cols`).
+  if (cols == kNR) {
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* s = src + p * ldb;
+      _mm256_store_ps(dst + p * kNR, _mm256_loadu_ps(s));
+      _mm256_store_ps(dst + p * kNR + 8, _mm256_loadu_ps(s + 8));
+    }
+    return;
+  }
+  const __m256i m0 = lane_mask(cols < 8 ? cols : 8);
+  const __m256i m1 = lane_mask(cols <= 8 ? 0 : cols - 8);
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* s = src + p * ldb;
+    _mm256_store_ps(dst + p * kNR, _mm256_maskload_ps(s, m0));
+    _mm256_store_ps(dst + p * kNR + 8, _mm256_maskload_ps(s + 8, m1));
   }
 }
 

@@ -31,11 +31,16 @@ struct GemmTile {
 
 using GemmMicroKernel = void (*)(int64_t kc, const float* a_panel, const float* b_panel,
                                  const GemmTile& tile);
+// The same tile with B read in place instead of from a packed panel: step p's NR floats at
+// b + p·ldb (row-major op(B) = B). Reads all NR columns: for full-width tiles (nr == NR) only.
+using GemmMicroKernelB = void (*)(int64_t kc, const float* a_panel, const float* b, int64_t ldb,
+                                  const GemmTile& tile);
 
 struct GemmKernelInfo {
   GemmMicroKernel kernel;
   int mr_max;
   int nr;
+  GemmMicroKernelB kernel_unpacked_b;  // null where the level has none
 };
 
 // Defined in gemm_avx512.cc / gemm_avx2.cc / gemm_neon.cc only when those files are built.
@@ -54,6 +59,15 @@ void pack_a_trans_avx512(float* dst, const float* src, int64_t lda, int64_t mc, 
 
 void pack_transpose_avx2(float* dst, int64_t dst_stride, int width, const float* src,
                          int64_t lds, int rows, int64_t kc);
+
+// AVX2 level (MR 6, NR 16) packing, same layouts as gemm.cc's portable pack_a / pack_b_panel:
+//   pack_a_avx2:       A block [mc×kc] from row-major op(A) = A (src at A[i0, p0])
+//   pack_a_trans_avx2: the same when op(A) = Aᵀ (A stored [k, m], src at A[p0, i0])
+//   pack_b_avx2:       one 16-wide B panel from row-major op(B) = B (src at B[p0, j0]),
+//                      dst 32-byte aligned, columns >= cols zero
+void pack_a_avx2(float* dst, const float* src, int64_t lda, int64_t mc, int64_t kc);
+void pack_a_trans_avx2(float* dst, const float* src, int64_t lda, int64_t mc, int64_t kc);
+void pack_b_avx2(float* dst, const float* src, int64_t ldb, int cols, int64_t kc);
 
 // Few rows with B transposed (B stored [n, k], as Linear weights [out, in]): columns [j0, j1) of
 //   C = alpha·A·Bᵀ + beta·C + bias     (A [m, k] row-major; every row of A and B contiguous in k)

@@ -71,7 +71,7 @@ void kernel(int64_t kc, const float* __restrict a, const float* __restrict b, co
 
 }  // namespace
 
-GemmKernelInfo gemm_kernel_neon() { return {kernel, kMR, kNR}; }
+GemmKernelInfo gemm_kernel_neon() { return {kernel, kMR, kNR, nullptr}; }  // no in-place-B variant (yet)
 
 }  // namespace detail
 }  // namespace cpu

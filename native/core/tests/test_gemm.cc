@@ -1,7 +1,8 @@
 // native/core/tests/test_gemm.cc — merclip::cpu::gemm / gemm_batched / bias_grad vs the
 // merclip::ref reference (ref/gemm_ref.cc), at every SIMD level this CPU and build support.
 //
-// Covered: all four (trans_a, trans_b) combinations; seeded samples of m, n, k from
+// Covered: all four (trans_a, trans_b) combinations; each level's shape classes (few rows with
+// B or Bᵀ, FFN-like X·W, X·Wᵀ, dY·W, dYᵀ·X) at 1 thread and at the whole pool; seeded samples of m, n, k from
 // {1, 2, 7, 15, 16, 17, 31, 33, 64, 100, 129, 257} plus 512×512×512 and 300×1000×77;
 // alpha/beta other than 1/0, alpha = 0; beta = 0 with C pre-filled with NaN (must not leak);
 // bias on/off; explicit lda/ldb/ldc larger than packed (A/B padding holds NaN and must not
@@ -265,6 +266,50 @@ void test_special(const std::vector<SimdLevel>& lv) {
   merclip::set_simd_level(merclip::max_simd_level());
 }
 
+// The shape classes each level's driver treats differently, at 1 thread and at the whole pool
+// (the thread split changes which task packs what and where the column / row blocks fall):
+// - few rows (m <= 64), row-major B: balanced A panels packed once per thread, full-width B
+//   panels read in place (AVX2) and the edge panel packed; several k slabs (k > KC);
+// - few rows with Bᵀ: the dot-product form (k tails of 1–7 and 1–15 lanes, n tails);
+// - FFN-like shapes scaled down: X·W (KC slabs, m not a multiple of MR, n not of NR), X·Wᵀ,
+//   dX = dY·W, dW = dYᵀ·X (transposed A with a row tail), and an odd number of MC blocks;
+// each with beta ≠ 0 or bias somewhere, and ld padding.
+void test_shape_classes_threads(const std::vector<SimdLevel>& lv) {
+  Rng rng(31);
+  std::vector<Problem> probs;
+  // Few rows.
+  probs.push_back(make_problem(rng, 32, 512, 512, false, false, 1.0f, 0.0f, true, -1, -1, -1));
+  probs.push_back(make_problem(rng, 32, 519, 600, false, false, 0.5f, -1.0f, true, 3, 5, 2));
+  probs.push_back(make_problem(rng, 1, 300, 700, false, false, 1.0f, 0.5f, false, -1, 16, -1));
+  probs.push_back(make_problem(rng, 64, 130, 257, false, false, -1.0f, 0.0f, true, -1, -1, -1));
+  probs.push_back(make_problem(rng, 7, 64, 33, true, false, 1.0f, 1.0f, true, 2, -1, -1));
+  probs.push_back(make_problem(rng, 32, 512, 512, false, true, 1.0f, 0.0f, true, -1, -1, -1));
+  probs.push_back(make_problem(rng, 33, 515, 517, false, true, 0.75f, 0.5f, true, 1, 9, 4));
+  probs.push_back(make_problem(rng, 5, 7, 1031, false, true, 1.0f, 0.0f, false, -1, -1, -1));
+  probs.push_back(make_problem(rng, 64, 100, 15, false, true, 1.0f, -0.5f, true, -1, -1, -1));
+  // FFN-like, scaled down.
+  probs.push_back(make_problem(rng, 301, 530, 600, false, false, 1.0f, 0.0f, true, -1, -1, -1));
+  probs.push_back(make_problem(rng, 299, 136, 700, false, true, 1.0f, 0.5f, false, -1, 3, -1));
+  probs.push_back(make_problem(rng, 250, 128, 1030, false, false, 1.0f, 1.0f, false, 7, -1, 5));
+  probs.push_back(make_problem(rng, 263, 96, 1500, true, false, 1.0f, 0.0f, false, -1, -1, -1));
+  probs.push_back(make_problem(rng, 13 * 168 + 5, 40, 70, false, false, 1.0f, 0.0f, true, -1, -1, -1));
+  auto& pool = merclip::ThreadPool::global();
+  const int counts[] = {1, pool.size()};
+  for (const Problem& pr : probs) {
+    for (SimdLevel l : lv) {
+      merclip::set_simd_level(l);
+      for (int t : counts) {
+        pool.set_active_threads(t);
+        check_problem(pr, fmt("%s, %d thr", merclip::simd_level_name(l), t).c_str());
+      }
+    }
+  }
+  pool.set_active_threads(0);
+  merclip::set_simd_level(merclip::max_simd_level());
+  std::printf("shape classes: %zu problems × %zu levels × threads {1, %d}\n", probs.size(),
+              lv.size(), pool.size());
+}
+
 // Batched: compares each item with ref::gemm_batched, checks the gaps between C items.
 void batched_case(Rng& rng, const std::vector<SimdLevel>& lv, int64_t batch, int64_t m, int64_t n,
                   int64_t k, bool ta, bool tb, bool bcast_a, bool bcast_b, int64_t gap_c,
@@ -369,6 +414,7 @@ int main() {
   test_resolve();
   test_sampled_shapes(lv);
   test_special(lv);
+  test_shape_classes_threads(lv);
   test_batched(lv);
   test_bias_grad();
   report_thread_determinism();
