@@ -40,6 +40,11 @@ function parseDrop(value: string, prev: Modality[] = []): Modality[] {
   return out;
 }
 
+function parseMonitor(value: string): 'mae' | 'loss' {
+  if (value !== 'mae' && value !== 'loss') throw new InvalidArgumentError('--monitor must be mae or loss.');
+  return value;
+}
+
 function parseSeeds(value: string): number[] {
   const seeds = value.split(',').map((s) => s.trim());
   if (seeds.length === 0 || seeds.some((s) => !/^\d+$/.test(s) || !Number.isSafeInteger(Number(s)))) throw new InvalidArgumentError('--seeds must be a comma-separated list of non-negative integers.');
@@ -60,6 +65,7 @@ interface RunOptions {
   checkpointEvery?: number;
   patience?: number;
   warmupFloor?: number;
+  monitor?: 'mae' | 'loss';
 }
 
 /** A progress reporter: a cli-progress bar on stderr plus one line per epoch. */
@@ -117,6 +123,7 @@ async function runTraining(
         model, epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, seed, outDir: dir,
         resume: opts.resume ?? false, drop: opts.drop ?? [], checkpointEvery: opts.checkpointEvery ?? 0, onEvent: rep.onEvent,
         ...(opts.patience !== undefined ? { patience: opts.patience } : {}), ...(opts.warmupFloor !== undefined ? { warmupFloor: opts.warmupFloor } : {}),
+        ...(opts.monitor !== undefined ? { monitor: opts.monitor } : {}),
       }));
     } finally {
       rep.stop();
@@ -146,7 +153,7 @@ function report(results: TrainResult[], dirs: string[], opts: RunOptions, out: (
     out(`no test split: best epoch ${results[0]?.bestEpoch ?? '-'}; model in ${results[0]?.modelDir ?? '-'}\n`);
     return;
   }
-  out(`\ntest metrics at the best epoch (by valid loss)${opts.drop?.length ? `, without ${opts.drop.join(', ')}` : ''}:\n`);
+  out(`\ntest metrics at the best epoch (by valid ${(opts.monitor ?? TRAIN_DEFAULTS.monitor) === 'mae' ? 'MAE' : 'loss'})${opts.drop?.length ? `, without ${opts.drop.join(', ')}` : ''}:\n`);
   out((tests.length > 1 ? formatMeanStdTable(meanStd(tests)) : formatMetricTable(tests[0]!)) + '\n');
   if (results.length > 1) {
     const be = results.map((r) => r.bestEpoch);
@@ -192,6 +199,7 @@ export function registerTrain(program: Command, out: (s: string) => void): void 
     .option('--drop <modalities>', 'leave modalities out (comma-separated)', parseDrop)
     .option('--checkpoint-every <n>', 'also checkpoint every N steps', parseIntOption('--checkpoint-every', 1))
     .option('--patience <n>', 'early stopping: stop when the valid loss has not improved for N epochs (0: off)', parseIntOption('--patience', 0), TRAIN_DEFAULTS.patience)
+    .option('--monitor <mae|loss>', 'what picks the best epoch and drives early stopping: the valid MAE or the valid loss (L1 + λ·CE)', parseMonitor, TRAIN_DEFAULTS.monitor)
     .option('--warmup-floor <n>', 'fewest learning-rate warmup steps (warmup is 5 % of the steps, at least this, at most a quarter)', parseIntOption('--warmup-floor', 0), TRAIN_DEFAULTS.warmupFloor)
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--out <dir>', 'output directory (checkpoint, best/, metrics.jsonl)', 'merclip-run')

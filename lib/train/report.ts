@@ -7,7 +7,7 @@
 //   test_metrics.json  the best epoch, its test metrics and the 7-class confusion matrix — optional
 //                      (written only when the run had a test split and finished)
 //
-// The page has a summary (best epoch by valid loss, the test metric table in the paper's format),
+// The page has a summary (best epoch by valid MAE or loss, the test metric table in the paper's format),
 // the loss curves, the valid metrics per epoch (accuracies/F1 in %, MAE and Corr on their own
 // scales), a per-epoch table and the confusion matrix at the best epoch as a heat map.
 //

@@ -2,7 +2,7 @@
 // reliability).
 //
 // train(): AdamW, linear warmup + cosine schedule, gradient clipping by global norm, evaluation
-// on valid every epoch, the best epoch kept by valid loss, test metrics at the best epoch.
+// on valid every epoch, the best epoch kept by the valid MAE (or loss: TrainOptions.monitor), early stopping, test metrics at the best epoch.
 //
 // Outputs in outDir: checkpoint.safetensors — the weights (`model.<name>`), AdamW's moments
 // (`optim.m.<name>`, `optim.v.<name>`) and, in metadata, the run state (step / epoch / batch
