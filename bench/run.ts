@@ -22,7 +22,7 @@ import { measureLimits } from './peak.js';
 type Suite = (limits: ReturnType<typeof measureLimits>) => { rows: Row[]; results: unknown[] } | Promise<{ rows: Row[]; results: unknown[] }>;
 
 const SUITES: Record<string, Suite> = { gemm: runGemmBench, ops: runOpsBench, cosine: runCosineBench, attention: runAttentionBench, nn: runNnBench, model: runModelBench };
-const LEVELS = ['scalar', 'avx2', 'avx512'] as const;
+const LEVELS = ['scalar', 'avx2', 'avx512', 'neon'] as const;
 type Level = (typeof LEVELS)[number];
 
 interface Args { suites: string[]; simd: Level[] | null; resultsSuffix: string; rest: string[] }
@@ -55,8 +55,8 @@ function runPerLevel(args: Args): number {
   const max = backend.info().maxSimdLevel;
   let status = 0;
   for (const level of args.simd!) {
-    if (LEVELS.indexOf(level) > LEVELS.indexOf(max)) {
-      console.log(`\n=== SIMD level ${level}: skipped (this CPU / build reaches ${max}) ===`);
+    if (!backend.availableSimdLevels().includes(level)) {
+      console.log(`\n=== SIMD level ${level}: skipped (this CPU / build has ${backend.availableSimdLevels().join(", ")}; best ${max}) ===`);
       continue;
     }
     console.log(`\n=== SIMD level ${level} (MERCLIP_SIMD=${level}) ===`);
