@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { failpoint } from './failpoints.js';
+import { failpoint, failpointsArmed } from './failpoints.js';
 
 /** The bytes of a file: one buffer, a string (UTF-8) or chunks produced in order. */
 export type FileContent = string | Uint8Array | Iterable<Uint8Array>;
@@ -27,10 +27,11 @@ export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
-/** The content as chunks; a single buffer is split in two so the write failpoint lands mid-file. */
+/** The content as chunks; with failpoints armed a single buffer is split in two, so the write failpoint lands mid-file. */
 function chunksOf(content: FileContent): Iterable<Uint8Array> {
   const one = typeof content === 'string' ? Buffer.from(content, 'utf8') : content instanceof Uint8Array ? content : null;
   if (!one) return content as Iterable<Uint8Array>;
+  if (!failpointsArmed()) return [one];
   const half = one.length >> 1;
   return [one.subarray(0, half), one.subarray(half)];
 }

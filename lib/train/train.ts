@@ -62,7 +62,7 @@ export interface TrainOptions {
   warmupFloor?: number;
   /**
    * Early stopping (MMSA's convention): stop when the valid loss has not improved for this many
-   * epochs; `epochs` is then a maximum. 0 turns it off. Default DEFAULT_PATIENCE.
+   * epochs; `epochs` is then a maximum. 0 turns it off. Default TRAIN_DEFAULTS.patience.
    */
   patience?: number;
   /**
@@ -132,10 +132,6 @@ export class TrainingDivergedError extends Error {
  * is 5 % of the steps but at least `warmupFloor` steps (issue 21's study: bench/training).
  */
 export const TRAIN_DEFAULTS = { epochs: 30, batchSize: 32, lr: 1e-3, weightDecay: 0.01, warmup: 0.05, warmupFloor: 100, patience: 6, monitor: 'mae', gradClip: 1 } as const;
-/** Default early-stopping patience in epochs (TrainOptions.patience). */
-export const DEFAULT_PATIENCE = TRAIN_DEFAULTS.patience;
-/** Default fewest warmup steps (TrainOptions.warmupFloor). */
-export const DEFAULT_WARMUP_FLOOR = TRAIN_DEFAULTS.warmupFloor;
 
 /** Warmup steps of a run: the fraction of all steps, at least the floor, at most a quarter. */
 export function warmupStepsFor(totalSteps: number, fraction: number, floor: number): number {
@@ -359,8 +355,8 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
   const stepsPerEpoch = Math.ceil(data.train.count / bs);
   const totalSteps = epochs * stepsPerEpoch;
   const warmup = options.warmup ?? TRAIN_DEFAULTS.warmup;
-  const warmupFloor = options.warmupFloor ?? DEFAULT_WARMUP_FLOOR;
-  const patience = options.patience ?? DEFAULT_PATIENCE;
+  const warmupFloor = options.warmupFloor ?? TRAIN_DEFAULTS.warmupFloor;
+  const patience = options.patience ?? TRAIN_DEFAULTS.patience;
   const monitor = options.monitor ?? TRAIN_DEFAULTS.monitor;
   if (monitor !== 'mae' && monitor !== 'loss') throw new RangeError(`train: monitor must be 'mae' or 'loss', received ${JSON.stringify(monitor)}`);
   for (const [k, v] of Object.entries({ warmupFloor, patience })) {
@@ -415,9 +411,10 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
         return { model, bestEpoch: state.bestEpoch, bestValidLoss: state.bestValidLoss, history: state.history, test: null, confusion: null, modelDir: null, steps: state.step, finished: false, stoppedEarly: false, alreadyFinished: false };
       }
       const batch = withoutModalities(gatherBatch(data.train, order[state.batch]!), drop);
-      const dropoutRng = new Rng(deriveSeed(seed, `dropout/${state.step}`)); // a function of (seed, step): resumes draw the same masks
+      // masks a function of (seed, step): a resumed run draws the same ones
+      const fwd = config.dropout > 0 ? { dropoutRng: new Rng(deriveSeed(seed, `dropout/${state.step}`)) } : {};
       const loss = tidy(() => {
-        const out = model.forward(batch, undefined, undefined, { dropoutRng });
+        const out = model.forward(batch, undefined, undefined, fwd);
         const { loss: l } = model.loss(out, batch.labels);
         const v = l.item();
         if (Number.isFinite(v)) l.backward();

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 import { generateSynthetic } from '../../lib/data/synth.js';
 import { warmupCosine } from '../../lib/nn/index.js';
-import { DEFAULT_WARMUP_FLOOR, train, type TrainEvent, warmupStepsFor } from '../../lib/train/train.js';
+import { TRAIN_DEFAULTS, train, type TrainEvent, warmupStepsFor } from '../../lib/train/train.js';
 import { smallConfig, tempDirs } from '../helpers/training.js';
 
 const tmp = tempDirs('early');
@@ -24,7 +24,7 @@ describe('warmup steps', () => {
     expect(warmupStepsFor(200, 0.05, 100)).toBe(50); // the floor capped at a quarter
     expect(warmupStepsFor(3, 0.05, 100)).toBe(0);
     expect(warmupStepsFor(1000, 0, 0)).toBe(0);
-    expect(DEFAULT_WARMUP_FLOOR).toBeGreaterThan(0);
+    expect(TRAIN_DEFAULTS.warmupFloor).toBeGreaterThan(0);
   });
 
   it('every step trains at warmupCosine(lr, warmup steps, total steps)', async () => {
