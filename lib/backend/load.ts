@@ -94,7 +94,7 @@ export function loadFrom(candidates: readonly string[]): { binding: NativeBindin
   const lines = attempts.map((a) => `  - ${a.path}: ${a.reason}`).join('\n');
   throw new AddonLoadError(
     `merclip: could not load the native addon. Tried:\n${lines}\n` +
-      `Fix: run \`npm run build\` in ${packageRoot()} (CPU addon, node-gyp; MERCLIP_PORTABLE=1 for a portable build) ` +
+      `Fix: run \`npm run build:native\` in ${packageRoot()} (CPU addon, node-gyp; MERCLIP_PORTABLE=1 for a portable build) ` +
       'or `npm run build:cuda` (CMake + CUDA toolkit).',
     attempts,
   );
