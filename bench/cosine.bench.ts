@@ -33,14 +33,14 @@ export function runCosineBench(limits: MachineLimits): { rows: Row[]; results: u
     let fn: () => void;
     if (cs.k !== undefined) {
       const indices = new Int32Array(cs.n * cs.k), scores = new Float32Array(cs.n * cs.k);
-      fn = () => kernels.cosineTopK({ x, e, n: cs.n, c: cs.c, dim, k: cs.k!, scale, indices, scores });
+      fn = () => kernels.cosineTopk({ x, e, n: cs.n, c: cs.c, dim, k: cs.k!, scale, indices, scores });
     } else if (cs.backward) {
-      const out = kernels.cosineSimilarity({ x, e, n: cs.n, c: cs.c, dim, scale });
+      const out = kernels.cosineForward({ x, e, n: cs.n, c: cs.c, dim, scale });
       const dOut = filled(cs.n * cs.c, 3), dx = new Float32Array(x.length), de = new Float32Array(e.length);
-      fn = () => kernels.cosineSimilarityBackward({ dOut, out, x, e, n: cs.n, c: cs.c, dim, scale, dx, de });
+      fn = () => kernels.cosineBackward({ dOut, out, x, e, n: cs.n, c: cs.c, dim, scale, dx, de });
     } else {
       const out = new Float32Array(cs.n * cs.c);
-      fn = () => kernels.cosineSimilarity({ x, e, n: cs.n, c: cs.c, dim, scale, out });
+      fn = () => kernels.cosineForward({ x, e, n: cs.n, c: cs.c, dim, scale, out });
     }
     const r = measure(`cosine ${cs.name} ${cs.n}×${cs.c}`, fn, { maxTime: 1.5 });
     const flop = 2 * cs.n * cs.c * dim * (cs.backward ? 2 : 1);

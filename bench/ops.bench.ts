@@ -35,16 +35,16 @@ export function runOpsBench(limits: MachineLimits): { rows: Row[]; results: unkn
   let step = 0;
   const F = 4; // bytes per float
   const cases: Array<{ name: string; bytes: number; fn: () => void }> = [
-    { name: 'layerNormForward 48000×512', bytes: F * (2 * n + 2 * rowsN), fn: () => kernels.layerNormForward({ x, weight: w, bias: b, rows: rowsN, dim, out, mean, rstd }) },
-    { name: 'layerNormBackward 48000×512', bytes: F * (3 * n + 2 * rowsN), fn: () => kernels.layerNormBackward({ dOut: g, x, weight: w, mean, rstd, rows: rowsN, dim, dx, dWeight: dW, dBias: dB }) },
+    { name: 'layernormForward 48000×512', bytes: F * (2 * n + 2 * rowsN), fn: () => kernels.layernormForward({ x, weight: w, bias: b, rows: rowsN, dim, out, mean, rstd }) },
+    { name: 'layernormBackward 48000×512', bytes: F * (3 * n + 2 * rowsN), fn: () => kernels.layernormBackward({ dOut: g, x, weight: w, mean, rstd, rows: rowsN, dim, dx, dWeight: dW, dBias: dB }) },
     { name: 'gelu(erf) fwd 12000×2048', bytes: F * 2 * ffn.length, fn: () => kernels.geluForward({ x: ffn, out: ffnOut }) },
     { name: 'gelu(tanh) fwd 12000×2048', bytes: F * 2 * ffn.length, fn: () => kernels.geluForward({ x: ffn, out: ffnOut, approximate: 'tanh' }) },
     { name: 'quickGelu fwd 12000×2048', bytes: F * 2 * ffn.length, fn: () => kernels.geluForward({ x: ffn, out: ffnOut, approximate: 'quick' }) },
     { name: 'gelu(erf) bwd 48000×512', bytes: F * 3 * n, fn: () => kernels.geluBackward({ dOut: g, x, dx }) },
-    { name: 'softmax 48000×512', bytes: F * 2 * n, fn: () => kernels.softmax({ x, rows: rowsN, cols: dim, out }) },
+    { name: 'softmax 48000×512', bytes: F * 2 * n, fn: () => kernels.softmaxForward({ x, rows: rowsN, cols: dim, out }) },
     { name: 'softmaxBackward 48000×512', bytes: F * 3 * n, fn: () => kernels.softmaxBackward({ dOut: g, out: x, rows: rowsN, cols: dim, dx }) },
-    { name: 'xent fwd 256×4096', bytes: F * (logits.length + 2 * clsRows), fn: () => kernels.softmaxCrossEntropyForward({ logits, targets, rows: clsRows, cols: cls, lse }) },
-    { name: 'xent bwd 256×4096', bytes: F * (2 * logits.length + 2 * clsRows), fn: () => kernels.softmaxCrossEntropyBackward({ logits, lse, targets, rows: clsRows, cols: cls, dLogits }) },
+    { name: 'xent fwd 256×4096', bytes: F * (logits.length + 2 * clsRows), fn: () => kernels.softmaxXentForward({ logits, targets, rows: clsRows, cols: cls, lse }) },
+    { name: 'xent bwd 256×4096', bytes: F * (2 * logits.length + 2 * clsRows), fn: () => kernels.softmaxXentBackward({ logits, lse, targets, rows: clsRows, cols: cls, dLogits }) },
     { name: 'adamwStep 16M params', bytes: F * 7 * P, fn: () => kernels.adamwStep({ param, grad, m, v, lr: 1e-4, step: ++step }) },
   ];
   for (const c of cases) {

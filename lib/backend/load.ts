@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { NativeBinding } from './native.js';
 
 /** Must equal kBindingApiVersion in native/binding/bindings.h. */
-export const BINDING_API_VERSION = 8;
+export const BINDING_API_VERSION = 9;
 
 export class AddonLoadError extends Error {
   readonly attempts: ReadonlyArray<{ path: string; reason: string }>;

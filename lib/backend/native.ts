@@ -63,17 +63,18 @@ export interface NativeInfo {
   cuda: { compiled: boolean; deviceCount: number; devices: string[]; error?: string };
 }
 
-/** The kernels: each also exists as `<name>Async` (same arguments, runs on a libuv worker,
+/** The kernels, named as the core's functions camelCased (merclip/<family>.h's layernorm_forward →
+ *  layernormForward): each also exists as `<name>Async` (same arguments, runs on a libuv worker,
  *  returns a promise; invalid arguments reject it). */
 export interface NativeOps {
   gemm(args: NativeGemmArgs): void;
   gemmBatched(args: NativeGemmBatchedArgs): void;
-  layerNormForward(args: {
+  layernormForward(args: {
     x: Float32Array; weight?: Float32Array | null; bias?: Float32Array | null;
     out: Float32Array; mean: Float32Array; rstd: Float32Array;
     rows: number; dim: number; eps: number;
   }): void;
-  layerNormBackward(args: {
+  layernormBackward(args: {
     dOut: Float32Array; x: Float32Array; weight?: Float32Array | null;
     mean: Float32Array; rstd: Float32Array;
     dx: Float32Array; dWeight?: Float32Array | null; dBias?: Float32Array | null;
@@ -81,13 +82,13 @@ export interface NativeOps {
   }): void;
   geluForward(args: { x: Float32Array; out: Float32Array; approximate: GeluApproximate }): void;
   geluBackward(args: { dOut: Float32Array; x: Float32Array; dx: Float32Array; approximate: GeluApproximate }): void;
-  softmax(args: { x: Float32Array; out: Float32Array; rows: number; cols: number }): void;
+  softmaxForward(args: { x: Float32Array; out: Float32Array; rows: number; cols: number }): void;
   softmaxBackward(args: { dOut: Float32Array; out: Float32Array; dx: Float32Array; rows: number; cols: number }): void;
   /** Returns the mean loss. */
-  softmaxCrossEntropyForward(args: {
+  softmaxXentForward(args: {
     logits: Float32Array; targets: Int32Array; lse: Float32Array; rows: number; cols: number;
   }): number;
-  softmaxCrossEntropyBackward(args: {
+  softmaxXentBackward(args: {
     logits: Float32Array; lse: Float32Array; targets: Int32Array; dLogits: Float32Array;
     rows: number; cols: number; dLoss: number;
   }): void;
@@ -100,14 +101,14 @@ export interface NativeOps {
   sumSquares(args: { x: Float32Array }): number;
   unpackHeads(args: { src: Float32Array; dst: Float32Array; lengths: Int32Array; batch: number; len: number; heads: number; headDim: number }): void;
   packHeads(args: { src: Float32Array; dst: Float32Array; lengths: Int32Array; batch: number; len: number; heads: number; headDim: number }): void;
-  cosineSimilarity(args: {
+  cosineForward(args: {
     x: Float32Array; e: Float32Array; out: Float32Array; n: number; c: number; dim: number; scale: number; eps: number;
   }): void;
-  cosineSimilarityBackward(args: {
+  cosineBackward(args: {
     dOut: Float32Array; out: Float32Array; x: Float32Array; e: Float32Array; dx: Float32Array; de: Float32Array;
     n: number; c: number; dim: number; scale: number; eps: number;
   }): void;
-  cosinePaired(args: {
+  cosinePairedForward(args: {
     h: Float32Array; e: Float32Array; out: Float32Array; batch: number; c: number; dim: number; scale: number; eps: number;
   }): void;
   cosinePairedBackward(args: {
@@ -130,7 +131,7 @@ export interface NativeOps {
     dq: Float32Array; dx: Float32Array; batch: number; rows: number; dim: number; scale: number;
     lengths: Int32Array; accumulate: boolean;
   }): void;
-  cosineTopK(args: {
+  cosineTopk(args: {
     x: Float32Array; e: Float32Array; indices: Int32Array; scores: Float32Array;
     n: number; c: number; dim: number; k: number; scale: number; eps: number;
   }): void;

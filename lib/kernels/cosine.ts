@@ -90,7 +90,7 @@ function sizes(v: Validator, rows: 'n' | 'batch'): { rows: number; c: number; di
   return { rows: v.size(rows), c: v.size('c'), dim: v.size('dim') };
 }
 
-const cosineSimilarityOp = defineOp('cosineSimilarity', (fn, opts: CosineSimilarityOptions) => {
+const cosineForwardOp = defineOp('cosineForward', (fn, opts: CosineSimilarityOptions) => {
   const v = new Validator(fn, opts);
   const { rows: n, c, dim } = sizes(v, 'n');
   const { scale, eps } = scaleEps(v);
@@ -102,7 +102,7 @@ const cosineSimilarityOp = defineOp('cosineSimilarity', (fn, opts: CosineSimilar
   return { args: { x, e, out, n, c, dim, scale, eps }, result: () => out };
 });
 
-const cosineSimilarityBackwardOp = defineOp('cosineSimilarityBackward', (fn, opts: CosineSimilarityBackwardOptions) => {
+const cosineBackwardOp = defineOp('cosineBackward', (fn, opts: CosineSimilarityBackwardOptions) => {
   const v = new Validator(fn, opts);
   const { rows: n, c, dim } = sizes(v, 'n');
   const { scale, eps } = scaleEps(v);
@@ -116,7 +116,7 @@ const cosineSimilarityBackwardOp = defineOp('cosineSimilarityBackward', (fn, opt
   return { args: { dOut, out, x, e, dx, de, n, c, dim, scale, eps }, result: () => ({ dx, de }) };
 });
 
-const cosinePairedOp = defineOp('cosinePaired', (fn, opts: CosinePairedOptions) => {
+const cosinePairedForwardOp = defineOp('cosinePairedForward', (fn, opts: CosinePairedOptions) => {
   const v = new Validator(fn, opts);
   const { rows: batch, c, dim } = sizes(v, 'batch');
   const { scale, eps } = scaleEps(v);
@@ -142,7 +142,7 @@ const cosinePairedBackwardOp = defineOp('cosinePairedBackward', (fn, opts: Cosin
   return { args: { dOut, out, h, e, dh, de, batch, c, dim, scale, eps }, result: () => ({ dh, de }) };
 });
 
-const cosineTopKOp = defineOp('cosineTopK', (fn, opts: CosineTopKOptions) => {
+const cosineTopkOp = defineOp('cosineTopk', (fn, opts: CosineTopKOptions) => {
   const v = new Validator(fn, opts);
   const { rows: n, c, dim } = sizes(v, 'n');
   const { scale, eps } = scaleEps(v);
@@ -161,16 +161,16 @@ const cosineTopKOp = defineOp('cosineTopK', (fn, opts: CosineTopKOptions) => {
 });
 
 /** scale · cos(x_i, e_j) for every pair: [n, c]. */
-export const cosineSimilarity = cosineSimilarityOp.sync;
-export const cosineSimilarityAsync = cosineSimilarityOp.async;
-/** Gradients of cosineSimilarity: { dx [n, dim], de [c, dim] }. */
-export const cosineSimilarityBackward = cosineSimilarityBackwardOp.sync;
-export const cosineSimilarityBackwardAsync = cosineSimilarityBackwardOp.async;
+export const cosineForward = cosineForwardOp.sync;
+export const cosineForwardAsync = cosineForwardOp.async;
+/** Gradients of cosineForward: { dx [n, dim], de [c, dim] }. */
+export const cosineBackward = cosineBackwardOp.sync;
+export const cosineBackwardAsync = cosineBackwardOp.async;
 /** scale · cos(h[b, j], e[j]): [batch, c]. */
-export const cosinePaired = cosinePairedOp.sync;
-export const cosinePairedAsync = cosinePairedOp.async;
+export const cosinePairedForward = cosinePairedForwardOp.sync;
+export const cosinePairedForwardAsync = cosinePairedForwardOp.async;
 export const cosinePairedBackward = cosinePairedBackwardOp.sync;
 export const cosinePairedBackwardAsync = cosinePairedBackwardOp.async;
 /** The k best-matching rows of e for each x_i, best first: { indices [n, k], scores [n, k] }. */
-export const cosineTopK = cosineTopKOp.sync;
-export const cosineTopKAsync = cosineTopKOp.async;
+export const cosineTopk = cosineTopkOp.sync;
+export const cosineTopkAsync = cosineTopkOp.async;

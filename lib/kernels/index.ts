@@ -1,44 +1,36 @@
 // lib/kernels/index.ts — the typed kernel API: `import { kernels } from 'merclip'`.
 // Every kernel has a synchronous form and an `…Async` form that runs off the event loop.
+// One file per op family, the same family names as native/core (merclip/<family>.h), and the
+// function names of the core camelCased (layernorm_forward → layernormForward), as the binding
+// exports them. The older names (layerNormForward, softmax, softmaxCrossEntropy…, cosineSimilarity…,
+// cosinePaired, cosineTopK) stay on `kernels` as aliases of the same functions.
 import { adamwStep, adamwStepAsync } from './adamw.js';
 import {
   attentionBackward, attentionBackwardAsync, attentionForward, attentionForwardAsync,
   memoryAttentionBackward, memoryAttentionBackwardAsync, memoryAttentionForward, memoryAttentionForwardAsync,
 } from './attention.js';
 import {
-  cosinePaired,
-  cosinePairedAsync,
-  cosinePairedBackward,
-  cosinePairedBackwardAsync,
-  cosineSimilarity,
-  cosineSimilarityAsync,
-  cosineSimilarityBackward,
-  cosineSimilarityBackwardAsync,
-  cosineTopK,
-  cosineTopKAsync,
+  cosineBackward, cosineBackwardAsync, cosineForward, cosineForwardAsync,
+  cosinePairedBackward, cosinePairedBackwardAsync, cosinePairedForward, cosinePairedForwardAsync,
+  cosineTopk, cosineTopkAsync,
 } from './cosine.js';
-import {
-  softmaxCrossEntropyBackward,
-  softmaxCrossEntropyBackwardAsync,
-  softmaxCrossEntropyForward,
-  softmaxCrossEntropyForwardAsync,
-} from './crossEntropy.js';
 import { geluBackward, geluBackwardAsync, geluForward, geluForwardAsync } from './gelu.js';
 import { biasGrad, gemm, gemmAsync, gemmBatched, gemmBatchedAsync } from './gemm.js';
+import { layernormBackward, layernormBackwardAsync, layernormForward, layernormForwardAsync } from './layernorm.js';
+import { packHeads, packHeadsAsync, permute0213, permute0213Async, unpackHeads, unpackHeadsAsync } from './layout.js';
+import { addScaled, addScaledAsync, sumSquares, sumSquaresAsync } from './reduce.js';
 import {
-  addScaled, addScaledAsync, packHeads, packHeadsAsync, permute0213, permute0213Async, sumSquares, sumSquaresAsync,
-  unpackHeads, unpackHeadsAsync,
-} from './layout.js';
-import { layerNormBackward, layerNormBackwardAsync, layerNormForward, layerNormForwardAsync } from './layernorm.js';
-import { softmax, softmaxAsync, softmaxBackward, softmaxBackwardAsync } from './softmax.js';
+  softmaxBackward, softmaxBackwardAsync, softmaxForward, softmaxForwardAsync,
+  softmaxXentBackward, softmaxXentBackwardAsync, softmaxXentForward, softmaxXentForwardAsync,
+} from './softmax.js';
 
 export type { GemmOptions, GemmBatchedOptions } from './gemm.js';
 export type { LayerNormForwardOptions, LayerNormBackwardOptions, LayerNormForwardResult } from './layernorm.js';
 export type { GeluForwardOptions, GeluBackwardOptions } from './gelu.js';
-export type { SoftmaxOptions, SoftmaxBackwardOptions } from './softmax.js';
-export type { CrossEntropyForwardOptions, CrossEntropyBackwardOptions } from './crossEntropy.js';
+export type { SoftmaxOptions, SoftmaxBackwardOptions, CrossEntropyForwardOptions, CrossEntropyBackwardOptions } from './softmax.js';
 export type { AdamWStepOptions } from './adamw.js';
-export type { Permute0213Options, AddScaledOptions } from './layout.js';
+export type { Permute0213Options, PackedHeadsOptions } from './layout.js';
+export type { AddScaledOptions } from './reduce.js';
 export type {
   AttentionForwardOptions, AttentionBackwardOptions, AttentionShape,
   MemoryAttentionShape, MemoryAttentionForwardOptions, MemoryAttentionBackwardOptions,
@@ -52,29 +44,35 @@ export type {
 } from './cosine.js';
 
 export const kernels = {
+  // gemm
   gemm,
   gemmAsync,
   gemmBatched,
   gemmBatchedAsync,
   biasGrad,
-  layerNormForward,
-  layerNormForwardAsync,
-  layerNormBackward,
-  layerNormBackwardAsync,
+  // layernorm
+  layernormForward,
+  layernormForwardAsync,
+  layernormBackward,
+  layernormBackwardAsync,
+  // gelu
   geluForward,
   geluForwardAsync,
   geluBackward,
   geluBackwardAsync,
-  softmax,
-  softmaxAsync,
+  // softmax (+ cross-entropy)
+  softmaxForward,
+  softmaxForwardAsync,
   softmaxBackward,
   softmaxBackwardAsync,
-  softmaxCrossEntropyForward,
-  softmaxCrossEntropyForwardAsync,
-  softmaxCrossEntropyBackward,
-  softmaxCrossEntropyBackwardAsync,
+  softmaxXentForward,
+  softmaxXentForwardAsync,
+  softmaxXentBackward,
+  softmaxXentBackwardAsync,
+  // adamw
   adamwStep,
   adamwStepAsync,
+  // attention, memory_attention
   attentionForward,
   attentionForwardAsync,
   attentionBackward,
@@ -83,24 +81,47 @@ export const kernels = {
   memoryAttentionForwardAsync,
   memoryAttentionBackward,
   memoryAttentionBackwardAsync,
-  cosineSimilarity,
-  cosineSimilarityAsync,
-  cosineSimilarityBackward,
-  cosineSimilarityBackwardAsync,
-  cosinePaired,
-  cosinePairedAsync,
+  // cosine
+  cosineForward,
+  cosineForwardAsync,
+  cosineBackward,
+  cosineBackwardAsync,
+  cosinePairedForward,
+  cosinePairedForwardAsync,
   cosinePairedBackward,
   cosinePairedBackwardAsync,
-  cosineTopK,
-  cosineTopKAsync,
+  cosineTopk,
+  cosineTopkAsync,
+  // layout
   permute0213,
   permute0213Async,
   unpackHeads,
   unpackHeadsAsync,
   packHeads,
   packHeadsAsync,
+  // reduce
   sumSquares,
   sumSquaresAsync,
   addScaled,
   addScaledAsync,
+
+  // Older names of the same functions (callers in lib/tensor, lib/nn and user code).
+  layerNormForward: layernormForward,
+  layerNormForwardAsync: layernormForwardAsync,
+  layerNormBackward: layernormBackward,
+  layerNormBackwardAsync: layernormBackwardAsync,
+  softmax: softmaxForward,
+  softmaxAsync: softmaxForwardAsync,
+  softmaxCrossEntropyForward: softmaxXentForward,
+  softmaxCrossEntropyForwardAsync: softmaxXentForwardAsync,
+  softmaxCrossEntropyBackward: softmaxXentBackward,
+  softmaxCrossEntropyBackwardAsync: softmaxXentBackwardAsync,
+  cosineSimilarity: cosineForward,
+  cosineSimilarityAsync: cosineForwardAsync,
+  cosineSimilarityBackward: cosineBackward,
+  cosineSimilarityBackwardAsync: cosineBackwardAsync,
+  cosinePaired: cosinePairedForward,
+  cosinePairedAsync: cosinePairedForwardAsync,
+  cosineTopK: cosineTopk,
+  cosineTopKAsync: cosineTopkAsync,
 };

@@ -1,4 +1,5 @@
-// lib/kernels/layernorm.ts — LayerNorm over the last dim; forward saves mean and rstd.
+// lib/kernels/layernorm.ts — LayerNorm over the last dim (native/core/include/merclip/layernorm.h);
+// forward saves mean and rstd.
 import { defineOp } from './op.js';
 import { Validator } from './validate.js';
 
@@ -23,7 +24,7 @@ export interface LayerNormForwardResult {
   rstd: Float32Array;
 }
 
-const layerNormForwardOp = defineOp('layerNormForward', (fn, opts: LayerNormForwardOptions) => {
+const layernormForwardOp = defineOp('layernormForward', (fn, opts: LayerNormForwardOptions) => {
   const v = new Validator(fn, opts);
   const rows = v.size('rows');
   const dim = v.size('dim');
@@ -47,8 +48,8 @@ const layerNormForwardOp = defineOp('layerNormForward', (fn, opts: LayerNormForw
   return { args: { x, weight: weight ?? null, bias: bias ?? null, out, mean, rstd, rows, dim, eps }, result: () => ({ out, mean, rstd }) };
 });
 
-export const layerNormForward: (opts: LayerNormForwardOptions) => LayerNormForwardResult = layerNormForwardOp.sync;
-export const layerNormForwardAsync: (opts: LayerNormForwardOptions) => Promise<LayerNormForwardResult> = layerNormForwardOp.async;
+export const layernormForward: (opts: LayerNormForwardOptions) => LayerNormForwardResult = layernormForwardOp.sync;
+export const layernormForwardAsync: (opts: LayerNormForwardOptions) => Promise<LayerNormForwardResult> = layernormForwardOp.async;
 
 export interface LayerNormBackwardOptions {
   dOut: Float32Array;
@@ -63,7 +64,7 @@ export interface LayerNormBackwardOptions {
   dBias?: Float32Array;
 }
 
-const layerNormBackwardOp = defineOp('layerNormBackward', (fn, opts: LayerNormBackwardOptions) => {
+const layernormBackwardOp = defineOp('layernormBackward', (fn, opts: LayerNormBackwardOptions) => {
   const v = new Validator(fn, opts);
   const rows = v.size('rows');
   const dim = v.size('dim');
@@ -82,5 +83,5 @@ const layerNormBackwardOp = defineOp('layerNormBackward', (fn, opts: LayerNormBa
   return { args: { dOut, x, weight: weight ?? null, mean, rstd, dx, dWeight, dBias, rows, dim }, result: () => ({ dx, dWeight, dBias }) };
 });
 
-export const layerNormBackward: (opts: LayerNormBackwardOptions) => { dx: Float32Array; dWeight: Float32Array; dBias: Float32Array } = layerNormBackwardOp.sync;
-export const layerNormBackwardAsync: (opts: LayerNormBackwardOptions) => Promise<{ dx: Float32Array; dWeight: Float32Array; dBias: Float32Array }> = layerNormBackwardOp.async;
+export const layernormBackward: (opts: LayerNormBackwardOptions) => { dx: Float32Array; dWeight: Float32Array; dBias: Float32Array } = layernormBackwardOp.sync;
+export const layernormBackwardAsync: (opts: LayerNormBackwardOptions) => Promise<{ dx: Float32Array; dWeight: Float32Array; dBias: Float32Array }> = layernormBackwardOp.async;

@@ -1,5 +1,5 @@
-// lib/kernels/layout.ts — the heads permute and the broadcast add (memory-bound helpers the
-// tensor layer uses for large tensors).
+// lib/kernels/layout.ts — the heads permute and the packed ↔ padded heads gathers (pure data
+// movement; native/core/include/merclip/layout.h).
 import { defineOp } from './op.js';
 import { Validator } from './validate.js';
 
@@ -12,16 +12,6 @@ export interface Permute0213Options {
   b: number;
   c: number;
   d: number;
-}
-
-export interface AddScaledOptions {
-  x: Float32Array;
-  /** Repeated over x's leading dimensions: its length must divide x's. */
-  y: Float32Array;
-  /** Default 1. */
-  alpha?: number;
-  /** x.length values; may be x itself (in place). */
-  out?: Float32Array;
 }
 
 const permuteOp = defineOp('permute0213', (fn, opts: Permute0213Options) => {
@@ -39,24 +29,6 @@ const permuteOp = defineOp('permute0213', (fn, opts: Permute0213Options) => {
 export const permute0213 = permuteOp.sync;
 export const permute0213Async = permuteOp.async;
 
-const addScaledOp = defineOp('addScaled', (fn, opts: AddScaledOptions) => {
-  const v = new Validator(fn, opts);
-  const x = v.f32Any('x');
-  const y = v.f32Any('y');
-  if (x.length % y.length !== 0) {
-    throw new RangeError(`${fn}: expected y.length to divide x.length (y repeats over x's leading dimensions), received ${y.length} and ${x.length}`);
-  }
-  const alpha = v.number('alpha', 1);
-  const out = v.f32Out('out', x.length, 'x.length');
-  v.noOverlap('out', out, 'x', x, true);
-  v.noOverlap('out', out, 'y', y);
-  return { args: { x, y, out, alpha }, result: () => out };
-});
-
-/** out[i] = x[i] + alpha · y[i mod y.length]. */
-export const addScaled = addScaledOp.sync;
-export const addScaledAsync = addScaledOp.async;
-
 export interface PackedHeadsOptions {
   /** unpackHeads: packed [Σ lengths, heads·headDim]; packHeads: padded [batch, heads, len, headDim]. */
   src: Float32Array;
@@ -69,7 +41,7 @@ export interface PackedHeadsOptions {
   headDim: number;
 }
 
-// Same order as native/binding/ops.cc, which also takes batch (here lengths.length).
+// Same order as native/binding/layout.cc, which also takes batch (here lengths.length).
 function packedHeadsOp(name: 'unpackHeads' | 'packHeads') {
   return defineOp(name, (fn, opts: PackedHeadsOptions) => {
     const v = new Validator(fn, opts);
@@ -100,13 +72,3 @@ export const unpackHeadsAsync = unpackHeadsOp.async;
 /** Padded heads [batch, heads, len, headDim] → packed rows [Σ lengths, heads·headDim] (padding not read). */
 export const packHeads = packHeadsOp.sync;
 export const packHeadsAsync = packHeadsOp.async;
-
-const sumSquaresOp = defineOp('sumSquares', (fn, opts: { x: Float32Array }) => {
-  const v = new Validator(fn, opts);
-  const x = v.f32Any('x');
-  return { args: { x }, result: (r: number) => r };
-});
-
-/** Σ x[i]² accumulated in double (threaded; the same result for any thread count). */
-export const sumSquares = sumSquaresOp.sync;
-export const sumSquaresAsync = sumSquaresOp.async;

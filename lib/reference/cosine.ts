@@ -86,9 +86,9 @@ function rowDot(a: ArrayLike<number>, aOff: number, b: ArrayLike<number>, bOff: 
 }
 
 // ---------------------------------------------------------------------------------------------
-// cosineSimilarity: x [n,dim], e [c,dim] → out [n,c]
-export function cosineSimilarity(opts: CosineRefOptions): Float64Array {
-  const fn = 'reference.cosineSimilarity';
+// cosineForward: x [n,dim], e [c,dim] → out [n,c]
+export function cosineForward(opts: CosineRefOptions): Float64Array {
+  const fn = 'reference.cosineForward';
   const { x, e, n, c, dim } = opts;
   const scale = opts.scale ?? 1;
   const eps = opts.eps ?? DEFAULT_EPS;
@@ -111,9 +111,9 @@ export function cosineSimilarity(opts: CosineRefOptions): Float64Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// cosineSimilarityBackward: dOut [n,c], out [n,c], x [n,dim], e [c,dim] → dx [n,dim], de [c,dim]
-export function cosineSimilarityBackward(opts: CosineBackwardRefOptions): { dx: Float64Array; de: Float64Array } {
-  const fn = 'reference.cosineSimilarityBackward';
+// cosineBackward: dOut [n,c], out [n,c], x [n,dim], e [c,dim] → dx [n,dim], de [c,dim]
+export function cosineBackward(opts: CosineBackwardRefOptions): { dx: Float64Array; de: Float64Array } {
+  const fn = 'reference.cosineBackward';
   const { dOut, out, x, e, n, c, dim } = opts;
   const scale = opts.scale ?? 1;
   const eps = opts.eps ?? DEFAULT_EPS;
@@ -162,9 +162,9 @@ export function cosineSimilarityBackward(opts: CosineBackwardRefOptions): { dx: 
 }
 
 // ---------------------------------------------------------------------------------------------
-// cosinePaired: h [batch,c,dim], e [c,dim] → out [batch,c], out[b,j] = scale · cos(h[b,j], e[j])
-export function cosinePaired(opts: CosinePairedRefOptions): Float64Array {
-  const fn = 'reference.cosinePaired';
+// cosinePairedForward: h [batch,c,dim], e [c,dim] → out [batch,c], out[b,j] = scale · cos(h[b,j], e[j])
+export function cosinePairedForward(opts: CosinePairedRefOptions): Float64Array {
+  const fn = 'reference.cosinePairedForward';
   const { h, e, batch, c, dim } = opts;
   const scale = opts.scale ?? 1;
   const eps = opts.eps ?? DEFAULT_EPS;
@@ -232,14 +232,14 @@ export function cosinePairedBackward(opts: CosinePairedBackwardRefOptions): { dh
 }
 
 // ---------------------------------------------------------------------------------------------
-// cosineTopK: x [n,dim], e [c,dim] → indices [n,k] (Int32Array), scores [n,k] (scale · cos),
+// cosineTopk: x [n,dim], e [c,dim] → indices [n,k] (Int32Array), scores [n,k] (scale · cos),
 // each row in descending score order, equal scores by ascending index. 1 ≤ k ≤ c.
-export function cosineTopK(opts: CosineTopKRefOptions): { indices: Int32Array; scores: Float64Array } {
-  const fn = 'reference.cosineTopK';
+export function cosineTopk(opts: CosineTopKRefOptions): { indices: Int32Array; scores: Float64Array } {
+  const fn = 'reference.cosineTopk';
   const { n, c, k } = opts;
   checkSize(fn, 'k', k);
   if (k > c) throw new RangeError(`${fn}: expected k to be an integer in [1, c = ${c}], received ${k}`);
-  const all = cosineSimilarity(opts); // validates the rest
+  const all = cosineForward(opts); // validates the rest
   const indices = new Int32Array(n * k);
   const scores = new Float64Array(n * k);
   const order = new Array<number>(c);

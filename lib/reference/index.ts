@@ -1,17 +1,21 @@
 // lib/reference/index.ts — the float64 JavaScript reference kernels, one namespace object.
 //
-// Same option names as lib/kernels (inputs: any ArrayLike<number>; outputs: new Float64Arrays).
-// Plain loops with double accumulators: the oracle the native kernels are tested against, and
-// the "reference" backend for tests. Imports nothing from other lib/ folders.
+// Same option names as lib/kernels (inputs: any ArrayLike<number>; outputs: new Float64Arrays),
+// and the same family files and function names (merclip/<family>.h camelCased). Plain loops
+// with double accumulators: the oracle the native kernels are tested against, and the
+// "reference" backend for tests. Imports nothing from other lib/ folders. The older names
+// (layerNormForward, softmax, softmaxCrossEntropy…, cosineSimilarity…, cosinePaired, cosineTopK)
+// stay as aliases of the same functions.
 
 import { biasGrad, gemm, gemmBatched } from './gemm.js';
-import { layerNormBackward, layerNormForward } from './layernorm.js';
+import { layernormBackward, layernormForward } from './layernorm.js';
 import { erf, erfc, geluBackward, geluDerivative, geluForward, geluScalar, normalCdf, normalPdf } from './gelu.js';
-import { softmax, softmaxBackward } from './softmax.js';
-import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from './crossEntropy.js';
+import { softmaxBackward, softmaxForward, softmaxXentBackward, softmaxXentForward } from './softmax.js';
 import { adamwStep } from './adamw.js';
-import { cosinePaired, cosinePairedBackward, cosineSimilarity, cosineSimilarityBackward, cosineTopK } from './cosine.js';
+import { cosineBackward, cosineForward, cosinePairedBackward, cosinePairedForward, cosineTopk } from './cosine.js';
 import { attentionBackward, attentionForward, memoryAttentionForward } from './attention.js';
+import { packHeads, permute0213, unpackHeads } from './layout.js';
+import { addScaled, sumSquares } from './reduce.js';
 
 export type { GemmRefOptions, GemmBatchedRefOptions } from './gemm.js';
 export type { LayerNormForwardRefOptions, LayerNormBackwardRefOptions } from './layernorm.js';
@@ -30,23 +34,28 @@ export const reference = {
   gemm,
   gemmBatched,
   biasGrad,
-  layerNormForward,
-  layerNormBackward,
+  layernormForward,
+  layernormBackward,
   geluForward,
   geluBackward,
-  softmax,
+  softmaxForward,
   softmaxBackward,
-  softmaxCrossEntropyForward,
-  softmaxCrossEntropyBackward,
+  softmaxXentForward,
+  softmaxXentBackward,
   adamwStep,
-  cosineSimilarity,
-  cosineSimilarityBackward,
-  cosinePaired,
+  cosineForward,
+  cosineBackward,
+  cosinePairedForward,
   cosinePairedBackward,
-  cosineTopK,
+  cosineTopk,
   attentionForward,
   attentionBackward,
   memoryAttentionForward,
+  permute0213,
+  unpackHeads,
+  packHeads,
+  sumSquares,
+  addScaled,
   // scalar helpers (used by the gelu reference; exported for tests)
   erf,
   erfc,
@@ -54,6 +63,16 @@ export const reference = {
   normalPdf,
   geluScalar,
   geluDerivative,
+  // older names of the same functions
+  layerNormForward: layernormForward,
+  layerNormBackward: layernormBackward,
+  softmax: softmaxForward,
+  softmaxCrossEntropyForward: softmaxXentForward,
+  softmaxCrossEntropyBackward: softmaxXentBackward,
+  cosineSimilarity: cosineForward,
+  cosineSimilarityBackward: cosineBackward,
+  cosinePaired: cosinePairedForward,
+  cosineTopK: cosineTopk,
 } as const;
 
 export type Reference = typeof reference;

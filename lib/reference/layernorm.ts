@@ -28,12 +28,12 @@ export interface LayerNormBackwardRefOptions {
 
 // ---------------------------------------------------------------------------------------------
 // x [rows,dim], weight [dim], bias [dim] → out [rows,dim], mean [rows], rstd [rows]
-export function layerNormForward(opts: LayerNormForwardRefOptions): {
+export function layernormForward(opts: LayerNormForwardRefOptions): {
   out: Float64Array;
   mean: Float64Array;
   rstd: Float64Array;
 } {
-  const fn = 'reference.layerNormForward';
+  const fn = 'reference.layernormForward';
   const { x, weight, bias, rows, dim } = opts;
   const eps = opts.eps ?? 1e-5;
   checkSize(fn, 'rows', rows);
@@ -75,12 +75,12 @@ export function layerNormForward(opts: LayerNormForwardRefOptions): {
 // Undoes, per row: out = xhat·w + b  (dBias += dOut, dWeight += dOut·xhat, dxhat = dOut·w), then
 // xhat = (x − mean)·rstd, whose Jacobian gives
 //   dx = rstd · (dxhat − mean(dxhat) − xhat · mean(dxhat · xhat)).
-export function layerNormBackward(opts: LayerNormBackwardRefOptions): {
+export function layernormBackward(opts: LayerNormBackwardRefOptions): {
   dx: Float64Array;
   dWeight: Float64Array;
   dBias: Float64Array;
 } {
-  const fn = 'reference.layerNormBackward';
+  const fn = 'reference.layernormBackward';
   const { dOut, x, weight, mean, rstd, rows, dim } = opts;
   checkSize(fn, 'rows', rows);
   checkSize(fn, 'dim', dim);

@@ -9,7 +9,12 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   merclip_binding::register_machine(env, exports);
   merclip_binding::register_gemm(env, exports);
-  merclip_binding::register_ops(env, exports);
+  merclip_binding::register_layernorm(env, exports);
+  merclip_binding::register_gelu(env, exports);
+  merclip_binding::register_softmax(env, exports);
+  merclip_binding::register_adamw(env, exports);
+  merclip_binding::register_layout(env, exports);
+  merclip_binding::register_reduce(env, exports);
   merclip_binding::register_cosine(env, exports);
   merclip_binding::register_attention(env, exports);
   return exports;

@@ -1,5 +1,6 @@
-// native/binding/cosine.cc — cosineSimilarity(+Backward), cosinePaired(+Backward), cosineTopK,
-// each with its …Async form. Validation first (args.h), then one core call in an OpJob.
+// native/binding/cosine.cc — cosineForward / cosineBackward, cosinePairedForward / Backward,
+// cosineTopk (merclip/cosine.h's names, camelCased), each with its …Async form. Validation
+// first (args.h), then one core call in an OpJob.
 #include <napi.h>
 
 #include "args.h"
@@ -113,12 +114,11 @@ void parse_topk(Args& args, OpJob& job) {
 }  // namespace
 
 void register_cosine(Napi::Env env, Napi::Object exports) {
-  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "cosineSimilarity", OpJob, parse_cosine_forward);
-  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "cosineSimilarityBackward", OpJob,
-                              parse_cosine_backward);
-  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "cosinePaired", OpJob, parse_paired_forward);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "cosineForward", OpJob, parse_cosine_forward);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "cosineBackward", OpJob, parse_cosine_backward);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "cosinePairedForward", OpJob, parse_paired_forward);
   MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "cosinePairedBackward", OpJob, parse_paired_backward);
-  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "cosineTopK", OpJob, parse_topk);
+  MERCLIP_REGISTER_SYNC_ASYNC(env, exports, "cosineTopk", OpJob, parse_topk);
 }
 
 }  // namespace merclip_binding

@@ -14,7 +14,7 @@ import {
   type Options, type Row as TableRow, type Target,
 } from '../helpers/errorTable.js';
 
-const FNS = ['cosineSimilarity', 'cosineSimilarityBackward', 'cosinePaired', 'cosinePairedBackward', 'cosineTopK'] as const;
+const FNS = ['cosineForward', 'cosineBackward', 'cosinePairedForward', 'cosinePairedBackward', 'cosineTopk'] as const;
 type Fn = (typeof FNS)[number];
 
 const f32 = (n: number, start = 0.5): Float32Array => Float32Array.from({ length: n }, (_, i) => start + 0.25 * i);
@@ -32,17 +32,17 @@ interface Base {
 const DEFAULTS = { scale: 1, eps: 1e-8 };
 
 const BASES: Record<Fn, Base> = {
-  cosineSimilarity: {
+  cosineForward: {
     inputs: () => ({ x: f32(8), e: f32(12, -1), n: 2, c: 3, dim: 4 }),
     outputs: () => ({ out: f32(6) }),
     defaults: DEFAULTS,
   },
-  cosineSimilarityBackward: {
+  cosineBackward: {
     inputs: () => ({ dOut: f32(6), out: f32(6, -0.5), x: f32(8), e: f32(12, -1), n: 2, c: 3, dim: 4 }),
     outputs: () => ({ dx: f32(8), de: f32(12) }),
     defaults: DEFAULTS,
   },
-  cosinePaired: {
+  cosinePairedForward: {
     inputs: () => ({ h: f32(24), e: f32(12, -1), batch: 2, c: 3, dim: 4 }),
     outputs: () => ({ out: f32(6) }),
     defaults: DEFAULTS,
@@ -52,7 +52,7 @@ const BASES: Record<Fn, Base> = {
     outputs: () => ({ dh: f32(24), de: f32(12) }),
     defaults: DEFAULTS,
   },
-  cosineTopK: {
+  cosineTopk: {
     inputs: () => ({ x: f32(8), e: f32(12, -1), n: 2, c: 3, dim: 4, k: 2 }),
     outputs: () => ({ indices: new Int32Array(4), scores: f32(4) }),
     defaults: DEFAULTS,
@@ -71,11 +71,11 @@ type Row = TableRow<Fn>;
 const bad = badRow<Fn>;
 
 const SIZE_ARGS: Record<Fn, string[]> = {
-  cosineSimilarity: ['n', 'c', 'dim'],
-  cosineSimilarityBackward: ['n', 'c', 'dim'],
-  cosinePaired: ['batch', 'c', 'dim'],
+  cosineForward: ['n', 'c', 'dim'],
+  cosineBackward: ['n', 'c', 'dim'],
+  cosinePairedForward: ['batch', 'c', 'dim'],
   cosinePairedBackward: ['batch', 'c', 'dim'],
-  cosineTopK: ['n', 'c', 'dim', 'k'],
+  cosineTopk: ['n', 'c', 'dim', 'k'],
 };
 
 interface BufferArg {
@@ -86,16 +86,16 @@ interface BufferArg {
   int32?: boolean;
 }
 const BUFFERS: Record<Fn, BufferArg[]> = {
-  cosineSimilarity: [
+  cosineForward: [
     { name: 'x', length: 8, required: 'both' }, { name: 'e', length: 12, required: 'both' },
     { name: 'out', length: 6, required: 'native' },
   ],
-  cosineSimilarityBackward: [
+  cosineBackward: [
     { name: 'dOut', length: 6, required: 'both' }, { name: 'out', length: 6, required: 'both' },
     { name: 'x', length: 8, required: 'both' }, { name: 'e', length: 12, required: 'both' },
     { name: 'dx', length: 8, required: 'native' }, { name: 'de', length: 12, required: 'native' },
   ],
-  cosinePaired: [
+  cosinePairedForward: [
     { name: 'h', length: 24, required: 'both' }, { name: 'e', length: 12, required: 'both' },
     { name: 'out', length: 6, required: 'native' },
   ],
@@ -104,7 +104,7 @@ const BUFFERS: Record<Fn, BufferArg[]> = {
     { name: 'h', length: 24, required: 'both' }, { name: 'e', length: 12, required: 'both' },
     { name: 'dh', length: 24, required: 'native' }, { name: 'de', length: 12, required: 'native' },
   ],
-  cosineTopK: [
+  cosineTopk: [
     { name: 'x', length: 8, required: 'both' }, { name: 'e', length: 12, required: 'both' },
     { name: 'indices', length: 4, required: 'native', int32: true }, { name: 'scores', length: 4, required: 'native' },
   ],
@@ -173,49 +173,49 @@ const views = (total: number, a: string, a0: number, alen: number, b: string, b0
 
 ROWS.push(
   // ---- k: an integer in [1, c]
-  bad('cosineTopK', 'k = c + 1', { k: 4 }, RangeError, 'k'),
-  bad('cosineTopK', 'k = c + 1 with c = 1', { c: 1, e: f32(4), k: 2 }, RangeError, 'k'),
-  bad('cosineTopK', 'k = 2**31 − 1 > c', { k: 2 ** 31 - 1 }, RangeError, 'k'),
+  bad('cosineTopk', 'k = c + 1', { k: 4 }, RangeError, 'k'),
+  bad('cosineTopk', 'k = c + 1 with c = 1', { c: 1, e: f32(4), k: 2 }, RangeError, 'k'),
+  bad('cosineTopk', 'k = 2**31 − 1 > c', { k: 2 ** 31 - 1 }, RangeError, 'k'),
 
   // ---- shape / length mismatches and huge shapes
-  bad('cosineSimilarity', 'dim = 3 does not match x', { dim: 3 }, RangeError, 'x'),
-  bad('cosineSimilarity', 'c = 4 does not match e', { c: 4 }, RangeError, 'e'),
-  bad('cosineSimilarity', 'a 1e9-row shape with a tiny buffer', { n: 1e9 }, RangeError, 'x'),
-  bad('cosineSimilarity', 'n = c = dim = 2**31 − 1 (products beyond 2^53)', { n: 2 ** 31 - 1, c: 2 ** 31 - 1, dim: 2 ** 31 - 1 }, RangeError, 'x'),
-  bad('cosineSimilarityBackward', 'n = 3 does not match dOut', { n: 3 }, RangeError, 'dOut'),
-  bad('cosineSimilarityBackward', 'dim = 2 does not match x', { dim: 2 }, RangeError, 'x'),
-  bad('cosineSimilarityBackward', 'a 1e9-label shape with a tiny buffer', { c: 1e9 }, RangeError, 'dOut'),
-  bad('cosinePaired', 'batch = 3 does not match h', { batch: 3 }, RangeError, 'h'),
-  bad('cosinePaired', 'e of [c, dim] = 12 but h of [c, dim] = 12 instead of [batch, c, dim]', { h: f32(12) }, RangeError, 'h'),
-  bad('cosinePaired', 'batch = c = dim = 2**31 − 1', { batch: 2 ** 31 - 1, c: 2 ** 31 - 1, dim: 2 ** 31 - 1 }, RangeError, 'h'),
+  bad('cosineForward', 'dim = 3 does not match x', { dim: 3 }, RangeError, 'x'),
+  bad('cosineForward', 'c = 4 does not match e', { c: 4 }, RangeError, 'e'),
+  bad('cosineForward', 'a 1e9-row shape with a tiny buffer', { n: 1e9 }, RangeError, 'x'),
+  bad('cosineForward', 'n = c = dim = 2**31 − 1 (products beyond 2^53)', { n: 2 ** 31 - 1, c: 2 ** 31 - 1, dim: 2 ** 31 - 1 }, RangeError, 'x'),
+  bad('cosineBackward', 'n = 3 does not match dOut', { n: 3 }, RangeError, 'dOut'),
+  bad('cosineBackward', 'dim = 2 does not match x', { dim: 2 }, RangeError, 'x'),
+  bad('cosineBackward', 'a 1e9-label shape with a tiny buffer', { c: 1e9 }, RangeError, 'dOut'),
+  bad('cosinePairedForward', 'batch = 3 does not match h', { batch: 3 }, RangeError, 'h'),
+  bad('cosinePairedForward', 'e of [c, dim] = 12 but h of [c, dim] = 12 instead of [batch, c, dim]', { h: f32(12) }, RangeError, 'h'),
+  bad('cosinePairedForward', 'batch = c = dim = 2**31 − 1', { batch: 2 ** 31 - 1, c: 2 ** 31 - 1, dim: 2 ** 31 - 1 }, RangeError, 'h'),
   bad('cosinePairedBackward', 'batch = 3 does not match dOut', { batch: 3 }, RangeError, 'dOut'),
   bad('cosinePairedBackward', 'a 1e9-batch shape with a tiny buffer', { batch: 1e9 }, RangeError, 'dOut'),
-  bad('cosineTopK', 'dim = 3 does not match x', { dim: 3 }, RangeError, 'x'),
-  bad('cosineTopK', 'a 1e9-row shape with a tiny buffer', { n: 1e9 }, RangeError, 'x'),
+  bad('cosineTopk', 'dim = 3 does not match x', { dim: 3 }, RangeError, 'x'),
+  bad('cosineTopk', 'a 1e9-row shape with a tiny buffer', { n: 1e9 }, RangeError, 'x'),
 
   // ---- outputs overlapping inputs (or each other)
-  bad('cosineSimilarity', 'out overlapping x', () => views(12, 'x', 0, 8, 'out', 6, 6), RangeError, 'out'),
-  bad('cosineSimilarity', 'out overlapping e (one element)', () => views(18, 'e', 0, 12, 'out', 11, 6), RangeError, 'out'),
-  bad('cosineSimilarity', 'out is x (n = c = dim)', () => {
+  bad('cosineForward', 'out overlapping x', () => views(12, 'x', 0, 8, 'out', 6, 6), RangeError, 'out'),
+  bad('cosineForward', 'out overlapping e (one element)', () => views(18, 'e', 0, 12, 'out', 11, 6), RangeError, 'out'),
+  bad('cosineForward', 'out is x (n = c = dim)', () => {
     const x = f32(4);
     return { x, out: x, e: f32(4, -1), n: 2, c: 2, dim: 2 };
   }, RangeError, 'out'),
-  bad('cosineSimilarityBackward', 'dx overlapping x', () => views(12, 'x', 0, 8, 'dx', 4, 8), RangeError, 'dx'),
-  bad('cosineSimilarityBackward', 'dx overlapping dOut', () => views(12, 'dOut', 0, 6, 'dx', 2, 8), RangeError, 'dx'),
-  bad('cosineSimilarityBackward', 'de overlapping out', () => views(20, 'out', 0, 6, 'de', 5, 12), RangeError, 'de'),
-  bad('cosineSimilarityBackward', 'de overlapping e', () => views(24, 'e', 0, 12, 'de', 11, 12), RangeError, 'de'),
-  bad('cosineSimilarityBackward', 'dx overlapping de', () => views(20, 'dx', 0, 8, 'de', 7, 12), RangeError, '(?:dx|de)'),
-  bad('cosinePaired', 'out overlapping h', () => views(30, 'h', 0, 24, 'out', 20, 6), RangeError, 'out'),
-  bad('cosinePaired', 'out overlapping e', () => views(18, 'out', 0, 6, 'e', 5, 12), RangeError, 'out'),
+  bad('cosineBackward', 'dx overlapping x', () => views(12, 'x', 0, 8, 'dx', 4, 8), RangeError, 'dx'),
+  bad('cosineBackward', 'dx overlapping dOut', () => views(12, 'dOut', 0, 6, 'dx', 2, 8), RangeError, 'dx'),
+  bad('cosineBackward', 'de overlapping out', () => views(20, 'out', 0, 6, 'de', 5, 12), RangeError, 'de'),
+  bad('cosineBackward', 'de overlapping e', () => views(24, 'e', 0, 12, 'de', 11, 12), RangeError, 'de'),
+  bad('cosineBackward', 'dx overlapping de', () => views(20, 'dx', 0, 8, 'de', 7, 12), RangeError, '(?:dx|de)'),
+  bad('cosinePairedForward', 'out overlapping h', () => views(30, 'h', 0, 24, 'out', 20, 6), RangeError, 'out'),
+  bad('cosinePairedForward', 'out overlapping e', () => views(18, 'out', 0, 6, 'e', 5, 12), RangeError, 'out'),
   bad('cosinePairedBackward', 'dh overlapping h', () => views(30, 'h', 0, 24, 'dh', 6, 24), RangeError, 'dh'),
   bad('cosinePairedBackward', 'de overlapping dOut', () => views(20, 'dOut', 0, 6, 'de', 3, 12), RangeError, 'de'),
   bad('cosinePairedBackward', 'dh overlapping de', () => views(40, 'de', 0, 12, 'dh', 10, 24), RangeError, '(?:dh|de)'),
-  bad('cosineTopK', 'scores overlapping x', () => views(10, 'x', 0, 8, 'scores', 6, 4), RangeError, 'scores'),
-  bad('cosineTopK', 'indices overlapping e (Int32 view of e\'s buffer)', () => {
+  bad('cosineTopk', 'scores overlapping x', () => views(10, 'x', 0, 8, 'scores', 6, 4), RangeError, 'scores'),
+  bad('cosineTopk', 'indices overlapping e (Int32 view of e\'s buffer)', () => {
     const buf = new ArrayBuffer(4 * 14);
     return { e: new Float32Array(buf, 0, 12), indices: new Int32Array(buf, 4 * 10, 4) };
   }, RangeError, 'indices'),
-  bad('cosineTopK', 'indices overlapping scores', () => {
+  bad('cosineTopk', 'indices overlapping scores', () => {
     const buf = new ArrayBuffer(4 * 6);
     return { scores: new Float32Array(buf, 0, 4), indices: new Int32Array(buf, 8, 4) };
   }, RangeError, '(?:indices|scores)'),
@@ -230,10 +230,10 @@ describe('nothing crashed the process', () => {
     expectBasesValid(FNS, baseFor);
     const x = f32(8);
     const e = f32(12, -1);
-    const out = kernels.cosineSimilarity({ x, e, n: 2, c: 3, dim: 4 });
-    expect(Array.from(await kernels.cosineSimilarityAsync({ x, e, n: 2, c: 3, dim: 4 }))).toEqual(Array.from(out));
+    const out = kernels.cosineForward({ x, e, n: 2, c: 3, dim: 4 });
+    expect(Array.from(await kernels.cosineForwardAsync({ x, e, n: 2, c: 3, dim: 4 }))).toEqual(Array.from(out));
     const raw = new Float32Array(6);
-    await backend.native().cosineSimilarityAsync({ x, e, out: raw, n: 2, c: 3, dim: 4, scale: 1, eps: 1e-8 });
+    await backend.native().cosineForwardAsync({ x, e, out: raw, n: 2, c: 3, dim: 4, scale: 1, eps: 1e-8 });
     expect(Array.from(raw)).toEqual(Array.from(out));
     // x0 = [0.5, 0.75, 1, 1.25], e0 = [-1, -0.75, -0.5, -0.25]: cos by hand
     const dot0 = 0.5 * -1 + 0.75 * -0.75 + 1 * -0.5 + 1.25 * -0.25;
@@ -241,7 +241,7 @@ describe('nothing crashed the process', () => {
     const ne = Math.hypot(-1, -0.75, -0.5, -0.25);
     expect(out[0]).toBeCloseTo(dot0 / (nx * ne), 6);
     // k = c is valid
-    const top = kernels.cosineTopK({ x, e, n: 2, c: 3, dim: 4, k: 3 });
+    const top = kernels.cosineTopk({ x, e, n: 2, c: 3, dim: 4, k: 3 });
     expect(Array.from(top.indices).sort()).toEqual([0, 0, 1, 1, 2, 2]);
   });
 });

@@ -15,9 +15,9 @@ import {
 } from '../helpers/errorTable.js';
 
 const FNS = [
-  'gemm', 'gemmBatched', 'biasGrad', 'layerNormForward', 'layerNormBackward', 'geluForward',
-  'geluBackward', 'softmax', 'softmaxBackward', 'softmaxCrossEntropyForward',
-  'softmaxCrossEntropyBackward', 'adamwStep',
+  'gemm', 'gemmBatched', 'biasGrad', 'layernormForward', 'layernormBackward', 'geluForward',
+  'geluBackward', 'softmaxForward', 'softmaxBackward', 'softmaxXentForward',
+  'softmaxXentBackward', 'adamwStep',
 ] as const;
 type Fn = (typeof FNS)[number];
 const ASYNC: Partial<Record<Fn, string>> = { gemm: 'gemmAsync', gemmBatched: 'gemmBatchedAsync' };
@@ -52,12 +52,12 @@ const BASES: Record<Fn, Base> = {
     outputs: () => ({ dBias: f32(3) }),
     defaults: {},
   },
-  layerNormForward: {
+  layernormForward: {
     inputs: () => ({ x: f32(8), weight: f32(4), bias: f32(4), rows: 2, dim: 4 }),
     outputs: () => ({ out: f32(8), mean: f32(2), rstd: f32(2) }),
     defaults: { eps: 1e-5 },
   },
-  layerNormBackward: {
+  layernormBackward: {
     inputs: () => ({ dOut: f32(8), x: f32(8), weight: f32(4), mean: f32(2), rstd: f32(2), rows: 2, dim: 4 }),
     outputs: () => ({ dx: f32(8), dWeight: f32(4), dBias: f32(4) }),
     defaults: {},
@@ -72,7 +72,7 @@ const BASES: Record<Fn, Base> = {
     outputs: () => ({ dx: f32(5) }),
     defaults: {},
   },
-  softmax: {
+  softmaxForward: {
     inputs: () => ({ x: f32(6), rows: 2, cols: 3 }),
     outputs: () => ({ out: f32(6) }),
     defaults: {},
@@ -82,12 +82,12 @@ const BASES: Record<Fn, Base> = {
     outputs: () => ({ dx: f32(6) }),
     defaults: {},
   },
-  softmaxCrossEntropyForward: {
+  softmaxXentForward: {
     inputs: () => ({ logits: f32(10), targets: Int32Array.of(1, 4), rows: 2, cols: 5 }),
     outputs: () => ({ lse: f32(2) }),
     defaults: {},
   },
-  softmaxCrossEntropyBackward: {
+  softmaxXentBackward: {
     inputs: () => ({ logits: f32(10), lse: f32(2, 3), targets: Int32Array.of(1, 4), rows: 2, cols: 5 }),
     outputs: () => ({ dLogits: f32(10) }),
     defaults: { dLoss: 1 },
@@ -116,14 +116,14 @@ const SIZE_ARGS: Record<Fn, string[]> = {
   gemm: ['m', 'n', 'k'],
   gemmBatched: ['batch', 'm', 'n', 'k'],
   biasGrad: ['m', 'n'],
-  layerNormForward: ['rows', 'dim'],
-  layerNormBackward: ['rows', 'dim'],
+  layernormForward: ['rows', 'dim'],
+  layernormBackward: ['rows', 'dim'],
   geluForward: [],
   geluBackward: [],
-  softmax: ['rows', 'cols'],
+  softmaxForward: ['rows', 'cols'],
   softmaxBackward: ['rows', 'cols'],
-  softmaxCrossEntropyForward: ['rows', 'cols'],
-  softmaxCrossEntropyBackward: ['rows', 'cols'],
+  softmaxXentForward: ['rows', 'cols'],
+  softmaxXentBackward: ['rows', 'cols'],
   adamwStep: [],
 };
 
@@ -147,12 +147,12 @@ const BUFFERS: Record<Fn, BufferArg[]> = {
     { name: 'c', length: 18, required: 'native', atLeast: true }, { name: 'bias', length: 3, required: 'optional' },
   ],
   biasGrad: [{ name: 'dy', length: 6, required: 'both' }, { name: 'dBias', length: 3, required: 'native' }],
-  layerNormForward: [
+  layernormForward: [
     { name: 'x', length: 8, required: 'both' }, { name: 'weight', length: 4, required: 'optional' },
     { name: 'bias', length: 4, required: 'optional' }, { name: 'out', length: 8, required: 'native' },
     { name: 'mean', length: 2, required: 'native' }, { name: 'rstd', length: 2, required: 'native' },
   ],
-  layerNormBackward: [
+  layernormBackward: [
     { name: 'dOut', length: 8, required: 'both' }, { name: 'x', length: 8, required: 'both' },
     { name: 'weight', length: 4, required: 'optional' }, { name: 'mean', length: 2, required: 'both' },
     { name: 'rstd', length: 2, required: 'both' }, { name: 'dx', length: 8, required: 'native' },
@@ -164,15 +164,15 @@ const BUFFERS: Record<Fn, BufferArg[]> = {
     { name: 'x', length: 0, required: 'both' }, { name: 'dOut', length: 5, required: 'both' },
     { name: 'dx', length: 5, required: 'native' },
   ],
-  softmax: [{ name: 'x', length: 6, required: 'both' }, { name: 'out', length: 6, required: 'native' }],
+  softmaxForward: [{ name: 'x', length: 6, required: 'both' }, { name: 'out', length: 6, required: 'native' }],
   softmaxBackward: [
     { name: 'dOut', length: 6, required: 'both' }, { name: 'out', length: 6, required: 'both' },
     { name: 'dx', length: 6, required: 'native' },
   ],
-  softmaxCrossEntropyForward: [
+  softmaxXentForward: [
     { name: 'logits', length: 10, required: 'both' }, { name: 'lse', length: 2, required: 'native' },
   ],
-  softmaxCrossEntropyBackward: [
+  softmaxXentBackward: [
     { name: 'logits', length: 10, required: 'both' }, { name: 'lse', length: 2, required: 'both' },
     { name: 'dLogits', length: 10, required: 'native' },
   ],
@@ -273,20 +273,20 @@ ROWS.push(
   bad('biasGrad', 'm = 3 does not match dy', { m: 3 }, RangeError, 'dy'),
   bad('biasGrad', 'a 1e9-row shape with a tiny buffer', { m: 1e9 }, RangeError, 'dy'),
 
-  // ---- layerNormForward
-  bad('layerNormForward', 'eps 0', { eps: 0 }, RangeError, 'eps'),
-  bad('layerNormForward', 'eps negative', { eps: -1e-5 }, RangeError, 'eps'),
-  bad('layerNormForward', 'eps NaN', { eps: NaN }, RangeError, 'eps'),
-  bad('layerNormForward', 'eps Infinity', { eps: Infinity }, RangeError, 'eps'),
-  bad('layerNormForward', 'eps a string', { eps: '1e-5' }, TypeError, 'eps'),
-  bad('layerNormForward', 'eps missing (raw binding has no default)', { eps: MISSING }, TypeError, 'eps', 'native'),
-  bad('layerNormForward', 'dim = 3 does not match x', { dim: 3 }, RangeError, 'x'),
-  bad('layerNormForward', 'a 1e9-row shape with a tiny buffer', { rows: 1e9 }, RangeError, 'x'),
-  bad('layerNormForward', 'rows = cols = 2**31 − 1 (product beyond 2^53)', { rows: 2 ** 31 - 1, dim: 2 ** 31 - 1 }, RangeError, 'x'),
+  // ---- layernormForward
+  bad('layernormForward', 'eps 0', { eps: 0 }, RangeError, 'eps'),
+  bad('layernormForward', 'eps negative', { eps: -1e-5 }, RangeError, 'eps'),
+  bad('layernormForward', 'eps NaN', { eps: NaN }, RangeError, 'eps'),
+  bad('layernormForward', 'eps Infinity', { eps: Infinity }, RangeError, 'eps'),
+  bad('layernormForward', 'eps a string', { eps: '1e-5' }, TypeError, 'eps'),
+  bad('layernormForward', 'eps missing (raw binding has no default)', { eps: MISSING }, TypeError, 'eps', 'native'),
+  bad('layernormForward', 'dim = 3 does not match x', { dim: 3 }, RangeError, 'x'),
+  bad('layernormForward', 'a 1e9-row shape with a tiny buffer', { rows: 1e9 }, RangeError, 'x'),
+  bad('layernormForward', 'rows = cols = 2**31 − 1 (product beyond 2^53)', { rows: 2 ** 31 - 1, dim: 2 ** 31 - 1 }, RangeError, 'x'),
 
-  // ---- layerNormBackward
-  bad('layerNormBackward', 'rows = 4 does not match dOut', { rows: 4 }, RangeError, 'dOut'),
-  bad('layerNormBackward', 'a 1e9-row shape with a tiny buffer', { rows: 1e9 }, RangeError, 'dOut'),
+  // ---- layernormBackward
+  bad('layernormBackward', 'rows = 4 does not match dOut', { rows: 4 }, RangeError, 'dOut'),
+  bad('layernormBackward', 'a 1e9-row shape with a tiny buffer', { rows: 1e9 }, RangeError, 'dOut'),
 
   // ---- gelu
   bad('geluForward', "approximate 'fast'", { approximate: 'fast' }, RangeError, 'approximate'),
@@ -295,29 +295,29 @@ ROWS.push(
   bad('geluBackward', "approximate 'exact'", { approximate: 'exact' }, RangeError, 'approximate'),
 
   // ---- softmax
-  bad('softmax', 'cols = 2 does not match x', { cols: 2 }, RangeError, 'x'),
-  bad('softmax', 'a 1e9-row shape with a tiny buffer', { rows: 1e9 }, RangeError, 'x'),
-  bad('softmax', 'rows = cols = 1e9 (rows·cols = 1e18, beyond 2^53)', { rows: 1e9, cols: 1e9 }, RangeError, 'x'),
+  bad('softmaxForward', 'cols = 2 does not match x', { cols: 2 }, RangeError, 'x'),
+  bad('softmaxForward', 'a 1e9-row shape with a tiny buffer', { rows: 1e9 }, RangeError, 'x'),
+  bad('softmaxForward', 'rows = cols = 1e9 (rows·cols = 1e18, beyond 2^53)', { rows: 1e9, cols: 1e9 }, RangeError, 'x'),
   bad('softmaxBackward', 'rows = 3 does not match dOut', { rows: 3 }, RangeError, 'dOut'),
 
   // ---- softmax cross-entropy
-  bad('softmaxCrossEntropyForward', 'targets a plain Array', { targets: [1, 4] }, TypeError, 'targets'),
-  bad('softmaxCrossEntropyForward', 'targets a Float32Array', { targets: Float32Array.of(1, 4) }, TypeError, 'targets'),
-  bad('softmaxCrossEntropyForward', 'targets an Int8Array', { targets: Int8Array.of(1, 4) }, TypeError, 'targets'),
-  bad('softmaxCrossEntropyForward', 'targets missing', { targets: MISSING }, TypeError, 'targets'),
-  bad('softmaxCrossEntropyForward', 'targets one short', { targets: Int32Array.of(1) }, RangeError, 'targets'),
-  bad('softmaxCrossEntropyForward', 'targets one long', { targets: Int32Array.of(1, 4, 0) }, RangeError, 'targets'),
-  bad('softmaxCrossEntropyForward', 'targets[1] = cols', { targets: Int32Array.of(1, 5) }, RangeError, 'targets\\[1\\]'),
-  bad('softmaxCrossEntropyForward', 'targets[0] negative', { targets: Int32Array.of(-1, 0) }, RangeError, 'targets\\[0\\]'),
-  bad('softmaxCrossEntropyForward', 'targets[1] = 2**31 − 1', { targets: Int32Array.of(0, 2 ** 31 - 1) }, RangeError, 'targets\\[1\\]'),
-  bad('softmaxCrossEntropyForward', 'a 1e9-row shape with a tiny buffer', { rows: 1e9 }, RangeError, 'logits'),
-  bad('softmaxCrossEntropyBackward', 'targets[0] = 12', { targets: Int32Array.of(12, 0) }, RangeError, 'targets\\[0\\]'),
-  bad('softmaxCrossEntropyBackward', 'targets a plain Array', { targets: [1, 4] }, TypeError, 'targets'),
-  bad('softmaxCrossEntropyBackward', 'dLoss NaN', { dLoss: NaN }, RangeError, 'dLoss'),
-  bad('softmaxCrossEntropyBackward', 'dLoss Infinity', { dLoss: Infinity }, RangeError, 'dLoss'),
-  bad('softmaxCrossEntropyBackward', 'dLoss a string', { dLoss: '1' }, TypeError, 'dLoss'),
-  bad('softmaxCrossEntropyBackward', 'dLoss missing (raw binding has no default)', { dLoss: MISSING }, TypeError, 'dLoss', 'native'),
-  bad('softmaxCrossEntropyBackward', 'cols = 4 does not match logits', { cols: 4 }, RangeError, 'logits'),
+  bad('softmaxXentForward', 'targets a plain Array', { targets: [1, 4] }, TypeError, 'targets'),
+  bad('softmaxXentForward', 'targets a Float32Array', { targets: Float32Array.of(1, 4) }, TypeError, 'targets'),
+  bad('softmaxXentForward', 'targets an Int8Array', { targets: Int8Array.of(1, 4) }, TypeError, 'targets'),
+  bad('softmaxXentForward', 'targets missing', { targets: MISSING }, TypeError, 'targets'),
+  bad('softmaxXentForward', 'targets one short', { targets: Int32Array.of(1) }, RangeError, 'targets'),
+  bad('softmaxXentForward', 'targets one long', { targets: Int32Array.of(1, 4, 0) }, RangeError, 'targets'),
+  bad('softmaxXentForward', 'targets[1] = cols', { targets: Int32Array.of(1, 5) }, RangeError, 'targets\\[1\\]'),
+  bad('softmaxXentForward', 'targets[0] negative', { targets: Int32Array.of(-1, 0) }, RangeError, 'targets\\[0\\]'),
+  bad('softmaxXentForward', 'targets[1] = 2**31 − 1', { targets: Int32Array.of(0, 2 ** 31 - 1) }, RangeError, 'targets\\[1\\]'),
+  bad('softmaxXentForward', 'a 1e9-row shape with a tiny buffer', { rows: 1e9 }, RangeError, 'logits'),
+  bad('softmaxXentBackward', 'targets[0] = 12', { targets: Int32Array.of(12, 0) }, RangeError, 'targets\\[0\\]'),
+  bad('softmaxXentBackward', 'targets a plain Array', { targets: [1, 4] }, TypeError, 'targets'),
+  bad('softmaxXentBackward', 'dLoss NaN', { dLoss: NaN }, RangeError, 'dLoss'),
+  bad('softmaxXentBackward', 'dLoss Infinity', { dLoss: Infinity }, RangeError, 'dLoss'),
+  bad('softmaxXentBackward', 'dLoss a string', { dLoss: '1' }, TypeError, 'dLoss'),
+  bad('softmaxXentBackward', 'dLoss missing (raw binding has no default)', { dLoss: MISSING }, TypeError, 'dLoss', 'native'),
+  bad('softmaxXentBackward', 'cols = 4 does not match logits', { cols: 4 }, RangeError, 'logits'),
 
   // ---- adamwStep scalars
   bad('adamwStep', 'lr negative', { lr: -1e-3 }, RangeError, 'lr'),

@@ -24,10 +24,10 @@ interface Case {
 }
 
 const x = rand(rows * dim), g = rand(rows * dim), w = rand(dim), b = rand(dim);
-const ln = kernels.layerNormForward({ x, weight: w, bias: b, rows, dim });
+const ln = kernels.layernormForward({ x, weight: w, bias: b, rows, dim });
 const targets = Int32Array.from({ length: rows }, (_, i) => (i * 7) % dim);
-const xe = kernels.softmaxCrossEntropyForward({ logits: x, targets, rows, cols: dim });
-const sm = kernels.softmax({ x, rows, cols: dim });
+const xe = kernels.softmaxXentForward({ logits: x, targets, rows, cols: dim });
+const sm = kernels.softmaxForward({ x, rows, cols: dim });
 const a = rand(rows * 129), bm = rand(129 * dim);
 
 const f32 = (v: unknown): Float32Array => v as Float32Array;
@@ -43,14 +43,14 @@ const cases: Case[] = [
     outputs: (_o, r) => [f32(r)], bad: ['batch', 0, RangeError],
   },
   {
-    name: 'layerNormForward', make: () => ({ x, weight: w, bias: b, rows, dim }),
-    sync: (o) => kernels.layerNormForward(o as never), async: (o) => kernels.layerNormForwardAsync(o as never),
+    name: 'layernormForward', make: () => ({ x, weight: w, bias: b, rows, dim }),
+    sync: (o) => kernels.layernormForward(o as never), async: (o) => kernels.layernormForwardAsync(o as never),
     outputs: (_o, r) => { const t = r as { out: Float32Array; mean: Float32Array; rstd: Float32Array }; return [t.out, t.mean, t.rstd]; },
     bad: ['eps', 0, RangeError],
   },
   {
-    name: 'layerNormBackward', make: () => ({ dOut: g, x, weight: w, mean: ln.mean, rstd: ln.rstd, rows, dim }),
-    sync: (o) => kernels.layerNormBackward(o as never), async: (o) => kernels.layerNormBackwardAsync(o as never),
+    name: 'layernormBackward', make: () => ({ dOut: g, x, weight: w, mean: ln.mean, rstd: ln.rstd, rows, dim }),
+    sync: (o) => kernels.layernormBackward(o as never), async: (o) => kernels.layernormBackwardAsync(o as never),
     outputs: (_o, r) => { const t = r as { dx: Float32Array; dWeight: Float32Array; dBias: Float32Array }; return [t.dx, t.dWeight, t.dBias]; },
     bad: ['mean', new Float64Array(rows), TypeError],
   },
@@ -65,8 +65,8 @@ const cases: Case[] = [
     outputs: (_o, r) => [f32(r)], bad: ['dOut', new Float32Array(3), RangeError],
   },
   {
-    name: 'softmax', make: () => ({ x, rows, cols: dim }),
-    sync: (o) => kernels.softmax(o as never), async: (o) => kernels.softmaxAsync(o as never),
+    name: 'softmaxForward', make: () => ({ x, rows, cols: dim }),
+    sync: (o) => kernels.softmaxForward(o as never), async: (o) => kernels.softmaxForwardAsync(o as never),
     outputs: (_o, r) => [f32(r)], bad: ['rows', Number.NaN, RangeError],
   },
   {
@@ -75,14 +75,14 @@ const cases: Case[] = [
     outputs: (_o, r) => [f32(r)], bad: ['cols', '65', TypeError],
   },
   {
-    name: 'softmaxCrossEntropyForward', make: () => ({ logits: x, targets, rows, cols: dim }),
-    sync: (o) => kernels.softmaxCrossEntropyForward(o as never), async: (o) => kernels.softmaxCrossEntropyForwardAsync(o as never),
+    name: 'softmaxXentForward', make: () => ({ logits: x, targets, rows, cols: dim }),
+    sync: (o) => kernels.softmaxXentForward(o as never), async: (o) => kernels.softmaxXentForwardAsync(o as never),
     outputs: (_o, r) => { const t = r as { loss: number; lse: Float32Array }; return [Float32Array.of(t.loss), t.lse]; },
     bad: ['targets', Int32Array.from({ length: rows }, () => dim), RangeError],
   },
   {
-    name: 'softmaxCrossEntropyBackward', make: () => ({ logits: x, lse: xe.lse, targets, rows, cols: dim, dLoss: 0.5 }),
-    sync: (o) => kernels.softmaxCrossEntropyBackward(o as never), async: (o) => kernels.softmaxCrossEntropyBackwardAsync(o as never),
+    name: 'softmaxXentBackward', make: () => ({ logits: x, lse: xe.lse, targets, rows, cols: dim, dLoss: 0.5 }),
+    sync: (o) => kernels.softmaxXentBackward(o as never), async: (o) => kernels.softmaxXentBackwardAsync(o as never),
     outputs: (_o, r) => [f32(r)], bad: ['dLoss', Number.POSITIVE_INFINITY, RangeError],
   },
   {

@@ -1,5 +1,5 @@
-// test/kernels/cosine.test.ts — kernels.cosineSimilarity / cosineSimilarityBackward /
-// cosinePaired / cosinePairedBackward / cosineTopK (and their …Async forms) against the float64
+// test/kernels/cosine.test.ts — kernels.cosineForward / cosineBackward /
+// cosinePairedForward / cosinePairedBackward / cosineTopk (and their …Async forms) against the float64
 // references in lib/reference/cosine.ts, and the backwards also against central finite
 // differences of the reference forward, for every SIMD level × {1, all} threads.
 //
@@ -127,8 +127,8 @@ function simCase(
   const x = inputs(seed, n, dim, xRows);
   const e = inputs(seed + 1, c, dim, eRows);
   const dOut = makeRng(seed + 2).normalF32(n * c);
-  const fwd = reference.cosineSimilarity({ x, e, n, c, dim, scale, eps });
-  const bwd = reference.cosineSimilarityBackward({ dOut, out: fwd, x, e, n, c, dim, scale, eps });
+  const fwd = reference.cosineForward({ x, e, n, c, dim, scale, eps });
+  const bwd = reference.cosineBackward({ dOut, out: fwd, x, e, n, c, dim, scale, eps });
 
   const epsV = eps ?? DEFAULT_EPS;
   const xs = rowNorms(x, n, dim, epsV);
@@ -157,10 +157,10 @@ function simCase(
     fd = {
       // loss_i(x_i) = Σ_j dout_ij · out_ij: only row i of out depends on x_i
       dx: fdRows(x64, n, dim, epsV, (i, v) =>
-        dot(dOut.subarray(i * c, (i + 1) * c), reference.cosineSimilarity({ x: v, e: e64, n: 1, c, dim, scale, eps }))),
+        dot(dOut.subarray(i * c, (i + 1) * c), reference.cosineForward({ x: v, e: e64, n: 1, c, dim, scale, eps }))),
       // loss_j(e_j) = Σ_i dout_ij · out_ij: only column j depends on e_j
       de: fdRows(e64, c, dim, epsV, (j, v) =>
-        dot(dOutCol(j), reference.cosineSimilarity({ x: x64, e: v, n, c: 1, dim, scale, eps }))),
+        dot(dOutCol(j), reference.cosineForward({ x: x64, e: v, n, c: 1, dim, scale, eps }))),
     };
   }
   const zeros = xRows.length + eRows.length > 0 ? ` zero rows x${JSON.stringify(xRows.map((r) => r[0]))} e${JSON.stringify(eRows.map((r) => r[0]))}` : '';
@@ -196,12 +196,12 @@ function simOpts(cs: SimCase) {
 }
 
 function checkSimForward(cs: SimCase, out: Float32Array, what: string): void {
-  expectClose(out, cs.fwd, { rtol: 1e-5, atol: cs.atol.out, label: `cosineSimilarity ${cs.name} ${what}`, cols: cs.c });
+  expectClose(out, cs.fwd, { rtol: 1e-5, atol: cs.atol.out, label: `cosineForward ${cs.name} ${what}`, cols: cs.c });
 }
 
 function checkSimBackward(cs: SimCase, res: { dx: Float32Array; de: Float32Array }, want: { dx: ArrayLike<number>; de: ArrayLike<number> }, what: string): void {
-  expectClose(res.dx, want.dx, { rtol: 0, atol: cs.atol.dx, label: `cosineSimilarityBackward ${cs.name} dx vs ${what}`, cols: cs.dim });
-  expectClose(res.de, want.de, { rtol: 0, atol: cs.atol.de, label: `cosineSimilarityBackward ${cs.name} de vs ${what}`, cols: cs.dim });
+  expectClose(res.dx, want.dx, { rtol: 0, atol: cs.atol.dx, label: `cosineBackward ${cs.name} dx vs ${what}`, cols: cs.dim });
+  expectClose(res.de, want.de, { rtol: 0, atol: cs.atol.de, label: `cosineBackward ${cs.name} de vs ${what}`, cols: cs.dim });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ function pairedCase(
   const h = inputs(seed, batch * c, dim, hRows);
   const e = inputs(seed + 1, c, dim, eRows);
   const dOut = makeRng(seed + 2).normalF32(batch * c);
-  const fwd = reference.cosinePaired({ h, e, batch, c, dim, scale, eps });
+  const fwd = reference.cosinePairedForward({ h, e, batch, c, dim, scale, eps });
   const bwd = reference.cosinePairedBackward({ dOut, out: fwd, h, e, batch, c, dim, scale, eps });
 
   const epsV = eps ?? DEFAULT_EPS;
@@ -260,11 +260,11 @@ function pairedCase(
     fd = {
       // out[b, j] depends on h[b, j] alone
       dh: fdRows(h64, batch * c, dim, epsV, (row, v) =>
-        dOut[row]! * reference.cosinePaired({ h: v, e: e64.subarray((row % c) * dim, (row % c + 1) * dim), batch: 1, c: 1, dim, scale, eps })[0]!),
+        dOut[row]! * reference.cosinePairedForward({ h: v, e: e64.subarray((row % c) * dim, (row % c + 1) * dim), batch: 1, c: 1, dim, scale, eps })[0]!),
       // column j of out depends on e_j: Σ_b dout_bj · cos(h[b, j], e_j)
       de: fdRows(e64, c, dim, epsV, (j, v) => {
         const rows = Array.from({ length: batch }, (_, b) => b * c + j);
-        const col = reference.cosinePaired({ h: gather(h64, rows, dim), e: v, batch, c: 1, dim, scale, eps });
+        const col = reference.cosinePairedForward({ h: gather(h64, rows, dim), e: v, batch, c: 1, dim, scale, eps });
         return dot(rows.map((r) => dOut[r]!), col);
       }),
     };
@@ -293,7 +293,7 @@ function pairedOpts(cs: PairedCase) {
 }
 
 function checkPairedForward(cs: PairedCase, out: Float32Array, what: string): void {
-  expectClose(out, cs.fwd, { rtol: 1e-5, atol: cs.atol.out, label: `cosinePaired ${cs.name} ${what}`, cols: cs.c });
+  expectClose(out, cs.fwd, { rtol: 1e-5, atol: cs.atol.out, label: `cosinePairedForward ${cs.name} ${what}`, cols: cs.c });
 }
 
 function checkPairedBackward(cs: PairedCase, res: { dh: Float32Array; de: Float32Array }, want: { dh: ArrayLike<number>; de: ArrayLike<number> }, what: string): void {
@@ -326,9 +326,9 @@ function topkCase(seed: number, n: number, c: number, dim: number, k: number, sc
   for (const [to, from] of dup) e.copyWithin(to * dim, from * dim, (from + 1) * dim); // exact duplicate rows
   // x_0 = the duplicated row itself: the duplicates score highest for row 0 (ties at the top)
   if (dup.length > 0) x.set(e.subarray(dup[0]![1] * dim, (dup[0]![1] + 1) * dim), 0);
-  const all = reference.cosineSimilarity({ x, e, n, c, dim, scale });
+  const all = reference.cosineForward({ x, e, n, c, dim, scale });
   const kk = Math.min(k + 1, c);
-  const r = reference.cosineTopK({ x, e, n, c, dim, k: kk, scale });
+  const r = reference.cosineTopk({ x, e, n, c, dim, k: kk, scale });
   return {
     name: `n=${n} c=${c} dim=${dim} k=${k} scale=${scale}${dup.length ? ` duplicates ${JSON.stringify(dup)}` : ''}`,
     n, c, dim, k, scale, x, e, all, ref: { ...r, kk }, atol: outAtol(scale, dim),
@@ -349,7 +349,7 @@ const TOPK_CASES: TopKCase[] = [
 
 function checkTopK(cs: TopKCase, res: { indices: Int32Array; scores: Float32Array }, what: string): void {
   const { n, c, k, all, ref } = cs;
-  const label = `cosineTopK ${cs.name} ${what}`;
+  const label = `cosineTopk ${cs.name} ${what}`;
   expect(res.indices).toBeInstanceOf(Int32Array);
   expect(res.indices.length, `${label} indices length`).toBe(n * k);
   expect(res.scores.length, `${label} scores length`).toBe(n * k);
@@ -398,29 +398,29 @@ for (const cfg of kernelConfigSuite(backend)) {
   describe(`cosine kernels (${cfg.label})`, () => {
     beforeAll(() => applyConfig(backend, cfg));
 
-    it('cosineSimilarity matches the reference (allocated and guarded in-place outputs)', () => {
+    it('cosineForward matches the reference (allocated and guarded in-place outputs)', () => {
       for (const cs of SIM_CASES) {
-        const fresh = kernels.cosineSimilarity(simOpts(cs));
+        const fresh = kernels.cosineForward(simOpts(cs));
         expect(fresh).toBeInstanceOf(Float32Array);
         checkSimForward(cs, fresh, 'allocated');
         const out = guarded(cs.n * cs.c);
-        const res = kernels.cosineSimilarity({ ...simOpts(cs), out: out.view });
+        const res = kernels.cosineForward({ ...simOpts(cs), out: out.view });
         expect(res).toBe(out.view);
         out.check(`${cs.name} out`);
         expectSameBits(res, fresh, `${cs.name} out in place vs allocated`);
       }
     });
 
-    it('cosineSimilarityBackward matches the reference backward and finite differences', () => {
+    it('cosineBackward matches the reference backward and finite differences', () => {
       for (const cs of SIM_CASES) {
-        const out = kernels.cosineSimilarity(simOpts(cs));
+        const out = kernels.cosineForward(simOpts(cs));
         const args = { ...simOpts(cs), dOut: cs.dOut, out };
-        const fresh = kernels.cosineSimilarityBackward(args);
+        const fresh = kernels.cosineBackward(args);
         checkSimBackward(cs, fresh, cs.bwd, 'reference');
         if (cs.fd) checkSimBackward(cs, fresh, cs.fd, 'finite differences');
         const dx = guarded(cs.n * cs.dim);
         const de = guarded(cs.c * cs.dim);
-        const res = kernels.cosineSimilarityBackward({ ...args, dx: dx.view, de: de.view });
+        const res = kernels.cosineBackward({ ...args, dx: dx.view, de: de.view });
         expect(res.dx).toBe(dx.view);
         expect(res.de).toBe(de.view);
         dx.check(`${cs.name} dx`);
@@ -430,12 +430,12 @@ for (const cfg of kernelConfigSuite(backend)) {
       }
     });
 
-    it('cosinePaired matches the reference (allocated and guarded in-place outputs)', () => {
+    it('cosinePairedForward matches the reference (allocated and guarded in-place outputs)', () => {
       for (const cs of PAIRED_CASES) {
-        const fresh = kernels.cosinePaired(pairedOpts(cs));
+        const fresh = kernels.cosinePairedForward(pairedOpts(cs));
         checkPairedForward(cs, fresh, 'allocated');
         const out = guarded(cs.batch * cs.c);
-        const res = kernels.cosinePaired({ ...pairedOpts(cs), out: out.view });
+        const res = kernels.cosinePairedForward({ ...pairedOpts(cs), out: out.view });
         expect(res).toBe(out.view);
         out.check(`${cs.name} out`);
         expectSameBits(res, fresh, `${cs.name} out in place vs allocated`);
@@ -444,7 +444,7 @@ for (const cfg of kernelConfigSuite(backend)) {
 
     it('cosinePairedBackward matches the reference backward and finite differences', () => {
       for (const cs of PAIRED_CASES) {
-        const out = kernels.cosinePaired(pairedOpts(cs));
+        const out = kernels.cosinePairedForward(pairedOpts(cs));
         const args = { ...pairedOpts(cs), dOut: cs.dOut, out };
         const fresh = kernels.cosinePairedBackward(args);
         checkPairedBackward(cs, fresh, cs.bwd, 'reference');
@@ -461,13 +461,13 @@ for (const cfg of kernelConfigSuite(backend)) {
       }
     });
 
-    it('cosineTopK matches the reference (order, scores, ties → lower index)', () => {
+    it('cosineTopk matches the reference (order, scores, ties → lower index)', () => {
       for (const cs of TOPK_CASES) {
-        const fresh = kernels.cosineTopK(topkOpts(cs));
+        const fresh = kernels.cosineTopk(topkOpts(cs));
         checkTopK(cs, fresh, 'allocated');
         const scores = guarded(cs.n * cs.k);
         const indices = new Int32Array(cs.n * cs.k).fill(-1);
-        const res = kernels.cosineTopK({ ...topkOpts(cs), indices, scores: scores.view });
+        const res = kernels.cosineTopk({ ...topkOpts(cs), indices, scores: scores.view });
         expect(res.indices).toBe(indices);
         expect(res.scores).toBe(scores.view);
         scores.check(`${cs.name} scores`);
@@ -476,23 +476,23 @@ for (const cfg of kernelConfigSuite(backend)) {
       }
     });
 
-    it('cosineTopK agrees with cosineSimilarity (same scores, same order)', () => {
+    it('cosineTopk agrees with cosineForward (same scores, same order)', () => {
       for (const cs of TOPK_CASES.filter((t) => t.n * t.c <= 2e5)) {
-        const { indices, scores } = kernels.cosineTopK(topkOpts(cs));
-        const out = kernels.cosineSimilarity({ x: cs.x, e: cs.e, n: cs.n, c: cs.c, dim: cs.dim, scale: cs.scale });
+        const { indices, scores } = kernels.cosineTopk(topkOpts(cs));
+        const out = kernels.cosineForward({ x: cs.x, e: cs.e, n: cs.n, c: cs.c, dim: cs.dim, scale: cs.scale });
         for (let i = 0; i < cs.n; i++) {
           for (let r = 0; r < cs.k; r++) {
             const s = scores[i * cs.k + r]!;
             const o = out[i * cs.c + indices[i * cs.k + r]!]!;
-            if (!(Math.abs(s - o) <= 2 * cs.atol)) expect.fail(`${cs.name}: row ${i} position ${r}: topk score ${s}, cosineSimilarity ${o}`);
+            if (!(Math.abs(s - o) <= 2 * cs.atol)) expect.fail(`${cs.name}: row ${i} position ${r}: topk score ${s}, cosineForward ${o}`);
           }
         }
       }
     });
 
-    it('cosineTopK with scale = 0 ties every score → indices 0 … k−1', () => {
+    it('cosineTopk with scale = 0 ties every score → indices 0 … k−1', () => {
       const cs = TOPK_CASES[3]!; // c = 513
-      const res = kernels.cosineTopK({ ...topkOpts(cs), scale: 0 });
+      const res = kernels.cosineTopk({ ...topkOpts(cs), scale: 0 });
       for (let i = 0; i < cs.n; i++) {
         expect(Array.from(res.indices.subarray(i * cs.k, (i + 1) * cs.k)), `row ${i}`).toEqual(Array.from({ length: cs.k }, (_, r) => r));
         expect(Array.from(res.scores.subarray(i * cs.k, (i + 1) * cs.k)).every((s) => s === 0)).toBe(true);
@@ -501,20 +501,20 @@ for (const cfg of kernelConfigSuite(backend)) {
 
     it('the …Async forms give the same bits as the sync calls', async () => {
       for (const cs of [SIM_CASES[1]!, SIM_CASES[9]!, SIM_CASES[10]!]) {
-        const out = kernels.cosineSimilarity(simOpts(cs));
-        expectSameBits(await kernels.cosineSimilarityAsync(simOpts(cs)), out, `cosineSimilarityAsync ${cs.name}`);
+        const out = kernels.cosineForward(simOpts(cs));
+        expectSameBits(await kernels.cosineForwardAsync(simOpts(cs)), out, `cosineForwardAsync ${cs.name}`);
         const bwdArgs = { ...simOpts(cs), dOut: cs.dOut, out };
-        const sync = kernels.cosineSimilarityBackward(bwdArgs);
-        const viaAsync = await kernels.cosineSimilarityBackwardAsync(bwdArgs);
-        expectSameBits(viaAsync.dx, sync.dx, `cosineSimilarityBackwardAsync ${cs.name} dx`);
-        expectSameBits(viaAsync.de, sync.de, `cosineSimilarityBackwardAsync ${cs.name} de`);
+        const sync = kernels.cosineBackward(bwdArgs);
+        const viaAsync = await kernels.cosineBackwardAsync(bwdArgs);
+        expectSameBits(viaAsync.dx, sync.dx, `cosineBackwardAsync ${cs.name} dx`);
+        expectSameBits(viaAsync.de, sync.de, `cosineBackwardAsync ${cs.name} de`);
       }
       for (const cs of [PAIRED_CASES[1]!, PAIRED_CASES[3]!]) {
-        const out = kernels.cosinePaired(pairedOpts(cs));
+        const out = kernels.cosinePairedForward(pairedOpts(cs));
         const given = new Float32Array(out.length).fill(NaN);
-        const outAsync = await kernels.cosinePairedAsync({ ...pairedOpts(cs), out: given });
+        const outAsync = await kernels.cosinePairedForwardAsync({ ...pairedOpts(cs), out: given });
         expect(outAsync).toBe(given);
-        expectSameBits(outAsync, out, `cosinePairedAsync ${cs.name}`);
+        expectSameBits(outAsync, out, `cosinePairedForwardAsync ${cs.name}`);
         const bwdArgs = { ...pairedOpts(cs), dOut: cs.dOut, out };
         const sync = kernels.cosinePairedBackward(bwdArgs);
         const viaAsync = await kernels.cosinePairedBackwardAsync(bwdArgs);
@@ -522,15 +522,15 @@ for (const cfg of kernelConfigSuite(backend)) {
         expectSameBits(viaAsync.de, sync.de, `cosinePairedBackwardAsync ${cs.name} de`);
       }
       for (const cs of [TOPK_CASES[2]!, TOPK_CASES[5]!]) {
-        const sync = kernels.cosineTopK(topkOpts(cs));
-        const viaAsync = await kernels.cosineTopKAsync(topkOpts(cs));
+        const sync = kernels.cosineTopk(topkOpts(cs));
+        const viaAsync = await kernels.cosineTopkAsync(topkOpts(cs));
         expect(Array.from(viaAsync.indices)).toEqual(Array.from(sync.indices));
-        expectSameBits(viaAsync.scores, sync.scores, `cosineTopKAsync ${cs.name}`);
+        expectSameBits(viaAsync.scores, sync.scores, `cosineTopkAsync ${cs.name}`);
       }
       // concurrent calls agree with the sequential ones
       const picks = [SIM_CASES[2]!, SIM_CASES[4]!, SIM_CASES[10]!];
-      const concurrent = await Promise.all(picks.map((cs) => kernels.cosineSimilarityAsync(simOpts(cs))));
-      concurrent.forEach((o, t) => expectSameBits(o, kernels.cosineSimilarity(simOpts(picks[t]!)), `concurrent cosineSimilarityAsync #${t}`));
+      const concurrent = await Promise.all(picks.map((cs) => kernels.cosineForwardAsync(simOpts(cs))));
+      concurrent.forEach((o, t) => expectSameBits(o, kernels.cosineForward(simOpts(picks[t]!)), `concurrent cosineForwardAsync #${t}`));
     });
   });
 }
@@ -539,14 +539,14 @@ describe('cosine kernels: defaults', () => {
   it('scale = 1 and eps = 1e-8 by default (zero vectors give 0, never NaN)', () => {
     const x = Float32Array.of(3, 4, 0, 0);
     const e = Float32Array.of(1, 0, 0, 2);
-    const out = kernels.cosineSimilarity({ x, e, n: 2, c: 2, dim: 2 });
+    const out = kernels.cosineForward({ x, e, n: 2, c: 2, dim: 2 });
     expectClose(out, [0.6, 0.8, 0, 0], { rtol: 1e-6, atol: 1e-7, label: 'out' });
-    const { dx, de } = kernels.cosineSimilarityBackward({ dOut: Float32Array.of(1, 1, 1, 1), out, x, e, n: 2, c: 2, dim: 2 });
-    const want = reference.cosineSimilarityBackward({ dOut: [1, 1, 1, 1], out: reference.cosineSimilarity({ x, e, n: 2, c: 2, dim: 2 }), x, e, n: 2, c: 2, dim: 2 });
+    const { dx, de } = kernels.cosineBackward({ dOut: Float32Array.of(1, 1, 1, 1), out, x, e, n: 2, c: 2, dim: 2 });
+    const want = reference.cosineBackward({ dOut: [1, 1, 1, 1], out: reference.cosineForward({ x, e, n: 2, c: 2, dim: 2 }), x, e, n: 2, c: 2, dim: 2 });
     // row 1 of x is zero: dx_1 = 1e8 · (e_0/1 + e_1/2) = [1e8, 1e8]
     expectClose(dx, want.dx, { rtol: 1e-5, label: 'dx' });
     expectClose(de, want.de, { rtol: 1e-5, atol: 1e-6, label: 'de' });
-    const top = kernels.cosineTopK({ x, e, n: 2, c: 2, dim: 2, k: 1 });
+    const top = kernels.cosineTopk({ x, e, n: 2, c: 2, dim: 2, k: 1 });
     expect(Array.from(top.indices)).toEqual([1, 0]); // row 0: 0.8 at index 1; row 1: both 0 → the lower index
   });
 });

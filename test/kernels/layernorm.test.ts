@@ -1,4 +1,4 @@
-// test/kernels/layernorm.test.ts — kernels.layerNormForward / layerNormBackward against the
+// test/kernels/layernorm.test.ts — kernels.layernormForward / layernormBackward against the
 // float64 references (and the backward against finite differences of the reference forward),
 // for every SIMD level × {1, all} threads.
 //
@@ -43,10 +43,10 @@ function makeCase(seed: number, rows: number, dim: number, affine: boolean, eps?
   const weight = affine ? rng.normalF32(dim, 1, 0.5) : undefined;
   const bias = affine ? rng.normalF32(dim, 0, 0.5) : undefined;
   const dOut = rng.normalF32(rows * dim);
-  const fwd = reference.layerNormForward({ x, weight, bias, rows, dim, eps });
+  const fwd = reference.layernormForward({ x, weight, bias, rows, dim, eps });
   // The backward reference is fed the float64 mean/rstd: the kernel backward gets the float32
   // ones its own forward saved; the difference is inside the tolerance below.
-  const bwd = reference.layerNormBackward({ dOut, x, weight, mean: fwd.mean, rstd: fwd.rstd, rows, dim });
+  const bwd = reference.layernormBackward({ dOut, x, weight, mean: fwd.mean, rstd: fwd.rstd, rows, dim });
 
   const maxW = Math.max(1, weight ? maxAbs(weight) : 1);
   const maxRstd = maxAbs(fwd.rstd);
@@ -100,7 +100,7 @@ function forwardOpts(cs: LnCase) {
 function checkForward(cs: LnCase, res: { out: Float32Array; mean: Float32Array; rstd: Float32Array }): void {
   expectMatchesReference({ ...res }, cs.fwd, {
     atol: { out: cs.atol.out, mean: cs.atol.mean, rstd: cs.atol.rstd },
-    label: `layerNormForward ${cs.name}`,
+    label: `layernormForward ${cs.name}`,
   });
 }
 
@@ -112,7 +112,7 @@ function checkBackward(
 ): void {
   expectMatchesReference({ ...res }, { ...want }, {
     atol: { dx: cs.atol.dx, dWeight: cs.atol.dWeight, dBias: cs.atol.dBias },
-    label: `layerNormBackward ${cs.name} vs ${what}`,
+    label: `layernormBackward ${cs.name} vs ${what}`,
   });
 }
 
@@ -125,7 +125,7 @@ const FD = new Map(
     const w = cs.weight ? Float64Array.from(cs.weight) : new Float64Array(dim).fill(1);
     const b = cs.bias ? Float64Array.from(cs.bias) : new Float64Array(dim);
     const loss = (xx: Float64Array, ww: Float64Array, bb: Float64Array): number =>
-      dot(cs.dOut, reference.layerNormForward({ x: xx, weight: ww, bias: bb, rows, dim, eps }).out);
+      dot(cs.dOut, reference.layernormForward({ x: xx, weight: ww, bias: bb, rows, dim, eps }).out);
     return [cs, {
       dx: finiteDiffGrad((v) => loss(v, w, b), x),
       dWeight: finiteDiffGrad((v) => loss(x, v, b), w),
@@ -138,14 +138,14 @@ for (const cfg of kernelConfigSuite(backend)) {
   describe(`layerNorm kernels (${cfg.label})`, () => {
     beforeAll(() => applyConfig(backend, cfg));
 
-    it('layerNormForward matches the reference (allocated and guarded in-place outputs)', () => {
+    it('layernormForward matches the reference (allocated and guarded in-place outputs)', () => {
       for (const cs of CASES) {
-        const fresh = kernels.layerNormForward(forwardOpts(cs));
+        const fresh = kernels.layernormForward(forwardOpts(cs));
         checkForward(cs, fresh);
         const out = guarded(cs.rows * cs.dim);
         const mean = guarded(cs.rows);
         const rstd = guarded(cs.rows);
-        const res = kernels.layerNormForward({ ...forwardOpts(cs), out: out.view, mean: mean.view, rstd: rstd.view });
+        const res = kernels.layernormForward({ ...forwardOpts(cs), out: out.view, mean: mean.view, rstd: rstd.view });
         expect(res.out).toBe(out.view);
         expect(res.mean).toBe(mean.view);
         expect(res.rstd).toBe(rstd.view);
@@ -156,14 +156,14 @@ for (const cfg of kernelConfigSuite(backend)) {
       }
     });
 
-    it('layerNormBackward matches the reference backward and finite differences', () => {
+    it('layernormBackward matches the reference backward and finite differences', () => {
       for (const cs of CASES) {
-        const fwd = kernels.layerNormForward(forwardOpts(cs));
+        const fwd = kernels.layernormForward(forwardOpts(cs));
         const args = {
           dOut: cs.dOut, x: cs.x, mean: fwd.mean, rstd: fwd.rstd, rows: cs.rows, dim: cs.dim,
           ...(cs.weight ? { weight: cs.weight } : {}),
         };
-        const fresh = kernels.layerNormBackward(args);
+        const fresh = kernels.layernormBackward(args);
         checkBackward(cs, fresh, cs.bwd, 'reference');
         const fd = FD.get(cs);
         if (fd) checkBackward(cs, fresh, fd, 'finite differences');
@@ -171,7 +171,7 @@ for (const cfg of kernelConfigSuite(backend)) {
         const dx = guarded(cs.rows * cs.dim);
         const dWeight = guarded(cs.dim);
         const dBias = guarded(cs.dim);
-        const res = kernels.layerNormBackward({ ...args, dx: dx.view, dWeight: dWeight.view, dBias: dBias.view });
+        const res = kernels.layernormBackward({ ...args, dx: dx.view, dWeight: dWeight.view, dBias: dBias.view });
         expect(res.dx).toBe(dx.view);
         expect(res.dWeight).toBe(dWeight.view);
         expect(res.dBias).toBe(dBias.view);

@@ -31,7 +31,7 @@ function makeCase(seed: number, rows: number, cols: number, scale: number, offse
   const rng = makeRng(seed);
   const x = rng.normalF32(rows * cols, offset, scale);
   const dOut = rng.normalF32(rows * cols);
-  const out = reference.softmax({ x, rows, cols });
+  const out = reference.softmaxForward({ x, rows, cols });
   const bwdAtol = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
     let s = 0;
@@ -63,7 +63,7 @@ const FD_CASES = CASES.filter((cs) => cs.rows * cs.cols <= 300);
 const FD = new Map(
   FD_CASES.map((cs) => {
     const fd = finiteDiffGrad(
-      (x) => dot(cs.dOut, reference.softmax({ x, rows: cs.rows, cols: cs.cols })),
+      (x) => dot(cs.dOut, reference.softmaxForward({ x, rows: cs.rows, cols: cs.cols })),
       Float64Array.from(cs.x),
     );
     return [cs, fd] as const;
@@ -76,10 +76,10 @@ for (const cfg of kernelConfigSuite(backend)) {
 
     it('softmax matches the reference', () => {
       for (const cs of CASES) {
-        const fresh = kernels.softmax({ x: cs.x, rows: cs.rows, cols: cs.cols });
+        const fresh = kernels.softmaxForward({ x: cs.x, rows: cs.rows, cols: cs.cols });
         expectClose(fresh, cs.out, { atol: 1e-30, label: `softmax ${cs.name}`, cols: cs.cols });
         const out = guarded(cs.rows * cs.cols);
-        expect(kernels.softmax({ x: cs.x, rows: cs.rows, cols: cs.cols, out: out.view })).toBe(out.view);
+        expect(kernels.softmaxForward({ x: cs.x, rows: cs.rows, cols: cs.cols, out: out.view })).toBe(out.view);
         out.check(`softmax ${cs.name} out`);
         expectSameBits(out.view, fresh, `softmax ${cs.name} in place vs allocated`);
       }
@@ -87,7 +87,7 @@ for (const cfg of kernelConfigSuite(backend)) {
 
     it('softmaxBackward matches the reference backward and finite differences', () => {
       for (const cs of CASES) {
-        const out = kernels.softmax({ x: cs.x, rows: cs.rows, cols: cs.cols });
+        const out = kernels.softmaxForward({ x: cs.x, rows: cs.rows, cols: cs.cols });
         const args = { dOut: cs.dOut, out, rows: cs.rows, cols: cs.cols };
         const fresh = kernels.softmaxBackward(args);
         const label = `softmaxBackward ${cs.name}`;

@@ -23,19 +23,19 @@ function norm(a: ArrayLike<number>, off: number, dim: number): number {
   return Math.sqrt(s);
 }
 
-describe('reference.cosineSimilarity', () => {
+describe('reference.cosineForward', () => {
   it('computes scale · cos on a hand example', () => {
     // x0 = [3, 4] (norm 5), x1 = [1, 0]; e0 = [1, 0], e1 = [0, 2], e2 = [-1, -1]
-    const out = reference.cosineSimilarity({ x: [3, 4, 1, 0], e: [1, 0, 0, 2, -1, -1], n: 2, c: 3, dim: 2, scale: 2 });
+    const out = reference.cosineForward({ x: [3, 4, 1, 0], e: [1, 0, 0, 2, -1, -1], n: 2, c: 3, dim: 2, scale: 2 });
     const s2 = Math.SQRT1_2;
     expectClose(out, [2 * 0.6, 2 * 0.8, 2 * (-7 / 5) * s2, 2, 0, -2 * s2], { rtol: 1e-15, atol: 1e-15, label: 'out' });
   });
 
   it('divides by eps for vectors shorter than eps (zero vectors give 0, never NaN)', () => {
     // x0 = 0, x1 = [0.03, 0.04] (norm 0.05 < eps = 0.1): x1/eps = [0.3, 0.4]
-    const out = reference.cosineSimilarity({ x: [0, 0, 0.03, 0.04], e: [1, 0, 0, 1], n: 2, c: 2, dim: 2, eps: 0.1 });
+    const out = reference.cosineForward({ x: [0, 0, 0.03, 0.04], e: [1, 0, 0, 1], n: 2, c: 2, dim: 2, eps: 0.1 });
     expect(Array.from(out)).toEqual([0, 0, expect.closeTo(0.3, 15), expect.closeTo(0.4, 15)]);
-    const zeros = reference.cosineSimilarity({ x: [0, 0], e: [0, 0], n: 1, c: 1, dim: 2 });
+    const zeros = reference.cosineForward({ x: [0, 0], e: [0, 0], n: 1, c: 1, dim: 2 });
     expect(zeros[0]).toBe(0);
   });
 });
@@ -81,17 +81,17 @@ const SIM_CASES: SimCase[] = [
   },
 ];
 
-describe('reference.cosineSimilarityBackward', () => {
+describe('reference.cosineBackward', () => {
   for (const [s, cs] of SIM_CASES.entries()) {
     it(`matches finite differences of the forward (${cs.name})`, () => {
       const { n, c, dim, scale, eps, h } = cs;
       const x = makeInputs(500 + 10 * s, n, dim, cs.xRows);
       const e = makeInputs(501 + 10 * s, c, dim, cs.eRows);
       const dOut = normalF64(makeRng(502 + 10 * s), n * c);
-      const out = reference.cosineSimilarity({ x, e, n, c, dim, scale, eps });
-      const { dx, de } = reference.cosineSimilarityBackward({ dOut, out, x, e, n, c, dim, scale, eps });
+      const out = reference.cosineForward({ x, e, n, c, dim, scale, eps });
+      const { dx, de } = reference.cosineBackward({ dOut, out, x, e, n, c, dim, scale, eps });
       const loss = (xx: Float64Array, ee: Float64Array): number =>
-        dot(dOut, reference.cosineSimilarity({ x: xx, e: ee, n, c, dim, scale, eps }));
+        dot(dOut, reference.cosineForward({ x: xx, e: ee, n, c, dim, scale, eps }));
       // h = 2e-9: rounding error ≈ 1e-16·|loss| / h ≈ 1e-7 absolute → looser atol
       const tol = h < 1e-6 ? { rtol: 1e-6, atol: 1e-6 } : TOL;
       expectClose(dx, finiteDiffGrad((v) => loss(v, e), x, h), { ...tol, label: 'dx', cols: dim });
@@ -108,8 +108,8 @@ describe('reference.cosineSimilarityBackward', () => {
       const x = [1, 2, ...x1];
       const e = [3, -1, 0.5, 2];
       const dOut = [0.3, -0.7, 1.1, 0.4];
-      const out = reference.cosineSimilarity({ x, e, n, c, dim, scale, eps });
-      const { dx } = reference.cosineSimilarityBackward({ dOut, out, x, e, n, c, dim, scale, eps });
+      const out = reference.cosineForward({ x, e, n, c, dim, scale, eps });
+      const { dx } = reference.cosineBackward({ dOut, out, x, e, n, c, dim, scale, eps });
       const re = [1 / Math.hypot(3, -1), 1 / Math.hypot(0.5, 2)];
       const want = [0, 1].map((k) => (scale / eps) * (dOut[2]! * re[0]! * e[k]! + dOut[3]! * re[1]! * e[2 + k]!));
       expectClose(dx.subarray(2, 4), want, { rtol: 1e-14, label: `dx_1 (eps ${eps})` });
@@ -138,11 +138,11 @@ describe('reference.cosinePairedBackward', () => {
       const h = makeInputs(600 + 10 * s, batch * c, dim, cs.hRows);
       const e = makeInputs(601 + 10 * s, c, dim, cs.eRows);
       const dOut = normalF64(makeRng(602 + 10 * s), batch * c);
-      const out = reference.cosinePaired({ h, e, batch, c, dim, scale, eps });
+      const out = reference.cosinePairedForward({ h, e, batch, c, dim, scale, eps });
       // the forward by its definition, through the batched reference
       for (let b = 0; b < batch; b++) {
         for (let j = 0; j < c; j++) {
-          const one = reference.cosineSimilarity({
+          const one = reference.cosineForward({
             x: h.subarray((b * c + j) * dim, (b * c + j + 1) * dim), e: e.subarray(j * dim, (j + 1) * dim),
             n: 1, c: 1, dim, scale, eps,
           });
@@ -151,7 +151,7 @@ describe('reference.cosinePairedBackward', () => {
       }
       const grads = reference.cosinePairedBackward({ dOut, out, h, e, batch, c, dim, scale, eps });
       const loss = (hh: Float64Array, ee: Float64Array): number =>
-        dot(dOut, reference.cosinePaired({ h: hh, e: ee, batch, c, dim, scale, eps }));
+        dot(dOut, reference.cosinePairedForward({ h: hh, e: ee, batch, c, dim, scale, eps }));
       const tol = step < 1e-6 ? { rtol: 1e-6, atol: 1e-6 } : TOL;
       expectClose(grads.dh, finiteDiffGrad((v) => loss(v, e), h, step), { ...tol, label: 'dh', cols: dim });
       expectClose(grads.de, finiteDiffGrad((v) => loss(h, v), e, step), { ...tol, label: 'de', cols: dim });
@@ -159,7 +159,7 @@ describe('reference.cosinePairedBackward', () => {
   }
 });
 
-describe('reference.cosineTopK', () => {
+describe('reference.cosineTopk', () => {
   /** Brute force: every (score, index) pair, sorted by score desc then index asc. */
   function bruteForce(scores: Float64Array, n: number, c: number, k: number): { indices: number[]; scores: number[] } {
     const indices: number[] = [];
@@ -182,17 +182,17 @@ describe('reference.cosineTopK', () => {
     // x1 = [1,0]: cos 1 for rows 0 and 2, 0 for rows 1 and 4, −1 for row 3
     const e = [1, 0, 0, 1, 2, 0, -1, 0, 0, 4];
     const x = [1, 1, 1, 0];
-    const res = reference.cosineTopK({ x, e, n: 2, c: 5, dim: 2, k: 3 });
+    const res = reference.cosineTopk({ x, e, n: 2, c: 5, dim: 2, k: 3 });
     expect(Array.from(res.indices)).toEqual([0, 1, 2, 0, 2, 1]);
     expectClose(res.scores, [Math.SQRT1_2, Math.SQRT1_2, Math.SQRT1_2, 1, 1, 0], { rtol: 1e-15, label: 'scores' });
     // k = c: the whole order, the tied zeros (1, 4) ascending, then −1
-    const all = reference.cosineTopK({ x, e, n: 2, c: 5, dim: 2, k: 5 });
+    const all = reference.cosineTopk({ x, e, n: 2, c: 5, dim: 2, k: 5 });
     expect(Array.from(all.indices)).toEqual([0, 1, 2, 4, 3, 0, 2, 1, 4, 3]);
     // a negative scale reverses the order (ties still by the lower index)
-    const neg = reference.cosineTopK({ x, e, n: 2, c: 5, dim: 2, k: 2, scale: -1 });
+    const neg = reference.cosineTopk({ x, e, n: 2, c: 5, dim: 2, k: 2, scale: -1 });
     expect(Array.from(neg.indices)).toEqual([3, 0, 3, 1]);
     // scale = 0: every score ties → the first k indices
-    const flat = reference.cosineTopK({ x, e, n: 2, c: 5, dim: 2, k: 3, scale: 0 });
+    const flat = reference.cosineTopk({ x, e, n: 2, c: 5, dim: 2, k: 3, scale: 0 });
     expect(Array.from(flat.indices)).toEqual([0, 1, 2, 0, 1, 2]);
   });
 
@@ -209,8 +209,8 @@ describe('reference.cosineTopK', () => {
     }
     const x = normalF64(rng, n * dim);
     for (const scale of [1, -2]) {
-      const res = reference.cosineTopK({ x, e, n, c, dim, k, scale });
-      const all = reference.cosineSimilarity({ x, e, n, c, dim, scale });
+      const res = reference.cosineTopk({ x, e, n, c, dim, k, scale });
+      const all = reference.cosineForward({ x, e, n, c, dim, scale });
       // brute force on scores rounded to 12 digits, so that equal directions tie exactly
       const rounded = all.map((v) => Number(v.toPrecision(12)));
       const want = bruteForce(rounded, n, c, k);
@@ -225,7 +225,7 @@ describe('reference.cosineTopK', () => {
   });
 
   it('rejects k outside [1, c]', () => {
-    expect(() => reference.cosineTopK({ x: [1], e: [1, 2], n: 1, c: 2, dim: 1, k: 3 })).toThrow(RangeError);
-    expect(() => reference.cosineTopK({ x: [1], e: [1, 2], n: 1, c: 2, dim: 1, k: 0 })).toThrow(RangeError);
+    expect(() => reference.cosineTopk({ x: [1], e: [1, 2], n: 1, c: 2, dim: 1, k: 3 })).toThrow(RangeError);
+    expect(() => reference.cosineTopk({ x: [1], e: [1, 2], n: 1, c: 2, dim: 1, k: 0 })).toThrow(RangeError);
   });
 });

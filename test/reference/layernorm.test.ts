@@ -7,11 +7,11 @@ import { expectClose } from '../helpers/compare.js';
 import { dot, finiteDiffGrad } from '../helpers/finiteDiff.js';
 import { makeRng, normalF64 } from '../helpers/seed.js';
 
-describe('reference.layerNormForward', () => {
+describe('reference.layernormForward', () => {
   it('normalises a hand example with the biased variance', () => {
     // x = [1, 2, 3, 4]: mean 2.5, biased var 1.25
     const eps = 1e-5;
-    const { out, mean, rstd } = reference.layerNormForward({ x: [1, 2, 3, 4], rows: 1, dim: 4, eps });
+    const { out, mean, rstd } = reference.layernormForward({ x: [1, 2, 3, 4], rows: 1, dim: 4, eps });
     const s = 1 / Math.sqrt(1.25 + eps);
     expect(mean[0]).toBe(2.5);
     expect(rstd[0]).toBeCloseTo(s, 15);
@@ -19,7 +19,7 @@ describe('reference.layerNormForward', () => {
   });
 
   it('applies weight and bias per column', () => {
-    const { out } = reference.layerNormForward({
+    const { out } = reference.layernormForward({
       x: [0, 2, 5, 5], weight: [2, 3], bias: [10, 20], rows: 2, dim: 2, eps: 1e-5,
     });
     const s = 1 / Math.sqrt(1 + 1e-5);
@@ -27,7 +27,7 @@ describe('reference.layerNormForward', () => {
   });
 });
 
-describe('reference.layerNormBackward', () => {
+describe('reference.layernormBackward', () => {
   for (const [rows, dim, withAffine] of [[3, 7, true], [2, 1, true], [4, 5, false]] as const) {
     it(`matches finite differences (rows=${rows}, dim=${dim}, weight/bias ${withAffine ? 'given' : 'omitted'})`, () => {
       const rng = makeRng(300 + rows * 10 + dim);
@@ -36,11 +36,11 @@ describe('reference.layerNormBackward', () => {
       const weight = withAffine ? normalF64(rng, dim, 1, 0.5) : null;
       const bias = withAffine ? normalF64(rng, dim) : null;
       const dOut = normalF64(rng, rows * dim);
-      const fwd = reference.layerNormForward({ x, weight, bias, rows, dim, eps });
-      const grads = reference.layerNormBackward({ dOut, x, weight, mean: fwd.mean, rstd: fwd.rstd, rows, dim });
+      const fwd = reference.layernormForward({ x, weight, bias, rows, dim, eps });
+      const grads = reference.layernormBackward({ dOut, x, weight, mean: fwd.mean, rstd: fwd.rstd, rows, dim });
 
       const loss = (xx: Float64Array, w: Float64Array | null, b: Float64Array | null): number =>
-        dot(dOut, reference.layerNormForward({ x: xx, weight: w, bias: b, rows, dim, eps }).out);
+        dot(dOut, reference.layernormForward({ x: xx, weight: w, bias: b, rows, dim, eps }).out);
       const tol = { rtol: 1e-6, atol: 1e-8 };
       expectClose(grads.dx, finiteDiffGrad((xx) => loss(xx, weight, bias), x), { ...tol, label: 'dx' });
       if (weight && bias) {

@@ -7,17 +7,17 @@ import { expectClose } from '../helpers/compare.js';
 import { dot, finiteDiffGrad } from '../helpers/finiteDiff.js';
 import { makeRng, normalF64 } from '../helpers/seed.js';
 
-describe('reference.softmax', () => {
+describe('reference.softmaxForward', () => {
   it('matches a hand example and is shift-invariant (no overflow at large logits)', () => {
     const e = Math.E;
     const z = 1 + e + e * e;
-    expectClose(reference.softmax({ x: [0, 1, 2], rows: 1, cols: 3 }), [1 / z, e / z, (e * e) / z], {
-      rtol: 1e-15, label: 'softmax',
+    expectClose(reference.softmaxForward({ x: [0, 1, 2], rows: 1, cols: 3 }), [1 / z, e / z, (e * e) / z], {
+      rtol: 1e-15, label: 'softmaxForward',
     });
-    expectClose(reference.softmax({ x: [1000, 1001, 1002], rows: 1, cols: 3 }), [1 / z, e / z, (e * e) / z], {
+    expectClose(reference.softmaxForward({ x: [1000, 1001, 1002], rows: 1, cols: 3 }), [1 / z, e / z, (e * e) / z], {
       rtol: 1e-12, label: 'softmax shifted',
     });
-    expect(Array.from(reference.softmax({ x: [5], rows: 1, cols: 1 }))).toEqual([1]);
+    expect(Array.from(reference.softmaxForward({ x: [5], rows: 1, cols: 1 }))).toEqual([1]);
   });
 
   for (const [rows, cols] of [[3, 7], [2, 1], [1, 33]] as const) {
@@ -25,9 +25,9 @@ describe('reference.softmax', () => {
       const rng = makeRng(400 + rows * 100 + cols);
       const x = normalF64(rng, rows * cols, 0, 2);
       const dOut = normalF64(rng, rows * cols);
-      const out = reference.softmax({ x, rows, cols });
+      const out = reference.softmaxForward({ x, rows, cols });
       const dx = reference.softmaxBackward({ dOut, out, rows, cols });
-      const fd = finiteDiffGrad((xx) => dot(dOut, reference.softmax({ x: xx, rows, cols })), x);
+      const fd = finiteDiffGrad((xx) => dot(dOut, reference.softmaxForward({ x: xx, rows, cols })), x);
       expectClose(dx, fd, { rtol: 1e-6, atol: 1e-8, label: 'softmaxBackward' });
     });
   }
@@ -36,7 +36,7 @@ describe('reference.softmax', () => {
 describe('reference.softmaxCrossEntropy', () => {
   it('matches a hand example', () => {
     // one row [0, ln 3], target 1: lse = ln 4, loss = ln 4 − ln 3
-    const { loss, lse } = reference.softmaxCrossEntropyForward({
+    const { loss, lse } = reference.softmaxXentForward({
       logits: [0, Math.log(3)], targets: [1], rows: 1, cols: 2,
     });
     expect(lse[0]).toBeCloseTo(Math.log(4), 15);
@@ -45,7 +45,7 @@ describe('reference.softmaxCrossEntropy', () => {
 
   it('rejects out-of-range targets', () => {
     expect(() =>
-      reference.softmaxCrossEntropyForward({ logits: [0, 0], targets: [2], rows: 1, cols: 2 }),
+      reference.softmaxXentForward({ logits: [0, 0], targets: [2], rows: 1, cols: 2 }),
     ).toThrow(/targets\[0\]/);
   });
 
@@ -54,13 +54,13 @@ describe('reference.softmaxCrossEntropy', () => {
       const rng = makeRng(500 + rows * 100 + cols);
       const logits = normalF64(rng, rows * cols, 0, 3);
       const targets = Array.from({ length: rows }, () => rng.int(0, cols - 1));
-      const { lse } = reference.softmaxCrossEntropyForward({ logits, targets, rows, cols });
-      const dLogits = reference.softmaxCrossEntropyBackward({ logits, lse, targets, rows, cols, dLoss });
+      const { lse } = reference.softmaxXentForward({ logits, targets, rows, cols });
+      const dLogits = reference.softmaxXentBackward({ logits, lse, targets, rows, cols, dLoss });
       const fd = finiteDiffGrad(
-        (l) => dLoss * reference.softmaxCrossEntropyForward({ logits: l, targets, rows, cols }).loss,
+        (l) => dLoss * reference.softmaxXentForward({ logits: l, targets, rows, cols }).loss,
         logits,
       );
-      expectClose(dLogits, fd, { rtol: 1e-6, atol: 1e-8, label: 'softmaxCrossEntropyBackward' });
+      expectClose(dLogits, fd, { rtol: 1e-6, atol: 1e-8, label: 'softmaxXentBackward' });
     });
   }
 });

@@ -1,5 +1,6 @@
 // native/core/cpu/vec_math.h — internal header: branch-free, vectorisable scalar math shared by
-// the CPU kernels (exp_f and its helpers), included by cpu/ops.cc and cpu/attention.cc.
+// the CPU kernels (exp_f and its helpers), included by cpu/lanes.h (layernorm, gelu, softmax)
+// and cpu/attention.cc.
 //
 // Everything here is `inline` inside an ANONYMOUS namespace (within merclip::cpu), so every
 // translation unit that includes it gets its own internal copy, compiled with that file's flags.

@@ -1,4 +1,4 @@
-// test/kernels/crossEntropy.test.ts — kernels.softmaxCrossEntropyForward / Backward against the
+// test/kernels/softmaxXent.test.ts — kernels.softmaxXentForward / Backward against the
 // float64 references (and the backward against finite differences of the reference forward),
 // for every SIMD level × {1, all} threads.
 //
@@ -36,7 +36,7 @@ function makeCase(seed: number, rows: number, cols: number, scale: number, dLoss
   const rng = makeRng(seed);
   const logits = rng.normalF32(rows * cols, 0, scale);
   const targets = rng.intI32(rows, 0, cols - 1);
-  const { loss, lse } = reference.softmaxCrossEntropyForward({ logits, targets, rows, cols });
+  const { loss, lse } = reference.softmaxXentForward({ logits, targets, rows, cols });
   return {
     name: `rows=${rows} cols=${cols} scale=${scale} dLoss=${dLoss}`,
     rows, cols, dLoss, logits, targets, loss, lse,
@@ -59,7 +59,7 @@ const FD_CASES = CASES.filter((cs) => cs.rows * cs.cols <= 300);
 const FD = new Map(
   FD_CASES.map((cs) => {
     const fd = finiteDiffGrad(
-      (l) => cs.dLoss * reference.softmaxCrossEntropyForward({ logits: l, targets: cs.targets, rows: cs.rows, cols: cs.cols }).loss,
+      (l) => cs.dLoss * reference.softmaxXentForward({ logits: l, targets: cs.targets, rows: cs.rows, cols: cs.cols }).loss,
       Float64Array.from(cs.logits),
     );
     return [cs, fd] as const;
@@ -70,17 +70,17 @@ for (const cfg of kernelConfigSuite(backend)) {
   describe(`softmax cross-entropy kernels (${cfg.label})`, () => {
     beforeAll(() => applyConfig(backend, cfg));
 
-    it('softmaxCrossEntropyForward matches the reference (loss and lse)', () => {
+    it('softmaxXentForward matches the reference (loss and lse)', () => {
       for (const cs of CASES) {
         const args = { logits: cs.logits, targets: cs.targets, rows: cs.rows, cols: cs.cols };
-        const fresh = kernels.softmaxCrossEntropyForward(args);
+        const fresh = kernels.softmaxXentForward(args);
         expect(typeof fresh.loss).toBe('number');
         expectMatchesReference({ ...fresh }, { loss: cs.loss, lse: cs.lse }, {
           atol: { loss: cs.lossAtol, lse: cs.lseAtol },
-          label: `softmaxCrossEntropyForward ${cs.name}`,
+          label: `softmaxXentForward ${cs.name}`,
         });
         const lse = guarded(cs.rows);
-        const res = kernels.softmaxCrossEntropyForward({ ...args, lse: lse.view });
+        const res = kernels.softmaxXentForward({ ...args, lse: lse.view });
         expect(res.lse).toBe(lse.view);
         lse.check(`lse ${cs.name}`);
         expect(res.loss).toBe(fresh.loss);
@@ -88,29 +88,29 @@ for (const cfg of kernelConfigSuite(backend)) {
       }
     });
 
-    it('softmaxCrossEntropyBackward matches the reference backward and finite differences', () => {
+    it('softmaxXentBackward matches the reference backward and finite differences', () => {
       for (const cs of CASES) {
-        const { lse } = kernels.softmaxCrossEntropyForward({ logits: cs.logits, targets: cs.targets, rows: cs.rows, cols: cs.cols });
+        const { lse } = kernels.softmaxXentForward({ logits: cs.logits, targets: cs.targets, rows: cs.rows, cols: cs.cols });
         const args = { logits: cs.logits, lse, targets: cs.targets, rows: cs.rows, cols: cs.cols, dLoss: cs.dLoss };
-        const label = `softmaxCrossEntropyBackward ${cs.name}`;
-        const want = reference.softmaxCrossEntropyBackward(args); // fed the kernel's float32 lse
-        const fresh = kernels.softmaxCrossEntropyBackward(args);
+        const label = `softmaxXentBackward ${cs.name}`;
+        const want = reference.softmaxXentBackward(args); // fed the kernel's float32 lse
+        const fresh = kernels.softmaxXentBackward(args);
         expectClose(fresh, want, { atol: cs.gradAtol, label, cols: cs.cols });
         const fd = FD.get(cs);
         // vs finite differences the float32 lse adds ≈ u·|lse| relative error to every p
         if (fd) expectClose(fresh, fd, { atol: cs.gradAtol * (1 + maxAbs(cs.lse)), label: `${label} vs finite differences`, cols: cs.cols });
         const dLogits = guarded(cs.rows * cs.cols);
-        expect(kernels.softmaxCrossEntropyBackward({ ...args, dLogits: dLogits.view })).toBe(dLogits.view);
+        expect(kernels.softmaxXentBackward({ ...args, dLogits: dLogits.view })).toBe(dLogits.view);
         dLogits.check(`${label} dLogits`);
         expectSameBits(dLogits.view, fresh, `${label} in place vs allocated`);
       }
     });
 
-    it('softmaxCrossEntropyBackward defaults dLoss to 1', () => {
+    it('softmaxXentBackward defaults dLoss to 1', () => {
       const cs = CASES[1]!;
-      const { lse } = kernels.softmaxCrossEntropyForward({ logits: cs.logits, targets: cs.targets, rows: cs.rows, cols: cs.cols });
+      const { lse } = kernels.softmaxXentForward({ logits: cs.logits, targets: cs.targets, rows: cs.rows, cols: cs.cols });
       const base = { logits: cs.logits, lse, targets: cs.targets, rows: cs.rows, cols: cs.cols };
-      expectSameBits(kernels.softmaxCrossEntropyBackward(base), kernels.softmaxCrossEntropyBackward({ ...base, dLoss: 1 }), 'dLoss default');
+      expectSameBits(kernels.softmaxXentBackward(base), kernels.softmaxXentBackward({ ...base, dLoss: 1 }), 'dLoss default');
     });
   });
 }
