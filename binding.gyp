@@ -32,13 +32,19 @@
     {
       "target_name": "merclip_avx512",
       "type": "static_library",
+      "cflags!": ["-march=native", "-mtune=native"],
       "conditions": [
         ["merclip_x86==1", {
           "sources": [
             "native/core/cpu/gemm_avx512.cc",
             "native/core/cpu/machine_avx512.cc",
             "native/core/cpu/cosine_avx512.cc",
-            "native/core/cpu/attention_avx512.cc"
+            "native/core/cpu/attention_avx512.cc",
+            "native/core/cpu/layernorm_avx512.cc",
+            "native/core/cpu/gelu_avx512.cc",
+            "native/core/cpu/softmax_avx512.cc",
+            "native/core/cpu/adamw_avx512.cc",
+            "native/core/cpu/reduce_avx512.cc"
           ],
           "cflags": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mavx2", "-Wno-uninitialized"]
         }]
@@ -47,11 +53,17 @@
     {
       "target_name": "merclip_avx2",
       "type": "static_library",
+      "cflags!": ["-march=native", "-mtune=native"],
       "conditions": [
         ["merclip_x86==1", {
           "sources": [
             "native/core/cpu/gemm_avx2.cc",
-            "native/core/cpu/machine_avx2.cc"
+            "native/core/cpu/machine_avx2.cc",
+            "native/core/cpu/layernorm_avx2.cc",
+            "native/core/cpu/gelu_avx2.cc",
+            "native/core/cpu/softmax_avx2.cc",
+            "native/core/cpu/adamw_avx2.cc",
+            "native/core/cpu/reduce_avx2.cc"
           ],
           "cflags": ["-mavx2", "-mfma"]
         }]

@@ -1,5 +1,5 @@
 // native/core/tests/test_adamw.cc — merclip::cpu fused AdamW vs merclip::ref at every SIMD level,
-// sqrt_f (cpu/adamw.cc) vs std::sqrt (relative error < 1.2e-7), and the invalid-step error.
+// sqrt_f (cpu/adamw_kernels.h) vs std::sqrt (relative error < 1.2e-7), and the invalid-step error.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -95,9 +95,9 @@ void test_errors() {
 }  // namespace
 
 int main() {
-  test_sqrt_approx();
   test_errors();
   at_every_level([](const char* lvl) {
+    test_sqrt_approx();  // the copy of cpu/adamw_kernels.h this level runs
     test_adamw(lvl);
   });
   return merclip_test::finish("test_adamw");

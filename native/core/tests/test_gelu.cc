@@ -1,6 +1,7 @@
 // native/core/tests/test_gelu.cc — merclip::cpu GELU family vs merclip::ref (every
 // approximation, in place and not), the ref backward vs central finite differences, thread-count
-// independence, and the branch-free erf GELU of cpu/gelu.cc vs double erfc/exp over a dense sweep
+// independence, and the branch-free erf GELU of cpu/gelu_kernels.h vs double erfc/exp over a dense
+// sweep at every SIMD level
 // (the scalar hook and the vectorised forward/backward, plus ±0, ±inf and NaN).
 //
 // cpu vs ref on seeded random shapes (rows/cols/dim from {1, 7, 33, 64, 100, 768, 1027} plus
@@ -53,7 +54,7 @@ double gelu_d(double x, GeluApprox a) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// erf GELU accuracy: the branch-free erfc in cpu/ops.cc (no libm in the loop) vs float64.
+// erf GELU accuracy: the branch-free erfc of cpu/gelu_kernels.h (no libm in the loop) vs float64.
 // Points: every x = k·1e-4 in [−14, 14] (gelu underflows below −13.2, Φ rounds to 1 above
 // 5.4) and every 509th float bit pattern of either sign (tiny, subnormal and huge values).
 // Criterion: |got − want| <= 1e-5·|want| + floor, with floor = FLT_MIN for gelu and 1e-7 for
@@ -256,10 +257,10 @@ void test_finite_differences() {
 }  // namespace
 
 int main() {
-  test_gelu_erf_approx();
   test_finite_differences();
-  test_thread_independence();
   at_every_level([](const char* lvl) {
+    test_thread_independence();
+    test_gelu_erf_approx();  // the copy of cpu/gelu_kernels.h this level runs
     test_gelu(lvl);
   });
   return merclip_test::finish("test_gelu");

@@ -184,8 +184,8 @@ void test_finite_differences() {
 
 int main() {
   test_finite_differences();
-  test_thread_independence();
   at_every_level([](const char* lvl) {
+    test_thread_independence();
     test_layernorm(lvl);
   });
   return merclip_test::finish("test_layernorm");

@@ -56,7 +56,9 @@ void test_sum_squares() {
 }  // namespace
 
 int main() {
-  test_add_scaled();
-  test_sum_squares();
+  at_every_level([](const char*) {
+    test_add_scaled();
+    test_sum_squares();
+  });
   return merclip_test::finish("test_reduce");
 }
