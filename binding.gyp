@@ -51,7 +51,8 @@
         ["merclip_x86==1", {
           "sources": [
             "native/core/cpu/gemm_avx2.cc",
-            "native/core/cpu/machine_avx2.cc"
+            "native/core/cpu/machine_avx2.cc",
+            "native/core/cpu/attention_avx2.cc"
           ],
           "cflags": ["-mavx2", "-mfma"]
         }]

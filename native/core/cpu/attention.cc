@@ -100,6 +100,21 @@ void attention_bwd_scores_avx512(float* P, float* dS, const float* q, int64_t ld
 void attention_bwd_nn_acc_avx512(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
                                  const float* B, int64_t ldb, int64_t rows, int64_t nc,
                                  int64_t dh);
+// attention_avx2.cc: the same four kernels in ymm registers (contracts above; used when
+// simd_level() is avx2).
+void attention_transpose_tile_avx2(float* Bt, const float* X, int64_t ldx, int64_t nk,
+                                   int64_t dh);
+void attention_fwd_tile_step_avx2(float* s, float* m, float* l, float* acc, const float* qs,
+                                  const float* kt, const float* v, int64_t ldv, int64_t nr,
+                                  int64_t nk, int64_t diag, int64_t dh, const float* pf0,
+                                  int64_t ld0, const float* pf1, int64_t ld1, int64_t npf);
+void attention_bwd_scores_avx2(float* P, float* dS, const float* q, int64_t ldq, const float* g,
+                               int64_t ldg, const float* kt, const float* vt, const float* L,
+                               const float* D, int64_t nr, int64_t nk, int64_t diag, int64_t dh,
+                               float scale);
+void attention_bwd_nn_acc_avx2(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
+                               const float* B, int64_t ldb, int64_t rows, int64_t nc,
+                               int64_t dh);
 }  // namespace detail
 
 namespace {
@@ -157,6 +172,12 @@ inline void transpose_tile(float* __restrict Bt, const float* __restrict X, int6
 #ifdef MERCLIP_HAVE_AVX512
   if (simd_level() == SimdLevel::avx512) {
     detail::attention_transpose_tile_avx512(Bt, X, ldx, nk, dh);
+    return;
+  }
+#endif
+#ifdef MERCLIP_HAVE_AVX2
+  if (simd_level() == SimdLevel::avx2) {
+    detail::attention_transpose_tile_avx2(Bt, X, ldx, nk, dh);
     return;
   }
 #endif
@@ -291,6 +312,13 @@ void fwd_tile(float* m, float* l, float* acc, const Views& w, int64_t i0, int64_
       // (the prefetches are spread over the step's inner loop there)
       detail::attention_fwd_tile_step_avx512(s, m, l, acc, qs, kt, vc, dh, nr, nk, diag, dh, kn,
                                              ldk, vn, ldv, npf);
+      continue;
+    }
+#endif
+#ifdef MERCLIP_HAVE_AVX2
+    if (simd_level() == SimdLevel::avx2) {
+      detail::attention_fwd_tile_step_avx2(s, m, l, acc, qs, kt, vc, dh, nr, nk, diag, dh, kn,
+                                           ldk, vn, ldv, npf);
       continue;
     }
 #endif
@@ -517,6 +545,18 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
           detail::attention_bwd_nn_acc_avx512(dqb + i0 * dh, dh, dP, kBK, 1, kb + j0 * dh, dh, nr,
                                               nk, dh);
           detail::attention_bwd_nn_acc_avx512(dKt, dh, dP, 1, kBK, qb + i0 * dh, dh, nk, nr, dh);
+          continue;
+        }
+#endif
+#ifdef MERCLIP_HAVE_AVX2
+        if (simd_level() == SimdLevel::avx2) {  // the same, ymm kernels
+          detail::attention_bwd_scores_avx2(P, dP, qb + i0 * dh, dh, gb + i0 * dh, dh, ktr, vtr,
+                                            lb + i0, Dv + i0, nr, nk, p.causal ? i0 - j0 : nk,
+                                            dh, scale);
+          detail::attention_bwd_nn_acc_avx2(dVt, dh, P, 1, kBK, gb + i0 * dh, dh, nk, nr, dh);
+          detail::attention_bwd_nn_acc_avx2(dqb + i0 * dh, dh, dP, kBK, 1, kb + j0 * dh, dh, nr,
+                                            nk, dh);
+          detail::attention_bwd_nn_acc_avx2(dKt, dh, dP, 1, kBK, qb + i0 * dh, dh, nk, nr, dh);
           continue;
         }
 #endif
