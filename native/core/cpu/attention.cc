@@ -15,9 +15,14 @@
 // online-softmax update, acc += P v) is fwd_tile_step in cpu/attention_tiles.h: register-tiled
 // loops over fixed-width float lanes that GCC vectorises at -O3, with the row max and sum taken
 // over 16 partial lanes and reduced in a fixed order (an in-order float reduction would not
-// vectorise). When simd_level() is avx512 the step runs from attention_avx512.cc instead: a
-// hand-written kernel that keeps 4 rows × 64 scores in zmm registers from the score GEMM through
-// the mask, max, exp and sum, then does α·acc + P v on the same rows. The backward's tile GEMMs
+// vectorise) — the scalar level's path. When simd_level() is avx512 the step runs from
+// attention_avx512.cc instead: a hand-written kernel that keeps 4 rows × 64 scores in zmm
+// registers from the score GEMM through the mask, max, exp and sum, then does α·acc + P v on the
+// same rows; when it is avx2, from attention_avx2.cc (-mavx2 -mfma only): 6-row × 16-key ymm
+// micro-tiles, the scores of a 6-row block through mask / max / exp / sum from an L1 tile
+// (16 ymm cannot hold a 64-key row block), then α·acc + P v in 6 × 16 register tiles. So every
+// level's hot loops are hand-written for that level: the native build's -march=native never
+// decides what the avx2 level runs. The backward's tile GEMMs
 // (gemm_nt / gemm_nn_acc, also in cpu/attention_tiles.h: 4 rows × 64 lanes, A broadcast with
 // any strides so Pᵀ / dSᵀ products need no transposed copy) are its generic path; with AVX-512
 // the backward runs a fused score step from attention_avx512.cc instead (S, P, dP, dS per
@@ -27,7 +32,8 @@
 // every tile is read from memory once).
 // Levels may differ in rounding (FMA or not, exp polynomial evaluation); threads never do. exp is
 // exp_f (cpu/vec_math.h, shared with cpu/ops.cc: a branch-free Cephes expf, relative error
-// < 2e-7) or its AVX-512 twin (same reduction and polynomial, 2^n by scalef), so no libm call
+// < 2e-7) or its AVX-512 / AVX2 twins (same reduction and polynomial; 2^n by scalef, or built in
+// the exponent field), so no libm call
 // sits in a hot loop (one std::log per query row).
 // Optimisation verdicts (forward, 2-core Zen 4, A/B in one process, medians):
 // - softmax with lane-wise max / sum instead of scalar in-order loops: long 1024 54 → 64 % of
@@ -48,7 +54,8 @@
 //   exp loops) plus an AVX-512 C += op(A)·B with row blocks sized to the head dim (4 rows × 64
 //   lanes, 8 × 32, 16 × 16, masked head-dim tail instead of scalar columns): backward
 //   encoder 375 / 500 1.66× / 1.54×, long 1024 1.53×, CLIP causal 1.27×, decoder 1.09×,
-//   head dim 6 4.4×; kept. AVX2 / portable levels keep the generic path below. `npm run bench
+//   head dim 6 4.4×; kept. The avx2 level runs attention_avx2.cc's twins (same contracts, ymm
+//   registers); only the scalar level keeps the generic path below. `npm run bench
 //   -- attention` back to back (bwd ms): encoder 375 204 → 123, 500 310 → 224, long 449 → 273,
 //   CLIP causal 12.5 → 8.8, decoder 375 19.0 → 8.9, head dim 6 66.7 → 14.8.
 //   Tried, no gain (dropped): 6-row blocks (24 accumulators) in the nn kernel at head dim 64;
@@ -147,9 +154,10 @@ struct KtCache {
 thread_local KtCache t_kt;
 
 // ---------------------------------------------------------------------------------------------
-// Small register-tiled GEMMs of the backward's generic path (AVX2 / portable levels): the loops
-// live in cpu/attention_tiles.h (this file's own copy, built with its flags); with AVX-512 the
-// backward runs attention_avx512.cc's fused score step and nn kernel instead.
+// Small register-tiled GEMMs of the backward's generic path (scalar level): the loops
+// live in cpu/attention_tiles.h (this file's own copy, built with its flags); with AVX-512 /
+// AVX2 the backward runs attention_avx512.cc's / attention_avx2.cc's fused score step and nn
+// kernel instead.
 static_assert(kBK == kTileN, "attention_tiles.h's lane width must match kBK");
 
 // C [rows, kBK] (row stride ldc) = A [rows, dh] · Btᵀ, Bt [dh, kBK].

@@ -135,8 +135,8 @@ struct Prefetch {
       c[r_][0] = _mm256_setzero_ps();                                          \
       c[r_][1] = _mm256_setzero_ps();                                          \
     }                                                                          \
-    for (int64_t d_ = 0; d_ < (nd); ++d_) {                                    \
-      PF;                                                                      \
+    PF;                                                                        \
+    _Pragma("GCC unroll 4") for (int64_t d_ = 0; d_ < (nd); ++d_) {            \
       const float* b_ = (B) + d_ * kT + (c0);                                  \
       const __m256 b0_ = _mm256_loadu_ps(b_), b1_ = _mm256_loadu_ps(b_ + 8);   \
       _Pragma("GCC unroll 8") for (int r_ = 0; r_ < R; ++r_) {                 \
@@ -162,6 +162,7 @@ inline void nn_tile(float* C, int64_t ldc, const float* A, int64_t ars, int64_t 
       if (SCALE) o[r][i] = _mm256_mul_ps(_mm256_set1_ps(alpha[r]), o[r][i]);
     }
   }
+  #pragma GCC unroll 2
   for (int64_t c = 0; c < nc; ++c) {
     const float* br = B + c * ldb;
     __m256 b[NW];
@@ -236,34 +237,43 @@ inline void fwd_rows(float* P, float* m, float* l, float* acc, const float* qs, 
   kn = kn > nk ? nk : kn;
   if (kn <= 0) return;  // no row of the block sees a key of this tile: nothing changes
   const int64_t nch = (kn + 15) / 16;
+  // Score micro-tiles, masked (−inf past each row's limit) as they are stored; the row max and
+  // the NaN flag accumulate lane-wise in small arrays (the 16 registers hold the micro-tile).
+  const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  alignas(32) float mvs[R][8];
+  int nanbits[R];
+  int64_t lims[R];
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    _mm256_store_ps(mvs[r], ninf);
+    nanbits[r] = 0;
+    int64_t lim = r0 + r + diag + 1;
+    lims[r] = lim < 0 ? 0 : (lim > nk ? nk : lim);
+  }
   for (int64_t ch = 0; ch < nch; ++ch) {
     __m256 c[R][2];
     MERCLIP_AVX2_NT_TILE(c, qs, dh, kt, dh, 16 * ch, pf->some());
     #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      _mm256_storeu_ps(P + r * kT + 16 * ch, c[r][0]);
-      _mm256_storeu_ps(P + r * kT + 16 * ch + 8, c[r][1]);
+      const __m256 x0 = _mm256_blendv_ps(ninf, c[r][0],
+                                         _mm256_castsi256_ps(lanes_below(lims[r] - 16 * ch)));
+      const __m256 x1 = _mm256_blendv_ps(ninf, c[r][1],
+                                         _mm256_castsi256_ps(lanes_below(lims[r] - 16 * ch - 8)));
+      _mm256_storeu_ps(P + r * kT + 16 * ch, x0);
+      _mm256_storeu_ps(P + r * kT + 16 * ch + 8, x1);
+      _mm256_store_ps(mvs[r], _mm256_max_ps(_mm256_load_ps(mvs[r]), _mm256_max_ps(x0, x1)));
+      nanbits[r] |= _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(x0, x0, _CMP_UNORD_Q),
+                                                    _mm256_cmp_ps(x1, x1, _CMP_UNORD_Q)));
     }
   }
   const int64_t nv = 2 * nch;  // score vectors per row
-  const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   float alpha[R];
   for (int r = 0; r < R; ++r) {
-    int64_t lim = r0 + r + diag + 1;
-    lim = lim < 0 ? 0 : (lim > nk ? nk : lim);
     float* pr = P + r * kT;
-    __m256 mv = ninf, nan = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nv; ++i) {
-      const __m256 x = _mm256_blendv_ps(ninf, _mm256_loadu_ps(pr + 8 * i),
-                                        _mm256_castsi256_ps(lanes_below(lim - 8 * i)));
-      _mm256_storeu_ps(pr + 8 * i, x);
-      mv = _mm256_max_ps(mv, x);
-      nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-    }
-    const float tmx = hmax8(mv);
+    const float tmx = hmax8(_mm256_load_ps(mvs[r]));
     const float mold = m[r];
     const float mx = mold > tmx ? mold : tmx;
-    const bool nan_row = _mm256_movemask_ps(nan) != 0 || mold != mold;
+    const bool nan_row = nanbits[r] != 0 || mold != mold;
     if (nan_row || mx == -std::numeric_limits<float>::infinity()) {  // NaN row / nothing seen yet
       for (int64_t i = 0; i < nv; ++i) _mm256_storeu_ps(pr + 8 * i, _mm256_setzero_ps());
       // acc is still 0 (alpha 1), or the row is NaN for good: alpha NaN makes acc NaN
@@ -373,7 +383,7 @@ void attention_fwd_tile_step_avx2(float* s, float* m, float* l, float* acc, cons
   pf.at = 0;
   pf.lines[0] = pf0 ? npf * pf.row_lines : 0;
   pf.lines[1] = pf1 ? npf * pf.row_lines : 0;
-  const int64_t iters = (nr + kRB - 1) / kRB * ((nk + 15) / 16) * dh;
+  const int64_t iters = (nr + kRB - 1) / kRB * ((nk + 15) / 16);  // score chunks
   pf.per_iter = (pf.lines[0] + pf.lines[1] + iters - 1) / (iters > 0 ? iters : 1);
   int64_t r = 0;
   for (; r + kRB <= nr; r += kRB)
