@@ -63,7 +63,8 @@
             "native/core/cpu/gelu_avx2.cc",
             "native/core/cpu/softmax_avx2.cc",
             "native/core/cpu/adamw_avx2.cc",
-            "native/core/cpu/reduce_avx2.cc"
+            "native/core/cpu/reduce_avx2.cc",
+            "native/core/cpu/attention_avx2.cc"
           ],
           "cflags": ["-mavx2", "-mfma"]
         }]

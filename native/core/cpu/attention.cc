@@ -15,9 +15,14 @@
 // online-softmax update, acc += P v) is fwd_tile_step in cpu/attention_tiles.h: register-tiled
 // loops over fixed-width float lanes that GCC vectorises at -O3, with the row max and sum taken
 // over 16 partial lanes and reduced in a fixed order (an in-order float reduction would not
-// vectorise). When simd_level() is avx512 the step runs from attention_avx512.cc instead: a
-// hand-written kernel that keeps 4 rows × 64 scores in zmm registers from the score GEMM through
-// the mask, max, exp and sum, then does α·acc + P v on the same rows. The backward's tile GEMMs
+// vectorise) — the scalar level's path. When simd_level() is avx512 the step runs from
+// attention_avx512.cc instead: a hand-written kernel that keeps 4 rows × 64 scores in zmm
+// registers from the score GEMM through the mask, max, exp and sum, then does α·acc + P v on the
+// same rows; when it is avx2, from attention_avx2.cc (-mavx2 -mfma only): 6-row × 16-key ymm
+// micro-tiles, the scores of a 6-row block through mask / max / exp / sum from an L1 tile
+// (16 ymm cannot hold a 64-key row block), then α·acc + P v in 6 × 16 register tiles. So every
+// level's hot loops are hand-written for that level: the native build's -march=native never
+// decides what the avx2 level runs. The backward's tile GEMMs
 // (gemm_nt / gemm_nn_acc, also in cpu/attention_tiles.h: 4 rows × 64 lanes, A broadcast with
 // any strides so Pᵀ / dSᵀ products need no transposed copy) are its generic path; with AVX-512
 // the backward runs a fused score step from attention_avx512.cc instead (S, P, dP, dS per
@@ -27,7 +32,8 @@
 // every tile is read from memory once).
 // Levels may differ in rounding (FMA or not, exp polynomial evaluation); threads never do. exp is
 // exp_f (cpu/vec_math.h, shared with cpu/ops.cc: a branch-free Cephes expf, relative error
-// < 2e-7) or its AVX-512 twin (same reduction and polynomial, 2^n by scalef), so no libm call
+// < 2e-7) or its AVX-512 / AVX2 twins (same reduction and polynomial; 2^n by scalef, or built in
+// the exponent field), so no libm call
 // sits in a hot loop (one std::log per query row).
 // Optimisation verdicts (forward, 2-core Zen 4, A/B in one process, medians):
 // - softmax with lane-wise max / sum instead of scalar in-order loops: long 1024 54 → 64 % of
@@ -48,7 +54,8 @@
 //   exp loops) plus an AVX-512 C += op(A)·B with row blocks sized to the head dim (4 rows × 64
 //   lanes, 8 × 32, 16 × 16, masked head-dim tail instead of scalar columns): backward
 //   encoder 375 / 500 1.66× / 1.54×, long 1024 1.53×, CLIP causal 1.27×, decoder 1.09×,
-//   head dim 6 4.4×; kept. AVX2 / portable levels keep the generic path below. `npm run bench
+//   head dim 6 4.4×; kept. The avx2 level runs attention_avx2.cc's twins (same contracts, ymm
+//   registers); only the scalar level keeps the generic path below. `npm run bench
 //   -- attention` back to back (bwd ms): encoder 375 204 → 123, 500 310 → 224, long 449 → 273,
 //   CLIP causal 12.5 → 8.8, decoder 375 19.0 → 8.9, head dim 6 66.7 → 14.8.
 //   Tried, no gain (dropped): 6-row blocks (24 accumulators) in the nn kernel at head dim 64;
@@ -100,6 +107,21 @@ void attention_bwd_scores_avx512(float* P, float* dS, const float* q, int64_t ld
 void attention_bwd_nn_acc_avx512(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
                                  const float* B, int64_t ldb, int64_t rows, int64_t nc,
                                  int64_t dh);
+// attention_avx2.cc: the same four kernels in ymm registers (contracts above; used when
+// simd_level() is avx2).
+void attention_transpose_tile_avx2(float* Bt, const float* X, int64_t ldx, int64_t nk,
+                                   int64_t dh);
+void attention_fwd_tile_step_avx2(float* s, float* m, float* l, float* acc, const float* qs,
+                                  const float* kt, const float* v, int64_t ldv, int64_t nr,
+                                  int64_t nk, int64_t diag, int64_t dh, const float* pf0,
+                                  int64_t ld0, const float* pf1, int64_t ld1, int64_t npf);
+void attention_bwd_scores_avx2(float* P, float* dS, const float* q, int64_t ldq, const float* g,
+                               int64_t ldg, const float* kt, const float* vt, const float* L,
+                               const float* D, int64_t nr, int64_t nk, int64_t diag, int64_t dh,
+                               float scale);
+void attention_bwd_nn_acc_avx2(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
+                               const float* B, int64_t ldb, int64_t rows, int64_t nc,
+                               int64_t dh);
 }  // namespace detail
 
 namespace {
@@ -132,9 +154,10 @@ struct KtCache {
 thread_local KtCache t_kt;
 
 // ---------------------------------------------------------------------------------------------
-// Small register-tiled GEMMs of the backward's generic path (AVX2 / portable levels): the loops
-// live in cpu/attention_tiles.h (this file's own copy, built with its flags); with AVX-512 the
-// backward runs attention_avx512.cc's fused score step and nn kernel instead.
+// Small register-tiled GEMMs of the backward's generic path (scalar level): the loops
+// live in cpu/attention_tiles.h (this file's own copy, built with its flags); with AVX-512 /
+// AVX2 the backward runs attention_avx512.cc's / attention_avx2.cc's fused score step and nn
+// kernel instead.
 static_assert(kBK == kTileN, "attention_tiles.h's lane width must match kBK");
 
 // C [rows, kBK] (row stride ldc) = A [rows, dh] · Btᵀ, Bt [dh, kBK].
@@ -157,6 +180,12 @@ inline void transpose_tile(float* __restrict Bt, const float* __restrict X, int6
 #ifdef MERCLIP_HAVE_AVX512
   if (simd_level() == SimdLevel::avx512) {
     detail::attention_transpose_tile_avx512(Bt, X, ldx, nk, dh);
+    return;
+  }
+#endif
+#ifdef MERCLIP_HAVE_AVX2
+  if (simd_level() == SimdLevel::avx2) {
+    detail::attention_transpose_tile_avx2(Bt, X, ldx, nk, dh);
     return;
   }
 #endif
@@ -291,6 +320,13 @@ void fwd_tile(float* m, float* l, float* acc, const Views& w, int64_t i0, int64_
       // (the prefetches are spread over the step's inner loop there)
       detail::attention_fwd_tile_step_avx512(s, m, l, acc, qs, kt, vc, dh, nr, nk, diag, dh, kn,
                                              ldk, vn, ldv, npf);
+      continue;
+    }
+#endif
+#ifdef MERCLIP_HAVE_AVX2
+    if (simd_level() == SimdLevel::avx2) {
+      detail::attention_fwd_tile_step_avx2(s, m, l, acc, qs, kt, vc, dh, nr, nk, diag, dh, kn,
+                                           ldk, vn, ldv, npf);
       continue;
     }
 #endif
@@ -517,6 +553,18 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
           detail::attention_bwd_nn_acc_avx512(dqb + i0 * dh, dh, dP, kBK, 1, kb + j0 * dh, dh, nr,
                                               nk, dh);
           detail::attention_bwd_nn_acc_avx512(dKt, dh, dP, 1, kBK, qb + i0 * dh, dh, nk, nr, dh);
+          continue;
+        }
+#endif
+#ifdef MERCLIP_HAVE_AVX2
+        if (simd_level() == SimdLevel::avx2) {  // the same, ymm kernels
+          detail::attention_bwd_scores_avx2(P, dP, qb + i0 * dh, dh, gb + i0 * dh, dh, ktr, vtr,
+                                            lb + i0, Dv + i0, nr, nk, p.causal ? i0 - j0 : nk,
+                                            dh, scale);
+          detail::attention_bwd_nn_acc_avx2(dVt, dh, P, 1, kBK, gb + i0 * dh, dh, nk, nr, dh);
+          detail::attention_bwd_nn_acc_avx2(dqb + i0 * dh, dh, dP, kBK, 1, kb + j0 * dh, dh, nr,
+                                            nk, dh);
+          detail::attention_bwd_nn_acc_avx2(dKt, dh, dP, 1, kBK, qb + i0 * dh, dh, nk, nr, dh);
           continue;
         }
 #endif

@@ -1,6 +1,7 @@
 // native/core/cpu/attention_tiles.h — internal header: the two small register-tiled GEMMs of the
 // attention tiles, shared by cpu/attention.cc (generic build flags: -march=native or portable
-// x86-64) and cpu/attention_avx512.cc (-mavx512f …, used when simd_level() is avx512).
+// x86-64; the scalar level's path) and cpu/attention_avx512.cc (-mavx512f …, used when
+// simd_level() is avx512; the AVX2 level has its own kernels in attention_avx2.cc).
 //
 // Plain loops over fixed-width float lanes (kTileN = 64 keys, or 64 / 16 / 1 head-dim columns),
 // written so GCC vectorises them at -O3: 4 rows × 64 lanes = 16 zmm accumulators with AVX-512,

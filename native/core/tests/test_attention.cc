@@ -6,7 +6,9 @@
 //
 // Covered: B in {1, 2, 3}, H in {1, 2}, lengths from {1, 7, 33, 64, 100, 129} (a seeded sample
 // plus fixed corners: Lq = 1, Lq ≠ Lk, Lq = 7 with Lk = 500 — the decoder, which also takes the
-// split-K path when B·H is small), head dims {1, 6, 32, 64, 100, 128, 256}; causal on and off;
+// split-K path when B·H is small), head dims {1, 6, 32, 64, 100, 128, 256} (and 12, 24, 40 with
+// query tiles of 62, 5, 11 rows: every remainder of the AVX2 kernels' 6-row blocks and
+// 16-column head-dim chunks); causal on and off;
 // uniform lengths (the padded [B, L] batch as offsets b·L), or ragged: random key lengths in
 // [0, Lk] with one sample at 0 (its rows see no key) and one at Lk, and for half the cases
 // random query lengths in [0, Lq] too (zero-length samples); causal + ragged together. Row
@@ -308,6 +310,9 @@ void test_cpu() {
       {2, 2, 7, 500, 32}, {3, 2, 7, 500, 6},   {1, 2, 33, 33, 100}, {2, 1, 64, 64, 128},
       {1, 1, 129, 100, 256}, {3, 1, 129, 129, 6}, {2, 2, 64, 7, 1}, {1, 1, 33, 1, 32},
       {3, 2, 100, 129, 64}, {1, 1, 129, 33, 100},
+      // the AVX2 kernels' 6-row blocks leave every remainder 1 … 5 (62 = 10·6 + 2, 5, 11 =
+      // 6 + 5) and 16-column head-dim chunks with an 8-wide or a masked tail (12, 24, 40)
+      {2, 1, 62, 70, 12}, {1, 2, 5, 41, 40}, {1, 1, 11, 200, 24},
   };
   for (const Shape& s : fixed)
     for (bool causal : {false, true})
