@@ -51,7 +51,8 @@
         ["merclip_x86==1", {
           "sources": [
             "native/core/cpu/gemm_avx2.cc",
-            "native/core/cpu/machine_avx2.cc"
+            "native/core/cpu/machine_avx2.cc",
+            "native/core/cpu/cosine_avx2.cc"
           ],
           "cflags": ["-mavx2", "-mfma"]
         }]
@@ -91,7 +92,7 @@
           "defines": ["MERCLIP_HAVE_AVX512", "MERCLIP_HAVE_AVX2"]
         }],
         ["merclip_arm64==1", {
-          "sources": ["native/core/cpu/gemm_neon.cc"],
+          "sources": ["native/core/cpu/gemm_neon.cc", "native/core/cpu/cosine_neon.cc", "native/core/cpu/attention_neon.cc"],
           "defines": ["MERCLIP_HAVE_NEON"]
         }]
       ]

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "../common/aligned_buffer.h"
+#include "cosine_kernels.h"
 #include "merclip/cosine.h"
 #include "merclip/cpu_features.h"
 #include "merclip/error.h"
@@ -61,6 +62,8 @@ constexpr int64_t kGrainElems = int64_t{1} << 15;  // minimum elements per paral
 constexpr int64_t kTopkTile = 2048;          // labels per top-k tile
 constexpr int64_t kTopkRows = 256;           // rows per top-k GEMM block
 constexpr int64_t kBwdBlockRows = 256;       // rows per de partial block (few-labels backward)
+constexpr int64_t kPfRows = 4;               // backward: prefetch x this many rows ahead (L2)
+constexpr int64_t kStreamElems = int64_t{1} << 22;  // dx / dh of >= 16 MB: non-temporal stores
 
 thread_local AlignedBuffer t_a;  // x̂ / x' / de partials
 thread_local AlignedBuffer t_b;  // ê / ê'
@@ -189,10 +192,81 @@ inline void fixup_row(float* __restrict y, const float* __restrict v, float a, f
   for (int64_t d = 0; d < dim; ++d) y[d] = a * (y[d] - b * v[d]);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The generic row-kernel table (cosine_kernels.h): the loops above, with this file's flags.
+
+void g_rows_dots(int rows, const float* x0, const float* x1, const float* e, int64_t c,
+                 int64_t dim, float* dots0, float* dots1, float* ss) {
+  for (int r = 0; r < rows; ++r) {
+    double s = 0.0;
+    row_dots(r ? x1 : x0, e, c, dim, r ? dots1 : dots0, &s);
+    ss[r] = static_cast<float>(s);
+  }
+}
+void g_dot_sumsq(const float* a, const float* b, int64_t dim, float* dot, float* ss) {
+  double s = 0.0;
+  fused_dots<1, true>(a, b, dim, dot, &s);
+  *ss = static_cast<float>(s);
+}
+void g_bwd_dx_row(float* dx, const float* x, const float* e, const float* w, int64_t c,
+                  int64_t dim, float a, bool, const float*) {
+  scale_row(dx, x, a, dim);
+  axpy_rows(dx, w, e, c, dim);
+}
+void g_bwd_de_rows(float* part, const float* x, const float* w, int64_t ldw, int rows, int64_t c,
+                   int64_t dim) {
+  for (int r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < c; ++j) {
+      const float wj = w[r * ldw + j];
+      const float* __restrict xr = x + r * dim;
+      float* __restrict pj = part + j * dim;
+      for (int64_t d = 0; d < dim; ++d) pj[d] += wj * xr[d];
+    }
+}
+void g_paired_bwd_row(float* dh, float* acc, const float* h, const float* e, float a, float b,
+                      float w, int64_t dim, bool) {
+  if (dh) {
+    float* __restrict o = dh;
+    for (int64_t d = 0; d < dim; ++d) o[d] = a * e[d] - b * h[d];
+  }
+  if (acc) {
+    float* __restrict o = acc;
+    for (int64_t d = 0; d < dim; ++d) o[d] += w * h[d];
+  }
+}
+void g_store_fence() {}
+
+// The table of the current SIMD level (cosine_kernels.h says which file gives what).
+const detail::CosineRowKernels& row_kernels() {
+  static const detail::CosineRowKernels generic = {g_rows_dots,   g_dot_sumsq,      sumsq,
+                                                   g_bwd_dx_row,  g_bwd_de_rows,
+                                                   g_paired_bwd_row, g_store_fence};
+  switch (simd_level()) {
+#if defined(MERCLIP_HAVE_AVX512) && defined(MERCLIP_HAVE_AVX2)
+    case SimdLevel::avx512: {
+      static const detail::CosineRowKernels k = [] {
+        detail::CosineRowKernels t = detail::cosine_kernels_avx2();
+        t.rows_dots = detail::cosine_rows_dots_avx512;
+        return t;
+      }();
+      return k;
+    }
+#endif
+#if defined(MERCLIP_HAVE_AVX2)
+    case SimdLevel::avx2: return detail::cosine_kernels_avx2();
+#endif
+#if defined(MERCLIP_HAVE_NEON)
+    case SimdLevel::neon: return detail::cosine_kernels_neon();
+#endif
+    default: return generic;
+  }
+}
+
 // r[i] = 1 / max(‖v_i‖, eps) for `rows` vectors, parallel over rows.
 void compute_rnorms(float* r, const float* v, int64_t rows, int64_t dim, float eps) {
+  const auto sq = row_kernels().sumsq;
   parallel_for(0, rows, grain_rows(dim), [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) r[i] = inv_norm(sumsq(v + i * dim, dim), eps);
+    for (int64_t i = lo; i < hi; ++i) r[i] = inv_norm(sq(v + i * dim, dim), eps);
   });
 }
 
@@ -250,47 +324,31 @@ void cosine_forward(float* out, float* x_rnorm, float* e_rnorm, const float* x, 
   }
   float* re = e_rnorm ? e_rnorm : t_r.floats(static_cast<size_t>(c));
 
-  if (use_fused(c, dim) || n == 0) {
-    // Few labels: one fused pass per row of x (x read once, e cache-resident).
-    compute_rnorms(re, e, c, dim, eps);
-#ifdef MERCLIP_HAVE_AVX512
-    if (simd_level() == SimdLevel::avx512 && c >= 1) {
-      // Rows in pairs: each loaded label vector feeds both rows' FMAs (cosine_avx512.cc).
-      parallel_for(0, n, grain_rows((c + 1) * dim), [&](int64_t lo, int64_t hi) {
-        float dots[2][kFusedMaxLabels];
-        float ss[2];
-        for (int64_t i = lo; i < hi; i += 2) {
-          const int rows = hi - i >= 2 ? 2 : 1;
-          detail::cosine_rows_dots_avx512(rows, x + i * dim, rows == 2 ? x + (i + 1) * dim : nullptr,
-                                          e, c, dim, dots[0], dots[1], ss);
-          for (int r = 0; r < rows; ++r) {
-            const float rx = inv_norm(static_cast<double>(ss[r]), eps);
-            if (x_rnorm) x_rnorm[i + r] = rx;
-            const float f = scale * rx;
-            float* oi = out + (i + r) * c;
-            for (int64_t j = 0; j < c; ++j) oi[j] = f * dots[r][j] * re[j];
-          }
-        }
-      });
-      return;
-    }
-#endif
-    parallel_for(0, n, grain_rows((c + 1) * dim), [&](int64_t lo, int64_t hi) {
-      float dots[kFusedMaxLabels];
-      for (int64_t i = lo; i < hi; ++i) {
-        double ss = 0.0;
-        row_dots(x + i * dim, e, c, dim, dots, &ss);
-        const float rx = inv_norm(ss, eps);
-        if (x_rnorm) x_rnorm[i] = rx;
-        const float f = scale * rx;
-        float* oi = out + i * c;
-        for (int64_t j = 0; j < c; ++j) oi[j] = f * dots[j] * re[j];
-      }
-    });
-    return;
-  }
   if (c == 0) {
     if (x_rnorm) compute_rnorms(x_rnorm, x, n, dim, eps);
+    return;
+  }
+  const detail::CosineRowKernels& K = row_kernels();
+  if (use_fused(c, dim) || n == 0) {
+    // Few labels: one fused pass per row of x (x read once, e cache-resident); rows in pairs,
+    // each loaded label vector feeding both rows' FMAs (the row kernels, cosine_kernels.h).
+    compute_rnorms(re, e, c, dim, eps);
+    parallel_for(0, n, grain_rows((c + 1) * dim), [&](int64_t lo, int64_t hi) {
+      float dots[2][kFusedMaxLabels];
+      float ss[2];
+      for (int64_t i = lo; i < hi; i += 2) {
+        const int rows = hi - i >= 2 ? 2 : 1;
+        K.rows_dots(rows, x + i * dim, rows == 2 ? x + (i + 1) * dim : nullptr, e, c, dim,
+                    dots[0], dots[1], ss);
+        for (int r = 0; r < rows; ++r) {
+          const float rx = inv_norm(static_cast<double>(ss[r]), eps);
+          if (x_rnorm) x_rnorm[i + r] = rx;
+          const float f = scale * rx;
+          float* oi = out + (i + r) * c;
+          for (int64_t j = 0; j < c; ++j) oi[j] = f * dots[r][j] * re[j];
+        }
+      }
+    });
     return;
   }
 
@@ -299,14 +357,14 @@ void cosine_forward(float* out, float* x_rnorm, float* e_rnorm, const float* x, 
   float* eh = t_b.floats(static_cast<size_t>(c * dim));
   parallel_for(0, c, grain_rows(dim), [&](int64_t lo, int64_t hi) {
     for (int64_t j = lo; j < hi; ++j) {
-      const float r = inv_norm(sumsq(e + j * dim, dim), eps);
+      const float r = inv_norm(K.sumsq(e + j * dim, dim), eps);
       re[j] = r;
       scale_row(eh + j * dim, e + j * dim, scale * r, dim);
     }
   });
   parallel_for(0, n, grain_rows(dim), [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
-      const float r = inv_norm(sumsq(x + i * dim, dim), eps);
+      const float r = inv_norm(K.sumsq(x + i * dim, dim), eps);
       if (x_rnorm) x_rnorm[i] = r;
       scale_row(xh + i * dim, x + i * dim, r, dim);
     }
@@ -342,9 +400,11 @@ void cosine_backward(float* dx, float* de, const float* dout, const float* out, 
   const float* rx = rnorms_or_compute(x_rnorm, rbuf, x, n, dim, eps);
   const float* re = rnorms_or_compute(e_rnorm, rbuf ? rbuf + n : nullptr, e, c, dim, eps);
 
+  const detail::CosineRowKernels& K = row_kernels();
   if (use_fused(c, dim)) {
     // Few labels: one pass over the rows of x; dx rows directly, de as per-block partials
     // (fixed blocks of kBwdBlockRows rows, reduced in block order below).
+    const bool stream = dx && n * dim >= kStreamElems;
     const int64_t nblk = de ? (n + kBwdBlockRows - 1) / kBwdBlockRows : 0;
     const size_t part_elems = static_cast<size_t>(c * dim);
     float* part = de ? t_a.floats(static_cast<size_t>(nblk) * (part_elems + static_cast<size_t>(c)))
@@ -354,6 +414,7 @@ void cosine_backward(float* dx, float* de, const float* dout, const float* out, 
     parallel_for(0, nb_tasks, std::max<int64_t>(1, grain_rows((c + 1) * dim) / kBwdBlockRows),
                  [&](int64_t lo, int64_t hi) {
       float w[kFusedMaxLabels];
+      float wde[4 * kFusedMaxLabels];
       for (int64_t blk = lo; blk < hi; ++blk) {
         const int64_t i0 = blk * kBwdBlockRows, i1 = std::min(n, i0 + kBwdBlockRows);
         float* pb = de ? part + static_cast<size_t>(blk) * part_elems : nullptr;
@@ -362,31 +423,35 @@ void cosine_backward(float* dx, float* de, const float* dout, const float* out, 
           std::memset(pb, 0, sizeof(float) * part_elems);
           for (int64_t j = 0; j < c; ++j) hb[j] = 0.0f;
         }
-        for (int64_t i = i0; i < i1; ++i) {
-          const float* xi = x + i * dim;
-          const float* di = dout + i * c;
-          const float* oi = out + i * c;
-          double g = 0.0;
-          for (int64_t j = 0; j < c; ++j) g += static_cast<double>(di[j]) * oi[j];
-          if (dx) {
-            float* dxi = dx + i * dim;
-            const float proj = rx[i] < clamped ? rx[i] * static_cast<float>(g) : 0.0f;
-            const float f = rx[i] * scale;
-            for (int64_t j = 0; j < c; ++j) w[j] = f * di[j] * re[j];
-            scale_row(dxi, xi, -rx[i] * proj, dim);
-            axpy_rows(dxi, w, e, c, dim);
-          }
-          if (de) {
-            const float f = scale * rx[i];
-            for (int64_t j = 0; j < c; ++j) {
-              hb[j] += di[j] * oi[j];
-              const float wj = f * di[j];
-              float* __restrict pj = pb + j * dim;
-              for (int64_t d = 0; d < dim; ++d) pj[d] += wj * xi[d];
+        // Rows in groups of 4 (fixed within the block): dx rows one by one, then the group's
+        // de contributions in one pass over the partial rows (x rows still in L1).
+        for (int64_t g0 = i0; g0 < i1; g0 += 4) {
+          const int rows = static_cast<int>(std::min<int64_t>(4, i1 - g0));
+          for (int r = 0; r < rows; ++r) {
+            const int64_t i = g0 + r;
+            const float* di = dout + i * c;
+            const float* oi = out + i * c;
+            if (dx) {
+              double g = 0.0;
+              for (int64_t j = 0; j < c; ++j) g += static_cast<double>(di[j]) * oi[j];
+              const float proj = rx[i] < clamped ? rx[i] * static_cast<float>(g) : 0.0f;
+              const float f = rx[i] * scale;
+              for (int64_t j = 0; j < c; ++j) w[j] = f * di[j] * re[j];
+              K.bwd_dx_row(dx + i * dim, x + i * dim, e, w, c, dim, -rx[i] * proj, stream,
+                           i + kPfRows < n ? x + (i + kPfRows) * dim : nullptr);
+            }
+            if (de) {
+              const float f = scale * rx[i];
+              for (int64_t j = 0; j < c; ++j) {
+                hb[j] += di[j] * oi[j];
+                wde[r * kFusedMaxLabels + j] = f * di[j];
+              }
             }
           }
+          if (de) K.bwd_de_rows(pb, x + g0 * dim, wde, kFusedMaxLabels, rows, c, dim);
         }
       }
+      if (stream) K.store_fence();
     });
     if (de) {
       parallel_for(0, c, grain_rows(dim * nblk), [&](int64_t lo, int64_t hi) {
@@ -460,13 +525,13 @@ void cosine_paired_forward(float* out, float* h_rnorm, float* e_rnorm, const flo
   const float scale = p.scale, eps = p.eps;
   float* re = e_rnorm ? e_rnorm : t_r.floats(static_cast<size_t>(c));
   compute_rnorms(re, e, c, dim, eps);
+  const detail::CosineRowKernels& K = row_kernels();
   parallel_for(0, batch * c, grain_rows(2 * dim + 1), [&](int64_t lo, int64_t hi) {
     for (int64_t q = lo; q < hi; ++q) {
       const int64_t j = q % c;
-      float dot = 0.0f;
-      double ss = 0.0;
-      fused_dots<1, true>(h + q * dim, e + j * dim, dim, &dot, &ss);
-      const float rh = inv_norm(ss, eps);
+      float dot = 0.0f, ss = 0.0f;
+      K.dot_sumsq(h + q * dim, e + j * dim, dim, &dot, &ss);
+      const float rh = inv_norm(static_cast<double>(ss), eps);
       if (h_rnorm) h_rnorm[q] = rh;
       out[q] = scale * dot * rh * re[j];
     }
@@ -506,6 +571,8 @@ void cosine_paired_backward(float* dh, float* de, const float* dout, const float
   const int64_t bs = (batch + nb - 1) / nb;
   float* part = (de && nb > 1) ? t_a.floats(static_cast<size_t>(nb * (c * dim + c))) : nullptr;
   float* hpart = part ? part + nb * c * dim : nullptr;  // [nb, c]
+  const detail::CosineRowKernels& K = row_kernels();
+  const bool stream = dh && batch * c * dim >= kStreamElems;
   parallel_for(0, c * nb, std::max<int64_t>(1, grain_rows(bs * dim)), [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t j = t / nb, kb = t % nb;
@@ -517,20 +584,18 @@ void cosine_paired_backward(float* dh, float* de, const float* dout, const float
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t q = b * c + j;
         const float* hq = h + q * dim;
-        const float rh = h_rnorm ? h_rnorm[q] : inv_norm(sumsq(hq, dim), eps);
+        const float rh = h_rnorm ? h_rnorm[q] : inv_norm(K.sumsq(hq, dim), eps);
         const float dq = dout[q];
+        float a = 0.0f, bb = 0.0f, wq = 0.0f;
         if (dh) {
           const float proj = rh < clamped ? rh * dq * out[q] : 0.0f;
-          const float a = rh * scale * dq * re[j], bb = rh * proj;
-          float* __restrict dhq = dh + q * dim;
-          for (int64_t d = 0; d < dim; ++d) dhq[d] = a * ej[d] - bb * hq[d];
+          a = rh * scale * dq * re[j], bb = rh * proj;
         }
         if (acc) {
           hs += static_cast<double>(dq) * out[q];
-          const float w = scale * dq * rh;
-          float* __restrict ac = acc;
-          for (int64_t d = 0; d < dim; ++d) ac[d] += w * hq[d];
+          wq = scale * dq * rh;
         }
+        K.paired_bwd_row(dh ? dh + q * dim : nullptr, acc, hq, ej, a, bb, wq, dim, stream);
       }
       if (acc) {
         if (nb > 1) {
@@ -541,6 +606,7 @@ void cosine_paired_backward(float* dh, float* de, const float* dout, const float
         }
       }
     }
+    if (stream) K.store_fence();
   });
   if (de && nb > 1) {
     parallel_for(0, c, grain_rows(dim * nb), [&](int64_t lo, int64_t hi) {
