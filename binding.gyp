@@ -74,6 +74,7 @@
         "native/core/cpu/gemm.cc",
         "native/core/cpu/ops.cc",
         "native/core/cpu/cosine.cc",
+        "native/core/cpu/cosine_topk.cc",
         "native/core/cpu/attention.cc",
         "native/core/cpu/memory_attention.cc",
         "native/core/cpu/machine.cc",

@@ -11,18 +11,20 @@
 // Two regimes, chosen from the shape only (never from the thread count, so results do not
 // depend on it):
 // - few labels (c <= kFusedMaxLabels and e small enough to stay in L2): one fused pass per row
-//   of x computes its sum of squares and its dot products with every e_j at once (labels in
-//   groups of 4, 32 float lanes per accumulator, so GCC vectorises the lane loops at -O3 and
-//   keeps enough independent FMA chains; no intrinsics: this file gets the build's default
-//   flags). x is read exactly once; e stays in cache. The backward is the same single pass
-//   over rows: dx row in L1, de as per-row-block partials reduced in block order.
+//   (rows in pairs) of x computes its sum of squares and its dot products with every e_j at
+//   once; x is read exactly once, e stays in cache. The backward is the same single pass over
+//   rows: dx rows written directly (non-temporal stores for a dx of >= 16 MB), de as
+//   per-row-block partials (rows in groups of 4) reduced in block order. The per-row arithmetic
+//   comes from the current SIMD level's row-kernel table (cpu/cosine_kernels.h): AVX2 / AVX-512
+//   (cosine_avx2.cc, cosine_avx512.cc) and NEON (cosine_neon.cc) hand-written, so nothing hot
+//   depends on this file's flags (a portable build runs the same kernels as a native one); the
+//   scalar level uses the generic loops below (labels in groups of 4, 32 float lanes per
+//   accumulator, written so GCC vectorises them at -O3; no intrinsics).
 // - many labels: x̂ = rx·x and ê = scale·re·e are written into thread_local scratch (the
 //   factors folded into the normalisation), then one merclip::cpu::gemm (transB) gives out.
 //   The backward is two GEMMs (dout·ê', doutᵀ·x') followed by a per-row fix-up pass that
 //   subtracts the projection terms and applies the outer inverse norm.
-// - top-k: labels in tiles of kTopkTile, rows in blocks of kTopkRows; each tile's raw scores
-//   x·e_tileᵀ come from the GEMM into thread_local scratch, are scaled by scale·rx_i·re_j and
-//   merged into the per-row lists kept sorted in the output arrays (memory O(n·k + tile)).
+// - top-k: cpu/cosine_topk.cc.
 // Parallel split: rows, labels or fixed blocks over merclip::parallel_for; every task writes a
 // disjoint range; reductions across tasks (de, column sums) use fixed blocks summed in block
 // order, so results are bitwise identical for any thread count.
@@ -59,18 +61,13 @@ constexpr int kGroup = 4;                    // labels per fused group
 constexpr int64_t kFusedMaxLabels = 32;      // few-labels regime up to this many labels …
 constexpr int64_t kFusedMaxBytes = 1 << 18;  // … while e fits in 256 KiB (L2)
 constexpr int64_t kGrainElems = int64_t{1} << 15;  // minimum elements per parallel task
-constexpr int64_t kTopkTile = 2048;          // labels per top-k tile
-constexpr int64_t kTopkRows = 256;           // rows per top-k GEMM block
 constexpr int64_t kBwdBlockRows = 256;       // rows per de partial block (few-labels backward)
 constexpr int64_t kPfRows = 4;               // backward: prefetch x this many rows ahead (L2)
 constexpr int64_t kStreamElems = int64_t{1} << 22;  // dx / dh of >= 16 MB: non-temporal stores
 
 thread_local AlignedBuffer t_a;  // x̂ / x' / de partials
 thread_local AlignedBuffer t_b;  // ê / ê'
-thread_local AlignedBuffer t_r;  // inverse norms, top-k factors
-thread_local AlignedBuffer t_s;  // top-k tile scores
-thread_local std::vector<std::pair<float, int32_t>> t_cand;  // top-k merge (per worker)
-thread_local std::vector<std::pair<float, int32_t>> t_merge;
+thread_local AlignedBuffer t_r;  // inverse norms
 
 int64_t grain_rows(int64_t elems_per_row) {
   return std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, elems_per_row));
@@ -262,12 +259,20 @@ const detail::CosineRowKernels& row_kernels() {
   }
 }
 
-// r[i] = 1 / max(‖v_i‖, eps) for `rows` vectors, parallel over rows.
-void compute_rnorms(float* r, const float* v, int64_t rows, int64_t dim, float eps) {
+}  // namespace
+
+// r[i] = 1 / max(‖v_i‖, eps) for `rows` vectors, parallel over rows (cosine_kernels.h).
+void detail::cosine_rnorms(float* r, const float* v, int64_t rows, int64_t dim, float eps) {
   const auto sq = row_kernels().sumsq;
   parallel_for(0, rows, grain_rows(dim), [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) r[i] = inv_norm(sq(v + i * dim, dim), eps);
   });
+}
+
+namespace {
+
+void compute_rnorms(float* r, const float* v, int64_t rows, int64_t dim, float eps) {
+  detail::cosine_rnorms(r, v, rows, dim, eps);
 }
 
 // Inverse norms: the saved ones if given, else computed into `scratch`.
@@ -623,103 +628,6 @@ void cosine_paired_backward(float* dh, float* de, const float* dout, const float
         fixup_row(dej, e + j * dim, re[j], proj, dim);
       }
     });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Top-k
-// indices [n,k] (int32), scores [n,k]; x [n,dim]; e [c,dim]; 1 <= k <= c
-// For each label tile (kTopkTile labels) and row block (kTopkRows rows): S = x_blk·e_tileᵀ by
-// the GEMM, score_ij = S_ij·rx_i·(scale·re_j), then each row's candidates above its current
-// k-th score are sorted and merged into its list (kept sorted in indices/scores; all rows have
-// seen the same labels, so every list holds min(k, labels seen) entries). Tiles arrive in
-// increasing label order, so an equal score from a later tile never displaces an earlier one.
-
-void cosine_topk(int32_t* indices, float* scores, const float* x, const float* e,
-                 const CosineParams& p, int64_t k) {
-  check_params(p.n, p.c, p.dim, "cosine_topk");
-  MERCLIP_CHECK(k >= 1 && k <= p.c, "cosine_topk: k must be in [1, c]");
-  MERCLIP_CHECK(p.c <= INT32_MAX, "cosine_topk: c must fit in int32");
-  const int64_t n = p.n, c = p.c, dim = p.dim;
-  const float scale = p.scale, eps = p.eps;
-  if (n == 0) return;
-  const int64_t tile = std::min(c, kTopkTile);
-  const int64_t rblk = std::min(n, kTopkRows);
-  float* rx = t_r.floats(static_cast<size_t>(n + tile));
-  float* fe = rx + n;  // scale·re_j of the current tile
-  float* s = t_s.floats(static_cast<size_t>(rblk * tile));
-  compute_rnorms(rx, x, n, dim, eps);
-  const float neg_inf = -std::numeric_limits<float>::infinity();
-  auto before = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  };
-
-  for (int64_t t0 = 0; t0 < c; t0 += tile) {
-    const int64_t tc = std::min(tile, c - t0);
-    const int64_t have = std::min(k, t0);  // list length of every row before this tile
-    const int64_t now = std::min(k, t0 + tc);
-    const float* et = e + t0 * dim;
-    parallel_for(0, tc, grain_rows(dim), [&](int64_t lo, int64_t hi) {
-      for (int64_t j = lo; j < hi; ++j) fe[j] = scale * inv_norm(sumsq(et + j * dim, dim), eps);
-    });
-    for (int64_t r0 = 0; r0 < n; r0 += rblk) {
-      const int64_t rc = std::min(rblk, n - r0);
-      if (dim > 0) {
-        GemmParams g;
-        g.m = rc, g.n = tc, g.k = dim, g.trans_b = true;
-        gemm(s, x + r0 * dim, et, nullptr, g);
-      } else {
-        std::memset(s, 0, sizeof(float) * static_cast<size_t>(rc * tc));
-      }
-      parallel_for(0, rc, std::max<int64_t>(1, 4096 / tc), [&](int64_t lo, int64_t hi) {
-        auto& cand = t_cand;
-        auto& merged = t_merge;
-        for (int64_t r = lo; r < hi; ++r) {
-          const int64_t i = r0 + r;
-          float* si = s + r * tc;
-          const float f = rx[i];
-          for (int64_t j = 0; j < tc; ++j) si[j] = si[j] * f * fe[j];
-          int32_t* ii = indices + i * k;
-          float* sc = scores + i * k;
-          cand.clear();
-          if (have == k) {
-            const float thr = sc[k - 1];
-            for (int64_t j = 0; j < tc; ++j)
-              if (si[j] > thr) cand.emplace_back(si[j], static_cast<int32_t>(t0 + j));
-          } else {
-            for (int64_t j = 0; j < tc; ++j) {
-              const float v = std::isnan(si[j]) ? neg_inf : si[j];
-              cand.emplace_back(v, static_cast<int32_t>(t0 + j));
-            }
-          }
-          if (cand.empty()) continue;
-          const int64_t take = std::min<int64_t>(static_cast<int64_t>(cand.size()), now);
-          if (take < static_cast<int64_t>(cand.size())) {
-            std::partial_sort(cand.begin(), cand.begin() + take, cand.end(), before);
-            cand.resize(static_cast<size_t>(take));
-          } else {
-            std::sort(cand.begin(), cand.end(), before);
-          }
-          // Merge the old list (have entries) with the sorted candidates, keep `now`.
-          merged.clear();
-          int64_t a = 0, b = 0;
-          const int64_t nc = static_cast<int64_t>(cand.size());
-          while (static_cast<int64_t>(merged.size()) < now && (a < have || b < nc)) {
-            if (b >= nc || (a < have && before({sc[a], ii[a]}, cand[b]))) {
-              merged.emplace_back(sc[a], ii[a]);
-              ++a;
-            } else {
-              merged.push_back(cand[b]);
-              ++b;
-            }
-          }
-          for (int64_t t = 0; t < now; ++t) {
-            sc[t] = merged[t].first;
-            ii[t] = merged[t].second;
-          }
-        }
-      });
-    }
   }
 }
 

@@ -51,6 +51,10 @@ struct CosineRowKernels {
   void (*store_fence)();
 };
 
+// r[i] = 1 / max(‖v_i‖, eps) for `rows` rows of v (stride dim), with the current level's sumsq,
+// parallel over rows (cosine.cc; used by cosine_topk.cc).
+void cosine_rnorms(float* r, const float* v, int64_t rows, int64_t dim, float eps);
+
 #if defined(MERCLIP_HAVE_AVX2)
 const CosineRowKernels& cosine_kernels_avx2();  // cosine_avx2.cc
 #endif
