@@ -64,7 +64,8 @@
             "native/core/cpu/softmax_avx2.cc",
             "native/core/cpu/adamw_avx2.cc",
             "native/core/cpu/reduce_avx2.cc",
-            "native/core/cpu/attention_avx2.cc"
+            "native/core/cpu/attention_avx2.cc",
+            "native/core/cpu/cosine_avx2.cc"
           ],
           "cflags": ["-mavx2", "-mfma"]
         }]
@@ -96,6 +97,7 @@
         "native/core/cpu/layout.cc",
         "native/core/cpu/reduce.cc",
         "native/core/cpu/cosine.cc",
+        "native/core/cpu/cosine_topk.cc",
         "native/core/cpu/attention.cc",
         "native/core/cpu/memory_attention.cc",
         "native/core/cpu/machine.cc",
@@ -119,7 +121,7 @@
           "defines": ["MERCLIP_HAVE_AVX512", "MERCLIP_HAVE_AVX2"]
         }],
         ["merclip_arm64==1", {
-          "sources": ["native/core/cpu/gemm_neon.cc"],
+          "sources": ["native/core/cpu/gemm_neon.cc", "native/core/cpu/cosine_neon.cc", "native/core/cpu/attention_neon.cc"],
           "defines": ["MERCLIP_HAVE_NEON"]
         }]
       ]

@@ -122,6 +122,16 @@ void attention_bwd_scores_avx2(float* P, float* dS, const float* q, int64_t ldq,
 void attention_bwd_nn_acc_avx2(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
                                const float* B, int64_t ldb, int64_t rows, int64_t nc,
                                int64_t dh);
+#if defined(MERCLIP_HAVE_NEON)
+// attention_neon.cc: fwd_tile_step's and the backward score step's NEON twins (same contracts).
+void attention_fwd_tile_step_neon(float* s, float* m, float* l, float* acc, const float* qs,
+                                  const float* kt, const float* v, int64_t ldv, int64_t nr,
+                                  int64_t nk, int64_t diag, int64_t dh);
+void attention_bwd_scores_neon(float* P, float* dS, const float* q, int64_t ldq, const float* g,
+                               int64_t ldg, const float* kt, const float* vt, const float* L,
+                               const float* D, int64_t nr, int64_t nk, int64_t diag, int64_t dh,
+                               float scale);
+#endif
 }  // namespace detail
 
 namespace {
@@ -332,6 +342,12 @@ void fwd_tile(float* m, float* l, float* acc, const Views& w, int64_t i0, int64_
 #endif
     prefetch_rows(kn, ldk, npf, dh);
     prefetch_rows(vn, ldv, npf, dh);
+#if defined(MERCLIP_HAVE_NEON)
+    if (simd_level() == SimdLevel::neon) {
+      detail::attention_fwd_tile_step_neon(s, m, l, acc, qs, kt, vc, dh, nr, nk, diag, dh);
+      continue;
+    }
+#endif
     fwd_tile_step(s, m, l, acc, qs, kt, vc, dh, nr, nk, diag, dh);
   }
 }
@@ -565,6 +581,18 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
           detail::attention_bwd_nn_acc_avx2(dqb + i0 * dh, dh, dP, kBK, 1, kb + j0 * dh, dh, nr,
                                             nk, dh);
           detail::attention_bwd_nn_acc_avx2(dKt, dh, dP, 1, kBK, qb + i0 * dh, dh, nk, nr, dh);
+          continue;
+        }
+#endif
+#if defined(MERCLIP_HAVE_NEON)
+        if (simd_level() == SimdLevel::neon) {
+          // 1.–3. P, scale·dS (attention_neon.cc), then the generic tile products
+          detail::attention_bwd_scores_neon(P, dP, qb + i0 * dh, dh, gb + i0 * dh, dh, ktr, vtr,
+                                            lb + i0, Dv + i0, nr, nk, p.causal ? i0 - j0 : nk,
+                                            dh, scale);
+          gemm_nn_acc(dVt, dh, P, 1, kBK, gb + i0 * dh, dh, nk, nr, dh);
+          gemm_nn_acc(dqb + i0 * dh, dh, dP, kBK, 1, kb + j0 * dh, dh, nr, nk, dh);
+          gemm_nn_acc(dKt, dh, dP, 1, kBK, qb + i0 * dh, dh, nk, nr, dh);
           continue;
         }
 #endif

@@ -11,18 +11,20 @@
 // Two regimes, chosen from the shape only (never from the thread count, so results do not
 // depend on it):
 // - few labels (c <= kFusedMaxLabels and e small enough to stay in L2): one fused pass per row
-//   of x computes its sum of squares and its dot products with every e_j at once (labels in
-//   groups of 4, 32 float lanes per accumulator, so GCC vectorises the lane loops at -O3 and
-//   keeps enough independent FMA chains; no intrinsics: this file gets the build's default
-//   flags). x is read exactly once; e stays in cache. The backward is the same single pass
-//   over rows: dx row in L1, de as per-row-block partials reduced in block order.
+//   (rows in pairs) of x computes its sum of squares and its dot products with every e_j at
+//   once; x is read exactly once, e stays in cache. The backward is the same single pass over
+//   rows: dx rows written directly (non-temporal stores for a dx of >= 16 MB), de as
+//   per-row-block partials (rows in groups of 4) reduced in block order. The per-row arithmetic
+//   comes from the current SIMD level's row-kernel table (cpu/cosine_kernels.h): AVX2 / AVX-512
+//   (cosine_avx2.cc, cosine_avx512.cc) and NEON (cosine_neon.cc) hand-written, so nothing hot
+//   depends on this file's flags (a portable build runs the same kernels as a native one); the
+//   scalar level uses the generic loops below (labels in groups of 4, 32 float lanes per
+//   accumulator, written so GCC vectorises them at -O3; no intrinsics).
 // - many labels: x̂ = rx·x and ê = scale·re·e are written into thread_local scratch (the
 //   factors folded into the normalisation), then one merclip::cpu::gemm (transB) gives out.
 //   The backward is two GEMMs (dout·ê', doutᵀ·x') followed by a per-row fix-up pass that
 //   subtracts the projection terms and applies the outer inverse norm.
-// - top-k: labels in tiles of kTopkTile, rows in blocks of kTopkRows; each tile's raw scores
-//   x·e_tileᵀ come from the GEMM into thread_local scratch, are scaled by scale·rx_i·re_j and
-//   merged into the per-row lists kept sorted in the output arrays (memory O(n·k + tile)).
+// - top-k: cpu/cosine_topk.cc.
 // Parallel split: rows, labels or fixed blocks over merclip::parallel_for; every task writes a
 // disjoint range; reductions across tasks (de, column sums) use fixed blocks summed in block
 // order, so results are bitwise identical for any thread count.
@@ -35,6 +37,7 @@
 #include <vector>
 
 #include "../common/aligned_buffer.h"
+#include "cosine_kernels.h"
 #include "merclip/cosine.h"
 #include "merclip/cpu_features.h"
 #include "merclip/error.h"
@@ -58,16 +61,13 @@ constexpr int kGroup = 4;                    // labels per fused group
 constexpr int64_t kFusedMaxLabels = 32;      // few-labels regime up to this many labels …
 constexpr int64_t kFusedMaxBytes = 1 << 18;  // … while e fits in 256 KiB (L2)
 constexpr int64_t kGrainElems = int64_t{1} << 15;  // minimum elements per parallel task
-constexpr int64_t kTopkTile = 2048;          // labels per top-k tile
-constexpr int64_t kTopkRows = 256;           // rows per top-k GEMM block
 constexpr int64_t kBwdBlockRows = 256;       // rows per de partial block (few-labels backward)
+constexpr int64_t kPfRows = 4;               // backward: prefetch x this many rows ahead (L2)
+constexpr int64_t kStreamElems = int64_t{1} << 22;  // dx / dh of >= 16 MB: non-temporal stores
 
 thread_local AlignedBuffer t_a;  // x̂ / x' / de partials
 thread_local AlignedBuffer t_b;  // ê / ê'
-thread_local AlignedBuffer t_r;  // inverse norms, top-k factors
-thread_local AlignedBuffer t_s;  // top-k tile scores
-thread_local std::vector<std::pair<float, int32_t>> t_cand;  // top-k merge (per worker)
-thread_local std::vector<std::pair<float, int32_t>> t_merge;
+thread_local AlignedBuffer t_r;  // inverse norms
 
 int64_t grain_rows(int64_t elems_per_row) {
   return std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, elems_per_row));
@@ -189,11 +189,90 @@ inline void fixup_row(float* __restrict y, const float* __restrict v, float a, f
   for (int64_t d = 0; d < dim; ++d) y[d] = a * (y[d] - b * v[d]);
 }
 
-// r[i] = 1 / max(‖v_i‖, eps) for `rows` vectors, parallel over rows.
-void compute_rnorms(float* r, const float* v, int64_t rows, int64_t dim, float eps) {
+// ---------------------------------------------------------------------------------------------
+// The generic row-kernel table (cosine_kernels.h): the loops above, with this file's flags.
+
+void g_rows_dots(int rows, const float* x0, const float* x1, const float* e, int64_t c,
+                 int64_t dim, float* dots0, float* dots1, float* ss) {
+  for (int r = 0; r < rows; ++r) {
+    double s = 0.0;
+    row_dots(r ? x1 : x0, e, c, dim, r ? dots1 : dots0, &s);
+    ss[r] = static_cast<float>(s);
+  }
+}
+void g_dot_sumsq(const float* a, const float* b, int64_t dim, float* dot, float* ss) {
+  double s = 0.0;
+  fused_dots<1, true>(a, b, dim, dot, &s);
+  *ss = static_cast<float>(s);
+}
+void g_bwd_dx_row(float* dx, const float* x, const float* e, const float* w, int64_t c,
+                  int64_t dim, float a, bool, const float*) {
+  scale_row(dx, x, a, dim);
+  axpy_rows(dx, w, e, c, dim);
+}
+void g_bwd_de_rows(float* part, const float* x, const float* w, int64_t ldw, int rows, int64_t c,
+                   int64_t dim) {
+  for (int r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < c; ++j) {
+      const float wj = w[r * ldw + j];
+      const float* __restrict xr = x + r * dim;
+      float* __restrict pj = part + j * dim;
+      for (int64_t d = 0; d < dim; ++d) pj[d] += wj * xr[d];
+    }
+}
+void g_paired_bwd_row(float* dh, float* acc, const float* h, const float* e, float a, float b,
+                      float w, int64_t dim, bool) {
+  if (dh) {
+    float* __restrict o = dh;
+    for (int64_t d = 0; d < dim; ++d) o[d] = a * e[d] - b * h[d];
+  }
+  if (acc) {
+    float* __restrict o = acc;
+    for (int64_t d = 0; d < dim; ++d) o[d] += w * h[d];
+  }
+}
+void g_store_fence() {}
+
+// The table of the current SIMD level (cosine_kernels.h says which file gives what).
+const detail::CosineRowKernels& row_kernels() {
+  static const detail::CosineRowKernels generic = {g_rows_dots,   g_dot_sumsq,      sumsq,
+                                                   g_bwd_dx_row,  g_bwd_de_rows,
+                                                   g_paired_bwd_row, g_store_fence};
+  switch (simd_level()) {
+#if defined(MERCLIP_HAVE_AVX512) && defined(MERCLIP_HAVE_AVX2)
+    case SimdLevel::avx512: {
+      static const detail::CosineRowKernels k = [] {
+        detail::CosineRowKernels t = detail::cosine_kernels_avx2();
+        t.rows_dots = detail::cosine_rows_dots_avx512;
+        return t;
+      }();
+      return k;
+    }
+#endif
+#if defined(MERCLIP_HAVE_AVX2)
+    case SimdLevel::avx2: return detail::cosine_kernels_avx2();
+#endif
+#if defined(MERCLIP_HAVE_NEON)
+    case SimdLevel::neon: return detail::cosine_kernels_neon();
+#endif
+    default: return generic;
+  }
+}
+
+}  // namespace
+
+// r[i] = 1 / max(‖v_i‖, eps) for `rows` vectors, parallel over rows (cosine_kernels.h).
+void detail::cosine_rnorms(float* r, const float* v, int64_t rows, int64_t dim, float eps) {
+  const auto sq = row_kernels().sumsq;
   parallel_for(0, rows, grain_rows(dim), [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) r[i] = inv_norm(sumsq(v + i * dim, dim), eps);
+    for (int64_t i = lo; i < hi; ++i) r[i] = inv_norm(sq(v + i * dim, dim), eps);
   });
+}
+
+namespace {
+
+void compute_rnorms(float* r, const float* v, int64_t rows, int64_t dim, float eps) {
+  detail::cosine_rnorms(r, v, rows, dim, eps);
 }
 
 // Inverse norms: the saved ones if given, else computed into `scratch`.
@@ -250,47 +329,31 @@ void cosine_forward(float* out, float* x_rnorm, float* e_rnorm, const float* x, 
   }
   float* re = e_rnorm ? e_rnorm : t_r.floats(static_cast<size_t>(c));
 
-  if (use_fused(c, dim) || n == 0) {
-    // Few labels: one fused pass per row of x (x read once, e cache-resident).
-    compute_rnorms(re, e, c, dim, eps);
-#ifdef MERCLIP_HAVE_AVX512
-    if (simd_level() == SimdLevel::avx512 && c >= 1) {
-      // Rows in pairs: each loaded label vector feeds both rows' FMAs (cosine_avx512.cc).
-      parallel_for(0, n, grain_rows((c + 1) * dim), [&](int64_t lo, int64_t hi) {
-        float dots[2][kFusedMaxLabels];
-        float ss[2];
-        for (int64_t i = lo; i < hi; i += 2) {
-          const int rows = hi - i >= 2 ? 2 : 1;
-          detail::cosine_rows_dots_avx512(rows, x + i * dim, rows == 2 ? x + (i + 1) * dim : nullptr,
-                                          e, c, dim, dots[0], dots[1], ss);
-          for (int r = 0; r < rows; ++r) {
-            const float rx = inv_norm(static_cast<double>(ss[r]), eps);
-            if (x_rnorm) x_rnorm[i + r] = rx;
-            const float f = scale * rx;
-            float* oi = out + (i + r) * c;
-            for (int64_t j = 0; j < c; ++j) oi[j] = f * dots[r][j] * re[j];
-          }
-        }
-      });
-      return;
-    }
-#endif
-    parallel_for(0, n, grain_rows((c + 1) * dim), [&](int64_t lo, int64_t hi) {
-      float dots[kFusedMaxLabels];
-      for (int64_t i = lo; i < hi; ++i) {
-        double ss = 0.0;
-        row_dots(x + i * dim, e, c, dim, dots, &ss);
-        const float rx = inv_norm(ss, eps);
-        if (x_rnorm) x_rnorm[i] = rx;
-        const float f = scale * rx;
-        float* oi = out + i * c;
-        for (int64_t j = 0; j < c; ++j) oi[j] = f * dots[j] * re[j];
-      }
-    });
-    return;
-  }
   if (c == 0) {
     if (x_rnorm) compute_rnorms(x_rnorm, x, n, dim, eps);
+    return;
+  }
+  const detail::CosineRowKernels& K = row_kernels();
+  if (use_fused(c, dim) || n == 0) {
+    // Few labels: one fused pass per row of x (x read once, e cache-resident); rows in pairs,
+    // each loaded label vector feeding both rows' FMAs (the row kernels, cosine_kernels.h).
+    compute_rnorms(re, e, c, dim, eps);
+    parallel_for(0, n, grain_rows((c + 1) * dim), [&](int64_t lo, int64_t hi) {
+      float dots[2][kFusedMaxLabels];
+      float ss[2];
+      for (int64_t i = lo; i < hi; i += 2) {
+        const int rows = hi - i >= 2 ? 2 : 1;
+        K.rows_dots(rows, x + i * dim, rows == 2 ? x + (i + 1) * dim : nullptr, e, c, dim,
+                    dots[0], dots[1], ss);
+        for (int r = 0; r < rows; ++r) {
+          const float rx = inv_norm(static_cast<double>(ss[r]), eps);
+          if (x_rnorm) x_rnorm[i + r] = rx;
+          const float f = scale * rx;
+          float* oi = out + (i + r) * c;
+          for (int64_t j = 0; j < c; ++j) oi[j] = f * dots[r][j] * re[j];
+        }
+      }
+    });
     return;
   }
 
@@ -299,14 +362,14 @@ void cosine_forward(float* out, float* x_rnorm, float* e_rnorm, const float* x, 
   float* eh = t_b.floats(static_cast<size_t>(c * dim));
   parallel_for(0, c, grain_rows(dim), [&](int64_t lo, int64_t hi) {
     for (int64_t j = lo; j < hi; ++j) {
-      const float r = inv_norm(sumsq(e + j * dim, dim), eps);
+      const float r = inv_norm(K.sumsq(e + j * dim, dim), eps);
       re[j] = r;
       scale_row(eh + j * dim, e + j * dim, scale * r, dim);
     }
   });
   parallel_for(0, n, grain_rows(dim), [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
-      const float r = inv_norm(sumsq(x + i * dim, dim), eps);
+      const float r = inv_norm(K.sumsq(x + i * dim, dim), eps);
       if (x_rnorm) x_rnorm[i] = r;
       scale_row(xh + i * dim, x + i * dim, r, dim);
     }
@@ -342,9 +405,11 @@ void cosine_backward(float* dx, float* de, const float* dout, const float* out, 
   const float* rx = rnorms_or_compute(x_rnorm, rbuf, x, n, dim, eps);
   const float* re = rnorms_or_compute(e_rnorm, rbuf ? rbuf + n : nullptr, e, c, dim, eps);
 
+  const detail::CosineRowKernels& K = row_kernels();
   if (use_fused(c, dim)) {
     // Few labels: one pass over the rows of x; dx rows directly, de as per-block partials
     // (fixed blocks of kBwdBlockRows rows, reduced in block order below).
+    const bool stream = dx && n * dim >= kStreamElems;
     const int64_t nblk = de ? (n + kBwdBlockRows - 1) / kBwdBlockRows : 0;
     const size_t part_elems = static_cast<size_t>(c * dim);
     float* part = de ? t_a.floats(static_cast<size_t>(nblk) * (part_elems + static_cast<size_t>(c)))
@@ -354,6 +419,7 @@ void cosine_backward(float* dx, float* de, const float* dout, const float* out, 
     parallel_for(0, nb_tasks, std::max<int64_t>(1, grain_rows((c + 1) * dim) / kBwdBlockRows),
                  [&](int64_t lo, int64_t hi) {
       float w[kFusedMaxLabels];
+      float wde[4 * kFusedMaxLabels];
       for (int64_t blk = lo; blk < hi; ++blk) {
         const int64_t i0 = blk * kBwdBlockRows, i1 = std::min(n, i0 + kBwdBlockRows);
         float* pb = de ? part + static_cast<size_t>(blk) * part_elems : nullptr;
@@ -362,31 +428,35 @@ void cosine_backward(float* dx, float* de, const float* dout, const float* out, 
           std::memset(pb, 0, sizeof(float) * part_elems);
           for (int64_t j = 0; j < c; ++j) hb[j] = 0.0f;
         }
-        for (int64_t i = i0; i < i1; ++i) {
-          const float* xi = x + i * dim;
-          const float* di = dout + i * c;
-          const float* oi = out + i * c;
-          double g = 0.0;
-          for (int64_t j = 0; j < c; ++j) g += static_cast<double>(di[j]) * oi[j];
-          if (dx) {
-            float* dxi = dx + i * dim;
-            const float proj = rx[i] < clamped ? rx[i] * static_cast<float>(g) : 0.0f;
-            const float f = rx[i] * scale;
-            for (int64_t j = 0; j < c; ++j) w[j] = f * di[j] * re[j];
-            scale_row(dxi, xi, -rx[i] * proj, dim);
-            axpy_rows(dxi, w, e, c, dim);
-          }
-          if (de) {
-            const float f = scale * rx[i];
-            for (int64_t j = 0; j < c; ++j) {
-              hb[j] += di[j] * oi[j];
-              const float wj = f * di[j];
-              float* __restrict pj = pb + j * dim;
-              for (int64_t d = 0; d < dim; ++d) pj[d] += wj * xi[d];
+        // Rows in groups of 4 (fixed within the block): dx rows one by one, then the group's
+        // de contributions in one pass over the partial rows (x rows still in L1).
+        for (int64_t g0 = i0; g0 < i1; g0 += 4) {
+          const int rows = static_cast<int>(std::min<int64_t>(4, i1 - g0));
+          for (int r = 0; r < rows; ++r) {
+            const int64_t i = g0 + r;
+            const float* di = dout + i * c;
+            const float* oi = out + i * c;
+            if (dx) {
+              double g = 0.0;
+              for (int64_t j = 0; j < c; ++j) g += static_cast<double>(di[j]) * oi[j];
+              const float proj = rx[i] < clamped ? rx[i] * static_cast<float>(g) : 0.0f;
+              const float f = rx[i] * scale;
+              for (int64_t j = 0; j < c; ++j) w[j] = f * di[j] * re[j];
+              K.bwd_dx_row(dx + i * dim, x + i * dim, e, w, c, dim, -rx[i] * proj, stream,
+                           i + kPfRows < n ? x + (i + kPfRows) * dim : nullptr);
+            }
+            if (de) {
+              const float f = scale * rx[i];
+              for (int64_t j = 0; j < c; ++j) {
+                hb[j] += di[j] * oi[j];
+                wde[r * kFusedMaxLabels + j] = f * di[j];
+              }
             }
           }
+          if (de) K.bwd_de_rows(pb, x + g0 * dim, wde, kFusedMaxLabels, rows, c, dim);
         }
       }
+      if (stream) K.store_fence();
     });
     if (de) {
       parallel_for(0, c, grain_rows(dim * nblk), [&](int64_t lo, int64_t hi) {
@@ -460,13 +530,13 @@ void cosine_paired_forward(float* out, float* h_rnorm, float* e_rnorm, const flo
   const float scale = p.scale, eps = p.eps;
   float* re = e_rnorm ? e_rnorm : t_r.floats(static_cast<size_t>(c));
   compute_rnorms(re, e, c, dim, eps);
+  const detail::CosineRowKernels& K = row_kernels();
   parallel_for(0, batch * c, grain_rows(2 * dim + 1), [&](int64_t lo, int64_t hi) {
     for (int64_t q = lo; q < hi; ++q) {
       const int64_t j = q % c;
-      float dot = 0.0f;
-      double ss = 0.0;
-      fused_dots<1, true>(h + q * dim, e + j * dim, dim, &dot, &ss);
-      const float rh = inv_norm(ss, eps);
+      float dot = 0.0f, ss = 0.0f;
+      K.dot_sumsq(h + q * dim, e + j * dim, dim, &dot, &ss);
+      const float rh = inv_norm(static_cast<double>(ss), eps);
       if (h_rnorm) h_rnorm[q] = rh;
       out[q] = scale * dot * rh * re[j];
     }
@@ -506,6 +576,8 @@ void cosine_paired_backward(float* dh, float* de, const float* dout, const float
   const int64_t bs = (batch + nb - 1) / nb;
   float* part = (de && nb > 1) ? t_a.floats(static_cast<size_t>(nb * (c * dim + c))) : nullptr;
   float* hpart = part ? part + nb * c * dim : nullptr;  // [nb, c]
+  const detail::CosineRowKernels& K = row_kernels();
+  const bool stream = dh && batch * c * dim >= kStreamElems;
   parallel_for(0, c * nb, std::max<int64_t>(1, grain_rows(bs * dim)), [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t j = t / nb, kb = t % nb;
@@ -517,20 +589,18 @@ void cosine_paired_backward(float* dh, float* de, const float* dout, const float
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t q = b * c + j;
         const float* hq = h + q * dim;
-        const float rh = h_rnorm ? h_rnorm[q] : inv_norm(sumsq(hq, dim), eps);
+        const float rh = h_rnorm ? h_rnorm[q] : inv_norm(K.sumsq(hq, dim), eps);
         const float dq = dout[q];
+        float a = 0.0f, bb = 0.0f, wq = 0.0f;
         if (dh) {
           const float proj = rh < clamped ? rh * dq * out[q] : 0.0f;
-          const float a = rh * scale * dq * re[j], bb = rh * proj;
-          float* __restrict dhq = dh + q * dim;
-          for (int64_t d = 0; d < dim; ++d) dhq[d] = a * ej[d] - bb * hq[d];
+          a = rh * scale * dq * re[j], bb = rh * proj;
         }
         if (acc) {
           hs += static_cast<double>(dq) * out[q];
-          const float w = scale * dq * rh;
-          float* __restrict ac = acc;
-          for (int64_t d = 0; d < dim; ++d) ac[d] += w * hq[d];
+          wq = scale * dq * rh;
         }
+        K.paired_bwd_row(dh ? dh + q * dim : nullptr, acc, hq, ej, a, bb, wq, dim, stream);
       }
       if (acc) {
         if (nb > 1) {
@@ -541,6 +611,7 @@ void cosine_paired_backward(float* dh, float* de, const float* dout, const float
         }
       }
     }
+    if (stream) K.store_fence();
   });
   if (de && nb > 1) {
     parallel_for(0, c, grain_rows(dim * nb), [&](int64_t lo, int64_t hi) {
@@ -557,103 +628,6 @@ void cosine_paired_backward(float* dh, float* de, const float* dout, const float
         fixup_row(dej, e + j * dim, re[j], proj, dim);
       }
     });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Top-k
-// indices [n,k] (int32), scores [n,k]; x [n,dim]; e [c,dim]; 1 <= k <= c
-// For each label tile (kTopkTile labels) and row block (kTopkRows rows): S = x_blk·e_tileᵀ by
-// the GEMM, score_ij = S_ij·rx_i·(scale·re_j), then each row's candidates above its current
-// k-th score are sorted and merged into its list (kept sorted in indices/scores; all rows have
-// seen the same labels, so every list holds min(k, labels seen) entries). Tiles arrive in
-// increasing label order, so an equal score from a later tile never displaces an earlier one.
-
-void cosine_topk(int32_t* indices, float* scores, const float* x, const float* e,
-                 const CosineParams& p, int64_t k) {
-  check_params(p.n, p.c, p.dim, "cosine_topk");
-  MERCLIP_CHECK(k >= 1 && k <= p.c, "cosine_topk: k must be in [1, c]");
-  MERCLIP_CHECK(p.c <= INT32_MAX, "cosine_topk: c must fit in int32");
-  const int64_t n = p.n, c = p.c, dim = p.dim;
-  const float scale = p.scale, eps = p.eps;
-  if (n == 0) return;
-  const int64_t tile = std::min(c, kTopkTile);
-  const int64_t rblk = std::min(n, kTopkRows);
-  float* rx = t_r.floats(static_cast<size_t>(n + tile));
-  float* fe = rx + n;  // scale·re_j of the current tile
-  float* s = t_s.floats(static_cast<size_t>(rblk * tile));
-  compute_rnorms(rx, x, n, dim, eps);
-  const float neg_inf = -std::numeric_limits<float>::infinity();
-  auto before = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  };
-
-  for (int64_t t0 = 0; t0 < c; t0 += tile) {
-    const int64_t tc = std::min(tile, c - t0);
-    const int64_t have = std::min(k, t0);  // list length of every row before this tile
-    const int64_t now = std::min(k, t0 + tc);
-    const float* et = e + t0 * dim;
-    parallel_for(0, tc, grain_rows(dim), [&](int64_t lo, int64_t hi) {
-      for (int64_t j = lo; j < hi; ++j) fe[j] = scale * inv_norm(sumsq(et + j * dim, dim), eps);
-    });
-    for (int64_t r0 = 0; r0 < n; r0 += rblk) {
-      const int64_t rc = std::min(rblk, n - r0);
-      if (dim > 0) {
-        GemmParams g;
-        g.m = rc, g.n = tc, g.k = dim, g.trans_b = true;
-        gemm(s, x + r0 * dim, et, nullptr, g);
-      } else {
-        std::memset(s, 0, sizeof(float) * static_cast<size_t>(rc * tc));
-      }
-      parallel_for(0, rc, std::max<int64_t>(1, 4096 / tc), [&](int64_t lo, int64_t hi) {
-        auto& cand = t_cand;
-        auto& merged = t_merge;
-        for (int64_t r = lo; r < hi; ++r) {
-          const int64_t i = r0 + r;
-          float* si = s + r * tc;
-          const float f = rx[i];
-          for (int64_t j = 0; j < tc; ++j) si[j] = si[j] * f * fe[j];
-          int32_t* ii = indices + i * k;
-          float* sc = scores + i * k;
-          cand.clear();
-          if (have == k) {
-            const float thr = sc[k - 1];
-            for (int64_t j = 0; j < tc; ++j)
-              if (si[j] > thr) cand.emplace_back(si[j], static_cast<int32_t>(t0 + j));
-          } else {
-            for (int64_t j = 0; j < tc; ++j) {
-              const float v = std::isnan(si[j]) ? neg_inf : si[j];
-              cand.emplace_back(v, static_cast<int32_t>(t0 + j));
-            }
-          }
-          if (cand.empty()) continue;
-          const int64_t take = std::min<int64_t>(static_cast<int64_t>(cand.size()), now);
-          if (take < static_cast<int64_t>(cand.size())) {
-            std::partial_sort(cand.begin(), cand.begin() + take, cand.end(), before);
-            cand.resize(static_cast<size_t>(take));
-          } else {
-            std::sort(cand.begin(), cand.end(), before);
-          }
-          // Merge the old list (have entries) with the sorted candidates, keep `now`.
-          merged.clear();
-          int64_t a = 0, b = 0;
-          const int64_t nc = static_cast<int64_t>(cand.size());
-          while (static_cast<int64_t>(merged.size()) < now && (a < have || b < nc)) {
-            if (b >= nc || (a < have && before({sc[a], ii[a]}, cand[b]))) {
-              merged.emplace_back(sc[a], ii[a]);
-              ++a;
-            } else {
-              merged.push_back(cand[b]);
-              ++b;
-            }
-          }
-          for (int64_t t = 0; t < now; ++t) {
-            sc[t] = merged[t].first;
-            ii[t] = merged[t].second;
-          }
-        }
-      });
-    }
   }
 }
 

@@ -420,6 +420,11 @@ int main() {
   std::printf("SIMD levels:");
   for (SimdLevel l : merclip_test::simd_levels()) std::printf(" %s", merclip::simd_level_name(l));
   std::printf("; pool of %d threads\n", merclip::ThreadPool::global().size());
+  {  // an AArch64 build must run its NEON kernels here (the loops below cover every level listed)
+    const std::vector<SimdLevel> levels = merclip_test::simd_levels();
+    if (merclip::built_with_neon())
+      CHECK(std::find(levels.begin(), levels.end(), SimdLevel::neon) != levels.end());
+  }
   test_fd();
   test_cpu();
   test_nan();

@@ -4,7 +4,8 @@
 // the whole pool; ref backward vs central finite differences of a float64 forward.
 //
 // Covered: n, c, dim from {1, 7, 33, 100, 513} (seeded sample plus the corners), c = 10000 with
-// few rows (the GEMM regime; c <= 32 takes the fused regime), scale != 1, zero vectors in x, e
+// few rows (the GEMM regime; c <= 32 takes the fused regime), outputs of >= 2^22 floats (the x86
+// kernels' non-temporal stores; dim 513 falls back to plain ones), scale != 1, zero vectors in x, e
 // and h (the clamped case, forward and backward), saved inverse norms given and null, dx / de /
 // dh null, top-k with k = 1, 5, 100 and k = c (several tiles), c = 100000 with k = 5; outputs
 // NaN-prefilled and guarded; bitwise equality of 1 vs 2 threads.
@@ -182,6 +183,16 @@ void test_cross() {
   cross_case(3, 10000, 64, 14.0f, ++seed, true);  // GEMM regime, many labels
   cross_case(2, 32, 40, 3.0f, ++seed, true);      // regime boundary
   cross_case(2, 33, 40, 3.0f, ++seed, true);
+  // dx of >= 2^22 floats: the non-temporal-store path of the x86 row kernels (16-byte aligned
+  // rows), and dim 513 where it falls back to plain stores (the NEON kernels have no such path,
+  // and these sizes cost minutes under qemu); C 7 / 5 / 9: the label blocks (5 + 2, 5, 5 + 4)
+  // and the register-weight vs broadcast dx kernels (c <= 8 / > 8).
+  if (!merclip::built_with_neon()) {
+    cross_case(8200, 7, 512, 14.0f, ++seed, true);
+    cross_case(8177, 5, 513, 2.0f, ++seed, true);
+  }
+  cross_case(517, 9, 72, 3.0f, ++seed, true);
+  cross_case(63, 12, 19, 3.0f, ++seed, true);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,6 +273,8 @@ void test_paired() {
   paired_case(100, 33, 7, 5.0f, ++seed);
   paired_case(513, 2, 64, 10.0f, ++seed);  // several batch blocks
   paired_case(20, 100, 513, 1.5f, ++seed);
+  if (!merclip::built_with_neon())  // dh of >= 2^22 floats: the x86 non-temporal stores
+    paired_case(1200, 7, 512, 3.0f, ++seed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,6 +440,11 @@ int main() {
   std::printf("SIMD levels:");
   for (SimdLevel l : merclip_test::simd_levels()) std::printf(" %s", merclip::simd_level_name(l));
   std::printf("; pool of %d threads\n", merclip::ThreadPool::global().size());
+  {  // an AArch64 build must run its NEON kernels here (the loops below cover every level listed)
+    const std::vector<SimdLevel> levels = merclip_test::simd_levels();
+    if (merclip::built_with_neon())
+      CHECK(std::find(levels.begin(), levels.end(), SimdLevel::neon) != levels.end());
+  }
   fd_case(false);
   fd_case(true);
   test_edge();
