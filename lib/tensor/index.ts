@@ -11,6 +11,7 @@ export {
   fromArray,
   wrap,
   parameter,
+  unboundParameter,
   tidy,
   noGrad,
   isGradEnabled,

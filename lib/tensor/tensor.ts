@@ -54,6 +54,8 @@ class Storage {
 }
 
 const EMPTY = new Float32Array(0);
+/** The storage of a parameter registered without values (nn's unbound()), until _rebind. */
+const NOT_BOUND = new Float32Array(0);
 
 /** A recorded operation: its inputs and the rule that pushes the output gradient to them. */
 export interface Node {
@@ -152,7 +154,7 @@ export class Tensor {
   /** Wraps `data` (no copy). Prefer the factories below. */
   constructor(data: Float32Array, shape: Shape, opts: { requiresGrad?: boolean; pooled?: boolean; storage?: Storage } = {}) {
     const size = shapeSize(shape);
-    if (data.length !== size) {
+    if (data.length !== size && data !== NOT_BOUND) {
       throw new RangeError(`Tensor: data has ${data.length} elements but shape ${fmtShape(shape)} needs ${size}`);
     }
     this.shape = Object.freeze([...shape]);
@@ -169,7 +171,10 @@ export class Tensor {
 
   get data(): Float32Array {
     const d = this.storage.data;
-    if (d === EMPTY && this.size !== 0) throw new Error(`Tensor${this.name ? ` "${this.name}"` : ''} ${fmtShape(this.shape)} was disposed`);
+    if (d.length !== this.size) {
+      if (d === NOT_BOUND) throw new Error(`Tensor${this.name ? ` "${this.name}"` : ''} ${fmtShape(this.shape)} is a parameter without values yet (built unbound; bindParameters gives it its weights)`);
+      throw new Error(`Tensor${this.name ? ` "${this.name}"` : ''} ${fmtShape(this.shape)} was disposed`);
+    }
     return d;
   }
 
@@ -322,6 +327,13 @@ export function wrap(data: Float32Array, shape: Shape, opts: { requiresGrad?: bo
 /** A tensor with no autograd history that the caller owns (a parameter, a buffer, a cache). */
 export function parameter(data: Float32Array, shape: Shape): Tensor {
   const t = new Tensor(data, shape, { requiresGrad: true, pooled: false });
+  untrack(t);
+  return t.keep();
+}
+
+/** A parameter of this shape without storage yet (reading it throws until `_rebind`). */
+export function unboundParameter(shape: Shape): Tensor {
+  const t = new Tensor(NOT_BOUND, shape, { requiresGrad: true, pooled: false });
   untrack(t);
   return t.keep();
 }
