@@ -176,8 +176,8 @@ export interface Evaluation {
 }
 
 /**
- * Predictions for a whole split, in batches sorted by length (less padding; results do not
- * depend on the order — every attention takes the true lengths).
+ * Predictions for a whole split, in batches sorted by length (similar batch shapes; results do
+ * not depend on the order — every sample is computed on its own valid rows).
  */
 export function evaluate(model: MerClip, split: DataSplit, opts: { batchSize?: number; drop?: Modality[] } = {}): Evaluation {
   const bs = opts.batchSize ?? 32;

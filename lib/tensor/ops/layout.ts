@@ -143,12 +143,17 @@ export function gatherRows(x: Tensor, index: Int32Array): Tensor {
   }
   const idx = index.slice();
   const y = empty([idx.length, D]);
-  for (let i = 0; i < idx.length; i++) y.data.set(x.data.subarray(idx[i]! * D, idx[i]! * D + D), i * D);
+  let increasing = true; // every row at most once (e.g. the valid rows of a dense batch): the backward copies
+  for (let i = 0; i < idx.length; i++) {
+    y.data.set(x.data.subarray(idx[i]! * D, idx[i]! * D + D), i * D);
+    if (i > 0 && idx[i]! <= idx[i - 1]!) increasing = false;
+  }
   return record(y, op, [x], (g) => {
     const gx = pool.acquireZeroed(x.size);
     for (let i = 0; i < idx.length; i++) {
       const o = idx[i]! * D;
-      for (let d = 0; d < D; d++) gx[o + d]! += g[i * D + d]!;
+      if (increasing) gx.set(g.subarray(i * D, i * D + D), o);
+      else for (let d = 0; d < D; d++) gx[o + d]! += g[i * D + d]!;
     }
     handGrad(x, gx);
   });
