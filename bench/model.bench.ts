@@ -66,7 +66,7 @@ function forwardFlops(d: number, lens: Record<'text' | 'audio' | 'vision', numbe
 
 export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[]; results: unknown[] }> {
   const { config, model, batch, step } = paperTrainingSetup();
-  const lens = { text: batch.text.length, audio: batch.audio.length, vision: batch.vision.length };
+  const lens = { text: batch.text.maxLength, audio: batch.audio.maxLength, vision: batch.vision.maxLength };
   const dims = { text: 768, audio: 5, vision: 20 };
   const flops = forwardFlops(config.width, lens, dims, 7, config.decoderLayers);
 
@@ -88,9 +88,9 @@ export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[
   infer();
   const inferTimes = timeIt(infer, 3);
   const samples: Sample[] = Array.from({ length: B }, (_, i) => ({
-    text: { features: batch.text.features.subarray(i * lens.text * 768, (i + 1) * lens.text * 768), length: batch.text.lengths[i]! },
-    audio: { features: batch.audio.features.subarray(i * lens.audio * 5, (i + 1) * lens.audio * 5), length: batch.audio.lengths[i]! },
-    vision: { features: batch.vision.features.subarray(i * lens.vision * 20, (i + 1) * lens.vision * 20), length: batch.vision.lengths[i]! },
+    text: batch.text.rows.subarray(batch.text.offsets[i]! * 768, batch.text.offsets[i + 1]! * 768),
+    audio: batch.audio.rows.subarray(batch.audio.offsets[i]! * 5, batch.audio.offsets[i + 1]! * 5),
+    vision: batch.vision.rows.subarray(batch.vision.offsets[i]! * 20, batch.vision.offsets[i + 1]! * 20),
   }));
   await model.predict(samples);
   const predictBatchTimes = await timeAsync(() => model.predict(samples), 3);

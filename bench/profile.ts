@@ -48,7 +48,7 @@ for (let i = 0; i < steps; i++) step();
 const total = (performance.now() - t0) / steps;
 let nativeMs = 0;
 for (const e of times.values()) nativeMs += e.ms / steps;
-console.log(`MER-CLIP paper-size training step (batch ${B}, padded lengths ${batch.text.length}/${batch.audio.length}/${batch.vision.length}): ${total.toFixed(0)} ms; native ${nativeMs.toFixed(0)} ms; JS/other ${(total - nativeMs).toFixed(0)} ms`);
+console.log(`MER-CLIP paper-size training step (batch ${B}, longest lengths ${batch.text.maxLength}/${batch.audio.maxLength}/${batch.vision.maxLength}): ${total.toFixed(0)} ms; native ${nativeMs.toFixed(0)} ms; JS/other ${(total - nativeMs).toFixed(0)} ms`);
 for (const [k, e] of [...times].sort((a, b) => b[1].ms - a[1].ms)) {
   const ms = e.ms / steps;
   if (ms < 1) continue;
@@ -60,7 +60,7 @@ for (const [k, e] of [...times].sort((a, b) => b[1].ms - a[1].ms)) {
 if (withTorch) {
   const threads = backend.getNumThreads();
   const r = runTorch<{ trainStepSeconds: number; profile: Array<{ op: string; selfMs: number; calls: number }> }>('merclip_torch.py', {
-    threads, batch: B, gradClip: 1, text: [batch.text.length, 768], audio: [batch.audio.length, 5], vision: [batch.vision.length, 20],
+    threads, batch: B, gradClip: 1, text: [batch.text.maxLength, 768], audio: [batch.audio.maxLength, 5], vision: [batch.vision.maxLength, 20],
     width: 512, heads: 8, enc: 1, dec: 2, C: 7, profile: true, minTime: 1, minReps: 2, maxReps: 3, warmup: 1,
     lengths: { text: Array.from(batch.text.lengths), audio: Array.from(batch.audio.lengths), vision: Array.from(batch.vision.lengths) },
   }, threads, 1_200_000, ['--bench']);

@@ -10,7 +10,7 @@ import type { DataSplit } from '../data/batch.js';
 import { readDataset } from '../data/file.js';
 import type { SplitName } from '../data/synth.js';
 import { formatMetricTable } from '../eval/metrics.js';
-import { ALL_MODALITIES } from '../model/config.js';
+import { MODALITIES } from '../model/config.js';
 import { MerClip } from '../model/merclip.js';
 import type { Prediction, Sample } from '../model/predict.js';
 import { evaluate } from '../train/index.js';
@@ -73,7 +73,7 @@ function readSamples(file: string): { ids: string[]; samples: Sample[] } {
     const o = s as Record<string, unknown>;
     ids.push(typeof o.id === 'string' ? o.id : String(i));
     const sample: Sample = {};
-    for (const m of ALL_MODALITIES) {
+    for (const m of MODALITIES) {
       const v = o[m];
       if (v === undefined || v === null) continue;
       if (Array.isArray(v)) sample[m] = { features: v as number[][] };
@@ -92,7 +92,7 @@ function splitSamples(split: DataSplit, limit: number): { ids: string[]; samples
   const samples: Sample[] = [];
   for (let i = 0; i < n; i++) {
     const s: Sample = {};
-    for (const m of ALL_MODALITIES) {
+    for (const m of MODALITIES) {
       const md = split[m];
       const row = md.length * md.dim;
       s[m] = { features: md.features.subarray(i * row, (i + 1) * row), length: md.lengths[i]! };

@@ -10,7 +10,7 @@ import cliProgress from 'cli-progress';
 import type { DataSplit } from '../data/batch.js';
 import { generateSynthetic } from '../data/synth.js';
 import { formatMeanStdTable, formatMetricTable, meanStd, type RegressionMetrics } from '../eval/metrics.js';
-import { ALL_MODALITIES, makeConfig, type Modality, type MerClipConfig, validateConfig } from '../model/config.js';
+import { MODALITIES, makeConfig, type Modality, type MerClipConfig, validateConfig } from '../model/config.js';
 import { TRAIN_DEFAULTS, train, type TrainEvent, type TrainResult } from '../train/index.js';
 import { readDataset } from '../data/file.js';
 import { readFileSync } from 'node:fs';
@@ -34,7 +34,7 @@ export function parseNumberOption(name: string) {
 function parseDrop(value: string, prev: Modality[] = []): Modality[] {
   const out = [...prev];
   for (const m of value.split(',').map((s) => s.trim()).filter(Boolean)) {
-    if (!ALL_MODALITIES.includes(m as Modality)) throw new InvalidArgumentError(`unknown modality "${m}" (expected text, audio or vision).`);
+    if (!MODALITIES.includes(m as Modality)) throw new InvalidArgumentError(`unknown modality "${m}" (expected text, audio or vision).`);
     out.push(m as Modality);
   }
   return out;
@@ -212,7 +212,7 @@ export function registerTrain(program: Command, out: (s: string) => void): void 
         ? makeConfig(opts.config)
         : validateConfig(JSON.parse(readFileSync(opts.config, 'utf8')) as MerClipConfig, opts.config);
       // the model follows the data's feature sizes
-      for (const m of ALL_MODALITIES) {
+      for (const m of MODALITIES) {
         model.modalities[m] = { dim: splits.train[m].dim, maxLength: Math.max(model.modalities[m].maxLength, splits.train[m].length, splits.valid[m].length, splits.test?.[m].length ?? 0) };
       }
       const { results, dirs } = await runTraining({ train: splits.train, valid: splits.valid, test: splits.test }, model, opts, out, 'train');

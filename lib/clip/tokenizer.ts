@@ -34,6 +34,9 @@
 // does (Hugging Face's CLIP tokenizer pads with `<|endoftext|>` instead; pass `padId` for that).
 // Either way the end token is the largest id, so the EOS position is the row's argmax / the first
 // end token.
+//
+// Size: one algorithm (CLIP's byte-level BPE: pre-tokenizer, byte map, merges, decode) whose
+// parts share private state; split, each part would have to export internals.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 

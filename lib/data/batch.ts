@@ -1,23 +1,28 @@
 // lib/data/batch.ts — the in-memory layout of a dataset split, and batching.
 //
-// A split holds, per modality, one dense row-major Float32Array [N, L, D] padded to the
-// modality's full length L, plus the true length of every sample (positions at and past it are
-// padding: their content is arbitrary and must never influence a result). Real data (MMSA
-// pickles, the package's dataset file) and the synthetic generator share this layout.
+// A split is storage for random access: per modality one dense row-major Float32Array [N, L, D]
+// padded to the modality's full length L, plus the true length of every sample (positions at and
+// past it are padding: their content is arbitrary and must never influence a result). Real data
+// (MMSA pickles, the package's dataset file) and the synthetic generator share this layout.
 //
-// Batching pads each modality of a batch only to that modality's longest true length within
-// the batch (`Lb = max(lengths in batch)`, at least 1), copying rows [b, Lb, D] out of the
-// split's [N, L, D]; padding positions inside a batch are zero-filled. MOSI sequences are about
-// a third padding, so this alone removes much of the wasted work.
+// A batch is what the model reads: per modality a PackedSequence (lib/tensor/packed.ts) — only
+// the valid rows of the batch's samples, one after the other, with their offsets. gatherBatch
+// copies each sample's valid rows out of the split; no padding is made, so none is computed on
+// (MOSI sequences are about a third padding).
 
+import { emptySequence, layoutOf, type PackedSequence } from '../tensor/packed.js';
 import { Rng } from './rng.js';
 
-export type ModalityName = 'text' | 'audio' | 'vision';
+export type { PackedSequence } from '../tensor/packed.js';
 
-/** The three modalities, in the model's default cross-attention order. */
-export const MODALITIES: readonly ModalityName[] = ['text', 'audio', 'vision'];
+export type Modality = 'text' | 'audio' | 'vision';
+/** @deprecated the same type as Modality (the data readers' older name). */
+export type ModalityName = Modality;
 
-/** One modality of a split or batch: features [N, length, dim] row-major, true lengths [N]. */
+/** The three modalities, in the model's default cross-attention order (the one list of them). */
+export const MODALITIES: readonly Modality[] = ['text', 'audio', 'vision'];
+
+/** One modality of a split: features [N, length, dim] row-major (padded), true lengths [N]. */
 export interface ModalityData {
   features: Float32Array;
   lengths: Int32Array;
@@ -27,7 +32,7 @@ export interface ModalityData {
   dim: number;
 }
 
-/** A split (or a batch): N samples with ids, regression labels and three modalities. */
+/** A split: N samples with ids, regression labels and three modalities. */
 export interface DataSplit {
   count: number;
   ids: string[];
@@ -37,8 +42,14 @@ export interface DataSplit {
   vision: ModalityData;
 }
 
-/** A batch: a DataSplit of `count` samples plus the row indices they came from. */
-export interface Batch extends DataSplit {
+/** A batch: `count` samples, their ids, labels and packed modalities, and the rows they came from. */
+export interface Batch {
+  count: number;
+  ids: string[];
+  labels: Float32Array;
+  text: PackedSequence;
+  audio: PackedSequence;
+  vision: PackedSequence;
   /** Index in the source split of each batch row. */
   indices: Int32Array;
 }
@@ -110,36 +121,23 @@ interface Scratch {
   vision: Float32Array;
 }
 
-function gatherModality(src: ModalityData, indices: Int32Array, scratch: Float32Array | undefined): ModalityData {
-  const b = indices.length;
+function gatherModality(src: ModalityData, indices: Int32Array, scratch: Float32Array | undefined): PackedSequence {
   const D = src.dim;
-  const lengths = new Int32Array(b);
-  let lmax = 1;
-  for (let r = 0; r < b; r++) {
-    const len = src.lengths[indices[r]!]!;
-    lengths[r] = len;
-    if (len > lmax) lmax = len;
-  }
-  lmax = Math.min(lmax, Math.max(src.length, 1));
-  const size = b * lmax * D;
-  const features = scratch ? scratch.subarray(0, size) : new Float32Array(size);
+  const layout = layoutOf(Array.from(indices, (i) => src.lengths[i]!), undefined, 'gatherBatch lengths');
+  const size = layout.offsets[indices.length]! * D;
+  const rows = scratch ? scratch.subarray(0, size) : new Float32Array(size);
   const rowSrc = src.length * D;
-  const rowDst = lmax * D;
-  for (let r = 0; r < b; r++) {
-    const i = indices[r]!;
-    const valid = lengths[r]! * D;
-    const from = i * rowSrc;
-    const to = r * rowDst;
-    features.set(src.features.subarray(from, from + valid), to);
-    if (valid < rowDst) features.fill(0, to + valid, to + rowDst);
+  for (let r = 0; r < indices.length; r++) {
+    const from = indices[r]! * rowSrc;
+    rows.set(src.features.subarray(from, from + layout.lengths[r]! * D), layout.offsets[r]! * D);
   }
-  return { features, lengths, length: lmax, dim: D };
+  return { rows, dim: D, ...layout };
 }
 
 /**
- * Copy the samples `indices` of `split` into a batch padded per modality to the batch's longest
- * true length. With `scratch`, features are views into those buffers (each must hold at least
- * indices.length × length × dim values of its modality).
+ * Copy the samples `indices` of `split` into a batch: per modality the valid rows of those
+ * samples, packed (no padding). With `scratch`, rows are views into those buffers (each must hold
+ * at least indices.length × length × dim values of its modality).
  */
 export function gatherBatch(split: DataSplit, indices: Int32Array, scratch?: Scratch): Batch {
   for (let r = 0; r < indices.length; r++) {
@@ -166,10 +164,17 @@ export function gatherBatch(split: DataSplit, indices: Int32Array, scratch?: Scr
   };
 }
 
+/** `batch` with the modalities `drop` removed (every sample lacks them: the model skips them). */
+export function withoutModalities(batch: Batch, drop: readonly Modality[]): Batch {
+  if (drop.length === 0) return batch;
+  const out = { ...batch };
+  for (const m of drop) out[m] = emptySequence(batch.count, batch[m].dim);
+  return out;
+}
+
 /**
- * Iterate over `split` in batches of `batchSize` (the last one may be smaller unless dropLast).
- * Each modality of a batch is padded only to its own longest true length in the batch, padding
- * zero-filled. Deterministic for a given seed.
+ * Iterate over `split` in batches of `batchSize` (the last one may be smaller unless dropLast),
+ * each modality packed (gatherBatch). Deterministic for a given seed.
  */
 export function* makeBatches(split: DataSplit, batchSize: number, options: BatchOptions = {}): Generator<Batch, void, undefined> {
   validateSplit(split);
@@ -178,9 +183,9 @@ export function* makeBatches(split: DataSplit, batchSize: number, options: Batch
   if (options.reuseBuffers) {
     const b = Math.min(batchSize, split.count);
     scratch = {
-      text: new Float32Array(b * Math.max(split.text.length, 1) * split.text.dim),
-      audio: new Float32Array(b * Math.max(split.audio.length, 1) * split.audio.dim),
-      vision: new Float32Array(b * Math.max(split.vision.length, 1) * split.vision.dim),
+      text: new Float32Array(b * split.text.length * split.text.dim),
+      audio: new Float32Array(b * split.audio.length * split.audio.dim),
+      vision: new Float32Array(b * split.vision.length * split.vision.dim),
     };
   }
   for (const idx of batches) yield gatherBatch(split, idx, scratch);

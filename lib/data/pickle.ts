@@ -35,6 +35,9 @@
 // tuple → PyTuple; dict → Map (keys: str, int, float, bool, None); set / frozenset → PySet;
 // numpy.ndarray → NdArray (C order, host byte order, data copied out of the input); numpy.dtype →
 // NpDType; numpy scalars → number / bigint / boolean (or the object for dtype O).
+//
+// Size: one self-contained pickle virtual machine (protocols 0–5, every opcode, the numpy
+// reconstruction and its validation); the opcodes share the VM's stack and memo.
 
 /** A malformed, truncated, unsupported or hostile pickle. `offset` is the byte position. */
 export class PickleError extends Error {

@@ -60,6 +60,9 @@
 // tensor read as Float32Array re-encodes exactly). Files are written atomically through io/atomic.ts
 // (temp file in the same directory, fsync, rename over the target); on failure the temp file is
 // removed and the target is untouched.
+//
+// Size: the format in one place — parse, validate (every rule above), read and write, sync and
+// async — so the reader and the writer cannot drift apart.
 
 import * as fs from 'node:fs';
 import { endianness } from 'node:os';

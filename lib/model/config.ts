@@ -7,9 +7,9 @@
 // modality, 2 decoder layers, the ViT-B/32 CLIP text tower: width 512, 12 layers, 8 heads).
 
 import { CLIP_TEXT_DEFAULTS, type ClipTextConfig } from '../clip/text.js';
+import { MODALITIES, type Modality } from '../data/batch.js';
 
-export type Modality = 'text' | 'audio' | 'vision';
-export const ALL_MODALITIES: readonly Modality[] = ['text', 'audio', 'vision'];
+export { MODALITIES, type Modality };
 
 export interface ModalityConfig {
   /** Feature dimension D_m. */
@@ -59,7 +59,7 @@ export const PRESETS: Record<'tiny' | 'paper', MerClipConfig> = {
   tiny: {
     name: 'tiny',
     modalities: MOSI_MODALITIES,
-    modalityOrder: ['text', 'audio', 'vision'],
+    modalityOrder: [...MODALITIES],
     width: 64,
     // one 64-wide head: the fused attention kernel is several times faster at head dim 64 than
     // at 16, and the demo must train in about a minute on two cores
@@ -82,7 +82,7 @@ export const PRESETS: Record<'tiny' | 'paper', MerClipConfig> = {
   paper: {
     name: 'paper',
     modalities: MOSI_MODALITIES,
-    modalityOrder: ['text', 'audio', 'vision'],
+    modalityOrder: [...MODALITIES],
     width: 512,
     heads: 8,
     encoderLayers: 1,
@@ -120,7 +120,7 @@ export function validateConfig(c: MerClipConfig, source = 'config'): MerClipConf
   if (typeof c.lambda !== 'number' || !(c.lambda >= 0) || !Number.isFinite(c.lambda)) bad('lambda', `must be a finite number ≥ 0, received ${JSON.stringify(c.lambda)}`);
   if (typeof c.logitScaleInit !== 'number' || !Number.isFinite(c.logitScaleInit)) bad('logitScaleInit', 'must be a finite number');
   if (typeof c.modalities !== 'object' || c.modalities === null) bad('modalities', 'must be an object');
-  for (const m of ALL_MODALITIES) {
+  for (const m of MODALITIES) {
     const mc = c.modalities[m];
     if (!mc) bad(`modalities.${m}`, 'is missing');
     posInt(`modalities.${m}.dim`, mc.dim);
@@ -129,7 +129,7 @@ export function validateConfig(c: MerClipConfig, source = 'config'): MerClipConf
   if (!Array.isArray(c.modalityOrder) || c.modalityOrder.length === 0) bad('modalityOrder', 'must list at least one modality');
   const seen = new Set<string>();
   for (const m of c.modalityOrder) {
-    if (!ALL_MODALITIES.includes(m)) bad('modalityOrder', `has unknown modality ${JSON.stringify(m)} (expected text, audio or vision)`);
+    if (!MODALITIES.includes(m)) bad('modalityOrder', `has unknown modality ${JSON.stringify(m)} (expected text, audio or vision)`);
     if (seen.has(m)) bad('modalityOrder', `lists ${m} twice`);
     seen.add(m);
   }

@@ -2,7 +2,7 @@
 //
 //   label encoder   e = CLIP_text(prompt(label)) · text_projection          [C, E]
 //   queries         Q0 = e · W_qᵀ (label_proj)                              [C, d] → [B, C, d]
-//   modality m      F_m = Enc_m(x_m W_mᵀ + pos_m) (pre-LN layers, padding)  [B, L_m, d]
+//   modality m      F_m = Enc_m(x_m W_mᵀ + pos_m) (pre-LN layers)          packed [T_m, d]
 //   decoder         H = DecoderLayers(Q0, F_text, F_audio, F_vision)        [B, C, d]
 //   prediction      logits = e^s · cos(H W_oᵀ, e)  (each query vs its own label)   [B, C]
 //                   p = softmax(logits), ŷ = Σ_c p_c v_c
@@ -13,9 +13,15 @@
 // encoders.<m>.position_embedding, encoders.<m>.layers.N.…, encoders.<m>.norm.*,
 // decoder.layers.N.{self_attn, cross_attn.i, …}, decoder.norm.*, output_proj.*, logit_scale.
 //
-// Padding: the modality encoders run on the valid tokens only (packed [T, d]); every attention
-// takes the true lengths (key padding), so nothing past a sample's length influences its result. A sample may lack a modality (length 0): its cross-attention
-// step is skipped exactly (CrossModalDecoderLayer gates it), and its encoder output is unused.
+// Layout: a batch brings each modality as a PackedSequence (lib/tensor/packed.ts: the valid rows
+// [T, D] of its samples with their offsets); the encoders run on those rows as they are — the
+// attention kernels read them with the offsets — and the decoder attends to them: nothing is
+// padded, nothing re-packed. A sample may lack a modality (length 0): its cross-attention step is
+// skipped exactly (CrossModalDecoderLayer gates it).
+//
+// This class is the model: forward, loss, save, load. predict() / close() hand the work to a
+// Predictor (predict.ts), which owns the worker thread; the worker builds its model with
+// MerClip.fromWeights (no initialisation: every parameter bound to the shared weights).
 
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,31 +30,16 @@ import { defaultTokenizer } from '../clip/assets.js';
 import { LabelEncoder } from '../clip/labels.js';
 import { ClipTextTransformer } from '../clip/text.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
-import { CrossModalDecoderLayer, LayerNorm, Linear, Module, ModuleList, normalInit, type Packing, TransformerEncoderLayer } from '../nn/index.js';
 import { readSafetensors, type WritableTensor, writeFileAtomic, writeSafetensors } from '../io/index.js';
-import { empty, ops, Rng, type Tensor, zeros } from '../tensor/index.js';
+import { bindParameters, constantInit, CrossModalDecoderLayer, type DecoderMemory, LayerNorm, Linear, Module, ModuleList, normalInit, TransformerEncoderLayer, unbound } from '../nn/index.js';
+import { type PackedSequence, type SequenceLayout, validatePacked } from '../tensor/packed.js';
+import { ops, Rng, type Tensor, wrap, zeros } from '../tensor/index.js';
+import type { ModelBatch, Sample } from './batch.js';
 import { type Modality, type MerClipConfig, sentimentClass, validateConfig } from './config.js';
-import { packSamples, type Prediction, type PredictOptions, resolveLabelSet, type Sample, toPredictions } from './predict.js';
-import { PredictorThread } from './predictorThread.js';
+import { type Prediction, type PredictOptions, Predictor } from './predict.js';
+import type { PredictorThread } from './predictorThread.js';
 
-/** One modality of a batch: features [B, L, D] row-major, true lengths [B]. */
-export interface ModalityInput {
-  features: Float32Array;
-  lengths: Int32Array;
-  /** L */
-  length: number;
-  /** D */
-  dim: number;
-}
-
-/** A batch as the model reads it (lib/data's Batch has this shape). */
-export interface ModelBatch {
-  count: number;
-  labels?: Float32Array;
-  text?: ModalityInput | null;
-  audio?: ModalityInput | null;
-  vision?: ModalityInput | null;
-}
+export type { ModelBatch } from './batch.js';
 
 export interface ForwardResult {
   /** [B, C] e^s · cos */
@@ -93,29 +84,21 @@ class ModalityEncoder extends Module {
     this.norm = this.addModule('norm', new LayerNorm(c.width));
   }
   /**
-   * The valid tokens only (SPEC §7: padding is not work): features are packed to [T, D]
-   * (T = Σ lengths), every op runs on those T rows — the attention kernel too (packed rows with
-   * per-sample offsets; nothing is padded).
+   * The valid tokens only (SPEC §7: padding is not work): the batch's rows [T, D] as they come
+   * (no copy), every op on those T rows — the attention kernel too (per-sample offsets).
    */
-  forward(input: ModalityInput, batch: number, drop: Dropout | null = null): { features: Tensor; packing: Packing } {
-    const { features, lengths, length: L, dim } = input;
-    if (dim !== this.dim) throw new RangeError(`MerClip: ${this.name} features have dim ${dim}, the model expects ${this.dim}`);
-    if (L > this.maxLength) throw new RangeError(`MerClip: ${this.name} sequences of length ${L} exceed the model's maxLength ${this.maxLength}`);
-    if (features.length !== batch * L * dim) throw new RangeError(`MerClip: ${this.name} features have ${features.length} values, expected ${batch}×${L}×${dim}`);
-    const T = ops.packedCount(`MerClip ${this.name} lengths`, lengths, L);
-    const packed = empty([T, dim]);
-    let o = 0;
-    for (let b = 0; b < batch; b++) {
-      const n = lengths[b]! * dim;
-      packed.data.set(features.subarray(b * L * dim, b * L * dim + n), o);
-      o += n;
-    }
-    const packing = { lengths, length: L };
-    let h = ops.addPackedPositions(this.input_proj.forward(packed), this.position_embedding, lengths);
+  forward(seq: PackedSequence, batch: number, drop: Dropout | null = null): DecoderMemory {
+    if (seq.dim !== this.dim) throw new RangeError(`MerClip: ${this.name} features have dim ${seq.dim}, the model expects ${this.dim}`);
+    validatePacked(seq, batch, `MerClip ${this.name}`);
+    const longest = seq.lengths.reduce((m, l) => Math.max(m, l), 0);
+    if (longest > this.maxLength) throw new RangeError(`MerClip: ${this.name} sequences of length ${longest} exceed the model's maxLength ${this.maxLength}`);
+    const layout: SequenceLayout = { lengths: seq.lengths, offsets: seq.offsets, maxLength: seq.maxLength };
+    const x = wrap(seq.rows, [seq.offsets[batch]!, seq.dim]);
+    let h = ops.addPackedPositions(this.input_proj.forward(x), this.position_embedding, seq.lengths);
     if (drop) h = ops.dropout(h, drop.p, drop.rng);
-    for (const layer of this.layers) h = layer.forward(h, { keyLengths: lengths, queryPacking: packing });
+    for (const layer of this.layers) h = layer.forward(h, { queryLayout: layout });
     const out = this.norm.forward(h);
-    return { features: drop ? ops.dropout(out, drop.p, drop.rng) : out, packing };
+    return { rows: drop ? ops.dropout(out, drop.p, drop.rng) : out, layout };
   }
 }
 
@@ -145,15 +128,6 @@ class LabelTower extends Module {
   }
 }
 
-/**
- * A model dropped without close() would otherwise keep its idle (unref'd) predict worker, and the
- * worker's copy of the model, for the life of the process; when the model is collected, its
- * worker is stopped.
- */
-const stopWhenCollected = new FinalizationRegistry<PredictorThread>((p) => {
-  void p.terminate().catch(() => undefined);
-});
-
 export class MerClip extends Module {
   readonly config: MerClipConfig;
   readonly label_encoder: LabelTower;
@@ -163,7 +137,7 @@ export class MerClip extends Module {
   readonly output_proj: Linear;
   readonly logit_scale: Tensor;
   readonly labels: LabelEncoder;
-  private predictor: PredictorThread | null = null;
+  private readonly predictor: Predictor;
 
   constructor(config: MerClipConfig, tokenizer: ClipTokenizer = defaultTokenizer(), opts: { seed?: number } = {}) {
     super();
@@ -183,9 +157,21 @@ export class MerClip extends Module {
     this.encoders = encoders;
     this.decoder = this.addModule('decoder', new Decoder(c, rng));
     this.output_proj = this.addModule('output_proj', new Linear(c.width, E, rng));
-    this.logit_scale = this.addParameter('logit_scale', Float32Array.of(c.logitScaleInit), []);
+    this.logit_scale = this.addParameter('logit_scale', constantInit(1, c.logitScaleInit), []);
     this.labels = new LabelEncoder(this.label_encoder, tokenizer, c.template, { frozen: c.freezeLabelEncoder });
     if (c.freezeLabelEncoder) this.label_encoder.freeze();
+    this.predictor = new Predictor(this);
+  }
+
+  /**
+   * A model whose parameters ARE `weights` (name → array of the parameter's size; no copy): built
+   * without initialising anything (nn's unbound()), then every parameter bound to its array.
+   * What the predict() worker does with the main thread's shared weights.
+   */
+  static fromWeights(config: MerClipConfig, weights: ReadonlyMap<string, Float32Array>, tokenizer: ClipTokenizer = defaultTokenizer()): MerClip {
+    const model = unbound(() => new MerClip(config, tokenizer));
+    bindParameters(model, weights);
+    return model;
   }
 
   override loadStateDict(...args: Parameters<Module['loadStateDict']>): void {
@@ -208,20 +194,8 @@ export class MerClip extends Module {
    */
   predict(samples: Sample, opts?: PredictOptions): Promise<Prediction>;
   predict(samples: readonly Sample[], opts?: PredictOptions): Promise<Prediction[]>;
-  async predict(samples: Sample | readonly Sample[], opts: PredictOptions = {}): Promise<Prediction | Prediction[]> {
-    const single = !Array.isArray(samples);
-    const list = single ? [samples as Sample] : (samples as readonly Sample[]);
-    const { labels, values } = resolveLabelSet(this.config, opts);
-    const batches = packSamples(list, this.config, opts.batchSize ?? 32);
-    if (batches.length === 0) return [];
-    const { ids, length } = this.labels.tokenize(labels);
-    if (!this.predictor) {
-      this.predictor = new PredictorThread(this);
-      stopWhenCollected.register(this, this.predictor);
-    }
-    const res = await this.predictor.run({ batches, labels, values, tokens: { ids, count: labels.length, length, key: this.labels.cacheKey(labels) } });
-    const preds = toPredictions(res.scores, res.probs, labels);
-    return single ? preds[0]! : preds;
+  predict(samples: Sample | readonly Sample[], opts: PredictOptions = {}): Promise<Prediction | Prediction[]> {
+    return this.predictor.predict(samples, opts);
   }
 
   /**
@@ -229,8 +203,8 @@ export class MerClip extends Module {
    * process alive). Calls still pending reject with a "closed" PredictWorkerError. The model stays
    * usable: a predict() after close() starts a fresh worker.
    */
-  async close(): Promise<void> {
-    await this.predictor?.terminate();
+  close(): Promise<void> {
+    return this.predictor.close();
   }
 
   /**
@@ -238,7 +212,7 @@ export class MerClip extends Module {
    * predict()); the fault tests reach its worker through it (see predictorThread.ts).
    */
   _predictThread(): PredictorThread | null {
-    return this.predictor;
+    return this.predictor.thread;
   }
 
   /** The config's label set. */
@@ -266,8 +240,7 @@ export class MerClip extends Module {
       if (!input) return null; // the whole batch lacks m: skip the step
       if (input.lengths.length !== B) throw new RangeError(`MerClip: ${m} lengths has ${input.lengths.length} entries, expected ${B}`);
       if (!input.lengths.some((l) => l > 0)) return null;
-      const enc = this.encoders.get(m)!.forward(input, B, drop);
-      return { features: enc.features, lengths: input.lengths, packing: enc.packing };
+      return this.encoders.get(m)!.forward(input, B, drop);
     });
     let h = queries;
     for (const layer of this.decoder.layers) h = layer.forward(h, memories);

@@ -1,6 +1,7 @@
 // lib/model/predictWorker.ts — the worker thread behind MerClip.predict(): it builds the model
-// from the config, points its parameters at the caller's shared weights (no copy) and answers
-// one message per predict() call, in order. See predict.ts.
+// straight from the caller's shared weights (MerClip.fromWeights: nothing initialised, every
+// parameter bound to the shared array, no copy) and answers one message per predict() call, in
+// order. See predict.ts; the messages are defined in predictorThread.ts.
 //
 // Faults: an exception while handling a request is sent back as that call's error (the worker
 // lives on); a failure to start (an import, bindParameters) ends the worker with an 'error'
@@ -16,41 +17,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 import type { ClipTokenizer } from '../clip/tokenizer.js';
-import { bindParameters } from '../nn/index.js';
 import { noGrad, tidy } from '../tensor/index.js';
-import type { MerClipConfig } from './config.js';
-import { MerClip, type ModelBatch } from './merclip.js';
+import { MerClip } from './merclip.js';
+import type { PredictRequest, PredictResponse, PredictWorkerData, WorkerMessage } from './predictorThread.js';
 
-export interface PredictRequest {
-  id: number;
-  batches: ModelBatch[];
-  labels: string[];
-  /** Values for the score (null: none). */
-  values: number[] | null;
-  /** Tokenized prompts [count, length] and the encoder's cache key. */
-  tokens: { ids: Int32Array; count: number; length: number; key: string };
-}
-
-/**
- * What the main thread posts: a request, the end of the worker, or (test hook, see
- * PredictorThread._injectFault) a fault raised between calls: 'exit' ends the thread with code 1
- * as a library calling process.exit would, 'throw' is an uncaught exception.
- */
-export type WorkerMessage =
-  | ({ kind: 'predict' } & PredictRequest)
-  | { kind: 'close' }
-  | { kind: 'fault'; fault: 'exit' | 'throw' };
-
-export type PredictResponse =
-  | { id: number; scores: Float32Array | null; probs: Float32Array }
-  | { id: number; error: { name: string; message: string } };
-
-export interface PredictWorkerData {
-  config: MerClipConfig;
-  weights: Map<string, Float32Array>;
-  /** Int32Array(1) on a SharedArrayBuffer: non-zero once the main thread stops this worker. */
-  stop: Int32Array;
-}
 
 const { config, weights, stop } = workerData as PredictWorkerData;
 // The prompts arrive tokenized (the main thread holds the tokenizer), so the worker does not load
@@ -61,8 +31,7 @@ const noTokenizer = new Proxy({}, {
     throw new Error('predict worker: no tokenizer here (prompts are tokenized on the main thread)');
   },
 }) as ClipTokenizer;
-const model = new MerClip(config, noTokenizer);
-bindParameters(model, weights);
+const model = MerClip.fromWeights(config, weights, noTokenizer);
 
 const stopped = (): boolean => Atomics.load(stop, 0) !== 0;
 

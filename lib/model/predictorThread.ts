@@ -9,8 +9,47 @@
 // run() starts a fresh one (the model stays usable).
 import { type ResourceLimits, Worker } from 'node:worker_threads';
 
-import type { MerClip } from './merclip.js';
-import type { PredictRequest, PredictResponse, PredictWorkerData, WorkerMessage } from './predictWorker.js';
+import { MODALITIES } from '../data/batch.js';
+import type { ModelBatch } from './batch.js';
+import type { MerClipConfig } from './config.js';
+
+/** What the worker is built from: the model's config and its shared weights (name → array). */
+export interface WeightSource {
+  readonly config: MerClipConfig;
+  sharedWeights(): Map<string, Float32Array>;
+}
+
+export interface PredictRequest {
+  id: number;
+  batches: ModelBatch[];
+  labels: string[];
+  /** Values for the score (null: none). */
+  values: number[] | null;
+  /** Tokenized prompts [count, length] and the encoder's cache key. */
+  tokens: { ids: Int32Array; count: number; length: number; key: string };
+}
+
+/**
+ * What the main thread posts: a request, the end of the worker, or (test hook, see
+ * PredictorThread._injectFault) a fault raised between calls: 'exit' ends the thread with code 1
+ * as a library calling process.exit would, 'throw' is an uncaught exception.
+ */
+export type WorkerMessage =
+  | ({ kind: 'predict' } & PredictRequest)
+  | { kind: 'close' }
+  | { kind: 'fault'; fault: 'exit' | 'throw' };
+
+export type PredictResponse =
+  | { id: number; scores: Float32Array | null; probs: Float32Array }
+  | { id: number; error: { name: string; message: string } };
+
+export interface PredictWorkerData {
+  config: MerClipConfig;
+  weights: Map<string, Float32Array>;
+  /** Int32Array(1) on a SharedArrayBuffer: non-zero once the main thread stops this worker. */
+  stop: Int32Array;
+}
+
 
 type Result = { scores: Float32Array | null; probs: Float32Array };
 
@@ -77,9 +116,9 @@ export class PredictorThread {
    * and a strong reference here would keep the model alive with it; a model dropped without
    * close() could then never be collected, nor its worker stopped (see MerClip's finalizer).
    */
-  private readonly model: WeakRef<MerClip>;
+  private readonly model: WeakRef<WeightSource>;
 
-  constructor(model: MerClip, private readonly opts: PredictorThreadOptions = {}) {
+  constructor(model: WeightSource, private readonly opts: PredictorThreadOptions = {}) {
     this.model = new WeakRef(model);
   }
 
@@ -179,9 +218,9 @@ export class PredictorThread {
 
   run(req: Omit<PredictRequest, 'id'>): Promise<Result> {
     const transfer: ArrayBuffer[] = [];
-    for (const b of req.batches) for (const m of ['text', 'audio', 'vision'] as const) {
+    for (const b of req.batches) for (const m of MODALITIES) {
       const x = b[m];
-      if (x) transfer.push(x.features.buffer as ArrayBuffer, x.lengths.buffer as ArrayBuffer);
+      if (x) transfer.push(x.rows.buffer as ArrayBuffer, x.lengths.buffer as ArrayBuffer, x.offsets.buffer as ArrayBuffer);
     }
     const live = (this.live ??= this.start());
     const id = this.nextId++;

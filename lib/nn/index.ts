@@ -9,12 +9,11 @@ export {
   TransformerEncoderLayer,
   CrossModalDecoderLayer,
   activationOf,
-  normal as normalInit,
   applyActivation,
   type Activation,
   type AttentionCallOptions,
   type EncoderLayerOptions,
   type DecoderMemory,
-  type Packing,
 } from './layers.js';
+export { normal as normalInit, uniform as uniformInit, constant as constantInit, unbound, isUnbound, UNBOUND } from './init.js';
 export { AdamW, clipGradNorm, warmupCosine, type AdamWOptions, type WarmupCosineOptions } from './optim.js';

@@ -8,6 +8,8 @@
 
 import type { GeluApproximate } from '../backend/index.js';
 import { type Rng, ops, type Tensor } from '../tensor/index.js';
+import { offsetsOf, type SequenceLayout, uniformOffsets } from '../tensor/packed.js';
+import { constant, normal, uniform } from './init.js';
 import { Module, ModuleList } from './module.js';
 
 export type Activation = 'gelu' | 'gelu_tanh' | 'quick_gelu';
@@ -24,16 +26,6 @@ export function applyActivation(x: Tensor, act: Activation): Tensor {
   return ops.gelu(x, GELU_OF[act]);
 }
 
-function uniform(rng: Rng, n: number, bound: number): Float32Array {
-  return rng.fillUniform(new Float32Array(n), -bound, bound);
-}
-
-/** n values N(0, std²). */
-export function normal(rng: Rng, n: number, std: number): Float32Array {
-  const a = rng.fillNormal(new Float32Array(n));
-  if (std !== 1) for (let i = 0; i < n; i++) a[i]! *= std;
-  return a;
-}
 
 export class Linear extends Module {
   readonly weight: Tensor;
@@ -56,8 +48,8 @@ export class LayerNorm extends Module {
   constructor(readonly dim: number, readonly eps = 1e-5) {
     super();
     checkPositive('LayerNorm', { dim });
-    this.weight = this.addParameter('weight', new Float32Array(dim).fill(1), [dim]);
-    this.bias = this.addParameter('bias', new Float32Array(dim), [dim]);
+    this.weight = this.addParameter('weight', constant(dim, 1), [dim]);
+    this.bias = this.addParameter('bias', constant(dim, 0), [dim]);
   }
   forward(x: Tensor): Tensor {
     return ops.layerNorm(x, this.weight, this.bias, this.eps);
@@ -77,30 +69,38 @@ export class Embedding extends Module {
   }
 }
 
-/** How a packed sequence [T, d] (only the valid tokens, samples one after the other) maps to [B, length, d]. */
-export interface Packing {
-  lengths: Int32Array;
-  /** The padded length L. */
-  length: number;
-}
-
 export interface AttentionCallOptions {
+  causal?: boolean;
+  /** The query is packed rows [T, dim] with this layout (the output is packed the same way). */
+  queryLayout?: SequenceLayout | null;
   /**
-   * [B] valid keys per sample. With a padded source [B, Lk, ·] the keys at and past it are left
-   * out (only the valid rows are projected); with a packed source it must equal its lengths.
+   * The key/value source is packed rows [T, kvDim] with this layout; every row is a key
+   * (default: the query's layout, for self-attention).
+   */
+  sourceLayout?: SequenceLayout | null;
+  /**
+   * A dense source [B, Lk, kvDim] only: [B] valid keys per sample; the rows at and past them are
+   * left out (only the valid rows are projected).
    */
   keyLengths?: Int32Array | null;
-  causal?: boolean;
-  /** The query is packed [T, d] (the output is packed too). */
-  queryPacking?: Packing | null;
-  /** The key/value source is packed [T, d] (default: the query's packing for self-attention). */
-  sourcePacking?: Packing | null;
+}
+
+/** Row indices of the first lengths[b] rows of each sample of a dense [B, L, ·] tensor. */
+function validRowIndex(lengths: Int32Array, L: number): Int32Array {
+  let T = 0;
+  for (const l of lengths) T += l;
+  const idx = new Int32Array(T);
+  let t = 0;
+  lengths.forEach((l, b) => {
+    for (let j = 0; j < l; j++) idx[t++] = b * L + j;
+  });
+  return idx;
 }
 
 /**
  * Multi-head attention with separate q/k/v/out projections (HF naming), the fused kernel inside.
  * The kernel reads the [T, dim] projections in place (packed rows with per-sample offsets, head
- * h at columns h·Dh …): no heads layout, no padding rows. A padded [B, L, ·] input is the
+ * h at columns h·Dh …): no heads layout, no padding rows. A dense [B, L, ·] input is the
  * uniform-offset case.
  */
 export class MultiHeadAttention extends Module {
@@ -121,60 +121,50 @@ export class MultiHeadAttention extends Module {
     this.out_proj = this.addModule('out_proj', new Linear(dim, dim, rng, opts));
   }
   /**
-   * query [B, Lq, dim] (or packed [T, dim] with queryPacking), key/value source [B, Lk, kvDim]
-   * (or packed; default: the query) → the query's layout.
+   * query [B, Lq, dim] (or packed [T, dim] with queryLayout), key/value source [B, Lk, kvDim]
+   * (or packed with sourceLayout; default: the query) → the query's layout. A few dense queries
+   * attending to a packed source take the absorbed path (forwardAbsorbed).
    */
   forward(query: Tensor, source: Tensor = query, opts: AttentionCallOptions = {}): Tensor {
-    const qp = opts.queryPacking ?? null;
-    const sp = opts.sourcePacking ?? (source === query ? qp : null);
+    const ql = opts.queryLayout ?? null;
+    const sl = opts.sourceLayout ?? (source === query ? ql : null);
     const keyLengths = opts.keyLengths ?? null;
-    if (sp && !qp && source !== query && !opts.causal && query.ndim === 3 && this.absorbs(query.dim(1))
-      && sameLengths(keyLengths, sp.lengths)) {
-      return this.forwardAbsorbed(query, source, sp.lengths);
+    if (sl && keyLengths) throw new RangeError('MultiHeadAttention: keyLengths is for a dense source; the keys of a packed source are its rows (its layout)');
+    if (sl && !ql && source !== query && !opts.causal && query.ndim === 3 && this.absorbs(query.dim(1))) {
+      return this.forwardAbsorbed(query, source, sl);
     }
     // query rows [Tq, dim] and their offsets
     let qRows: Tensor, cuQ: Int32Array;
-    if (qp) {
+    if (ql) {
       qRows = query;
-      cuQ = ops.offsetsOf('MultiHeadAttention query lengths', qp.lengths, qp.length);
+      cuQ = ql.offsets;
     } else {
       if (query.ndim !== 3) throw new RangeError(`MultiHeadAttention: expected query [B, L, ${this.dim}], received [${query.shape.join(', ')}]`);
       qRows = query.reshape([query.dim(0) * query.dim(1), query.dim(2)]);
-      cuQ = ops.uniformOffsets(query.dim(0), query.dim(1));
+      cuQ = uniformOffsets(query.dim(0), query.dim(1));
     }
     // key / value source rows [Tk, kvDim]: the valid ones only
     let sRows: Tensor, cuK: Int32Array;
-    if (sp) {
-      const cuS = ops.offsetsOf('MultiHeadAttention source lengths', sp.lengths, sp.length);
-      if (keyLengths && !sameLengths(keyLengths, sp.lengths)) {
-        // fewer keys than the packing holds: the first keyLengths[b] rows of each sample
-        if (keyLengths.length !== sp.lengths.length || keyLengths.some((l, b) => !Number.isInteger(l) || l < 0 || l > sp.lengths[b]!)) {
-          throw new RangeError(`MultiHeadAttention: keyLengths [${Array.from(keyLengths).join(', ')}] must be within the packed source's lengths [${Array.from(sp.lengths).join(', ')}]`);
-        }
-        const idx: number[] = [];
-        keyLengths.forEach((l, b) => { for (let j = 0; j < l; j++) idx.push(cuS[b]! + j); });
-        sRows = ops.gatherRows(source, Int32Array.from(idx));
-        cuK = ops.offsetsOf('MultiHeadAttention keyLengths', keyLengths);
-      } else {
-        sRows = source;
-        cuK = cuS;
-      }
+    if (sl) {
+      sRows = source;
+      cuK = sl.offsets;
     } else {
       if (source.ndim !== 3) throw new RangeError(`MultiHeadAttention: expected source [B, L, kvDim], received [${source.shape.join(', ')}]`);
       const [B, Lk, kv] = source.shape as [number, number, number];
       if (keyLengths && keyLengths.some((l) => l !== Lk)) {
-        sRows = ops.packRows(source, keyLengths);
-        cuK = ops.offsetsOf('MultiHeadAttention keyLengths', keyLengths, Lk);
+        cuK = offsetsOf('MultiHeadAttention keyLengths', keyLengths, Lk);
+        if (keyLengths.length !== B) throw new RangeError(`MultiHeadAttention: expected ${B} keyLengths, received ${keyLengths.length}`);
+        sRows = ops.gatherRows(source.reshape([B * Lk, kv]), validRowIndex(keyLengths, Lk));
       } else {
-        sRows = source === query && !qp ? qRows : source.reshape([B * Lk, kv]);
-        cuK = ops.uniformOffsets(B, Lk);
+        sRows = source === query && !ql ? qRows : source.reshape([B * Lk, kv]);
+        cuK = uniformOffsets(B, Lk);
       }
     }
     const o = ops.attention(this.q_proj.forward(qRows), this.k_proj.forward(sRows), this.v_proj.forward(sRows), {
       heads: this.heads, cuSeqlensQ: cuQ, cuSeqlensK: cuK, causal: opts.causal ?? false,
     });
     const y = this.out_proj.forward(o);
-    return qp ? y : y.reshape([query.dim(0), query.dim(1), this.dim]);
+    return ql ? y : y.reshape([query.dim(0), query.dim(1), this.dim]);
   }
 
   /**
@@ -195,7 +185,8 @@ export class MultiHeadAttention extends Module {
    * standard path (same parameters, same PyTorch names), ~dim/(Lq·H) times fewer FLOPs on the
    * source tokens. A sample with no source rows gives 0 before out_proj, as the kernel does.
    */
-  forwardAbsorbed(query: Tensor, source: Tensor, lengths: Int32Array): Tensor {
+  forwardAbsorbed(query: Tensor, source: Tensor, layout: SequenceLayout): Tensor {
+    const { lengths } = layout;
     const [B, lq] = query.shape as [number, number, number];
     const H = this.heads, dh = this.headDim, kv = source.dim(1), n = B * lq;
     const q = this.q_proj.forward(query);
@@ -213,10 +204,6 @@ export class MultiHeadAttention extends Module {
     if (this.k_proj.bias) out = ops.withZeroGrad(out, this.k_proj.bias);
     return this.out_proj.forward(out);
   }
-}
-
-function sameLengths(a: Int32Array | null, b: Int32Array): boolean {
-  return a !== null && a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** fc1 → activation → fc2 */
@@ -256,7 +243,7 @@ export class TransformerEncoderLayer extends Module {
   }
   /**
    * x [B, L, dim] → [B, L, dim]; keyLengths masks padding keys, causal for text towers. With
-   * `queryPacking`, x is packed [T, dim] (valid tokens only) and so is the result.
+   * `queryLayout`, x is packed [T, dim] (valid tokens only) and so is the result.
    */
   forward(x: Tensor, opts: AttentionCallOptions = {}): Tensor {
     const h = ops.add(x, this.self_attn.forward(this.layer_norm1.forward(x), undefined, opts));
@@ -264,13 +251,12 @@ export class TransformerEncoderLayer extends Module {
   }
 }
 
-/** One modality the decoder attends to. */
+/** One modality the decoder attends to: its packed rows and their layout. */
 export interface DecoderMemory {
-  /** [B, L, dim], or packed [T, dim] with `packing` */
-  features: Tensor;
-  /** [B] true lengths; a sample with length 0 lacks the modality and skips this step. */
-  lengths?: Int32Array | null;
-  packing?: Packing | null;
+  /** [T, dim]: the valid rows of the batch's samples (layout.offsets). */
+  rows: Tensor;
+  /** A sample with length 0 lacks the modality and skips this step. */
+  layout: SequenceLayout;
 }
 
 /**
@@ -306,10 +292,9 @@ export class CrossModalDecoderLayer extends Module {
     let x = ops.add(queries, this.self_attn.forward(this.self_attn_layer_norm.forward(queries)));
     memories.forEach((mem, i) => {
       if (!mem) return; // the whole batch lacks this modality
-      const lengths = mem.lengths ?? null;
-      const attn = this.cross_attn.at(i).forward(this.cross_attn_layer_norm.at(i).forward(x), mem.features, { keyLengths: lengths, sourcePacking: mem.packing ?? null });
-      const missing = lengths ? Array.from(lengths, (l) => (l > 0 ? 1 : 0)) : null;
-      x = ops.add(x, missing && missing.includes(0) ? ops.scaleRows(attn, missing) : attn);
+      const attn = this.cross_attn.at(i).forward(this.cross_attn_layer_norm.at(i).forward(x), mem.rows, { sourceLayout: mem.layout });
+      const missing = Array.from(mem.layout.lengths, (l) => (l > 0 ? 1 : 0));
+      x = ops.add(x, missing.includes(0) ? ops.scaleRows(attn, missing) : attn);
     });
     return ops.add(x, this.mlp.forward(this.final_layer_norm.forward(x)));
   }

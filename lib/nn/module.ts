@@ -5,18 +5,22 @@
 // safetensors checkpoints) use. Parameters are leaf tensors the module owns (never pooled, never
 // disposed by tidy()); `freeze()` turns their gradients off.
 
-import { fmtShape, parameter, type Tensor } from '../tensor/index.js';
+import { fmtShape, parameter, type Tensor, unboundParameter } from '../tensor/index.js';
+import { isUnbound, UNBOUND } from './init.js';
 
 export abstract class Module {
   training = true;
   private readonly params_ = new Map<string, Tensor>();
   private readonly children_ = new Map<string, Module>();
 
-  /** Registers a parameter under `name` (no dots) and returns it. */
+  /**
+   * Registers a parameter under `name` (no dots) and returns it. Inside unbound() (init.ts), or
+   * with data UNBOUND, the parameter has no storage until bindParameters gives it one.
+   */
   protected addParameter(name: string, data: Float32Array, shape: readonly number[]): Tensor {
     checkName(name);
     if (this.params_.has(name) || this.children_.has(name)) throw new Error(`Module: "${name}" is registered twice`);
-    const t = parameter(toShared(data), shape);
+    const t = isUnbound() || data === UNBOUND ? unboundParameter(shape) : parameter(toShared(data), shape);
     this.params_.set(name, t);
     return t;
   }
@@ -137,7 +141,10 @@ function toShared(data: Float32Array): Float32Array {
   return shared;
 }
 
-/** Points each named parameter at the given arrays (shared weights of another thread's module). */
+/**
+ * Points each named parameter at the given arrays (shared weights of another thread's module, or
+ * the weights of a module built unbound); every parameter must get one.
+ */
 export function bindParameters(module: Module, weights: ReadonlyMap<string, Float32Array>): void {
   for (const [name, p] of module.namedParameters()) {
     const w = weights.get(name);

@@ -11,11 +11,14 @@ export {
   fromArray,
   wrap,
   parameter,
+  unboundParameter,
   tidy,
   noGrad,
   isGradEnabled,
 } from './tensor.js';
-export * as ops from './ops.js';
-export type { AttentionOpOptions } from './ops.js';
+export * as ops from './ops/index.js';
+export type { AttentionOpOptions } from './ops/index.js';
+export { handGrad, type GradSlot } from './tensor.js';
+export { emptySequence, layoutOf, packSequences, validatePacked, type PackedSequence, type SequenceLayout } from './packed.js';
 export { BufferPool, pool, type PoolStats } from './pool.js';
 export { Rng, deriveSeed, type RngState } from './random.js';

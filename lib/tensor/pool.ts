@@ -8,7 +8,7 @@
 //
 // Size classes: a request of n floats is served from a buffer whose capacity is n rounded up to
 // 2^k · {1, 1.25, 1.5, 1.75} (≤ 25 % slack), so sequences that vary a little from batch to batch
-// (each batch padded to its own longest sequence) still reuse buffers. The caller sees a view of
+// (each batch packed to its own valid tokens) still reuse buffers. The caller sees a view of
 // exactly n floats; the pool keys free buffers by their ArrayBuffer's capacity. Small requests
 // (< MIN_POOLED floats) are plain allocations — V8 serves those from its heap cheaply.
 //

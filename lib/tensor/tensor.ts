@@ -5,10 +5,10 @@
 // the buffer pool (pool.ts) when its last tensor is disposed.
 //
 // Autograd: an op whose inputs require grad records a Node on its output (the inputs and a
-// backward closure — the backward rule sits next to its forward in ops.ts). `loss.backward()`
+// backward closure — the backward rule sits next to its forward in ops/). `loss.backward()`
 // orders the graph topologically from the loss and runs the closures in reverse; each closure
-// adds its contribution to its inputs' `grad` (accumulate semantics: a leaf's grad sums over
-// every use and every backward call until zeroGrad). Gradients of intermediate tensors are
+// hands its contribution to its inputs through handGrad (accumulate semantics: a leaf's grad
+// sums over every use and every backward call until zeroGrad). Gradients of intermediate tensors are
 // released as soon as their node has run. `noGrad(fn)` records nothing.
 //
 // Memory: `tidy(fn)` disposes every tensor created inside fn except what fn returns (moved to
@@ -54,13 +54,15 @@ class Storage {
 }
 
 const EMPTY = new Float32Array(0);
+/** The storage of a parameter registered without values (nn's unbound()), until _rebind. */
+const NOT_BOUND = new Float32Array(0);
 
 /** A recorded operation: its inputs and the rule that pushes the output gradient to them. */
 export interface Node {
   readonly op: string;
   readonly inputs: readonly Tensor[];
   /**
-   * Adds d(loss)/d(input) to each input that requires grad (see accumulateGrad). `take()` hands
+   * Adds d(loss)/d(input) to each input that requires grad (through handGrad). `take()` hands
    * the closure ownership of gradOut's buffer (to become an input's grad without a copy); do not
    * read gradOut after giving it away.
    */
@@ -152,7 +154,7 @@ export class Tensor {
   /** Wraps `data` (no copy). Prefer the factories below. */
   constructor(data: Float32Array, shape: Shape, opts: { requiresGrad?: boolean; pooled?: boolean; storage?: Storage } = {}) {
     const size = shapeSize(shape);
-    if (data.length !== size) {
+    if (data.length !== size && data !== NOT_BOUND) {
       throw new RangeError(`Tensor: data has ${data.length} elements but shape ${fmtShape(shape)} needs ${size}`);
     }
     this.shape = Object.freeze([...shape]);
@@ -169,7 +171,10 @@ export class Tensor {
 
   get data(): Float32Array {
     const d = this.storage.data;
-    if (d === EMPTY && this.size !== 0) throw new Error(`Tensor${this.name ? ` "${this.name}"` : ''} ${fmtShape(this.shape)} was disposed`);
+    if (d.length !== this.size) {
+      if (d === NOT_BOUND) throw new Error(`Tensor${this.name ? ` "${this.name}"` : ''} ${fmtShape(this.shape)} is a parameter without values yet (built unbound; bindParameters gives it its weights)`);
+      throw new Error(`Tensor${this.name ? ` "${this.name}"` : ''} ${fmtShape(this.shape)} was disposed`);
+    }
     return d;
   }
 
@@ -278,7 +283,7 @@ function reshapeImpl(x: Tensor, shape: Shape): Tensor {
   const y = new Tensor(x.data, full, { storage: x._storage });
   if (x.requiresGrad && gradEnabled) {
     y.requiresGrad = true;
-    y.node = { op: 'reshape', inputs: [x], backward: (_g, take) => accumulateGrad(x, take(), true) };
+    y.node = { op: 'reshape', inputs: [x], backward: (_g, take) => handGrad(x, take()) };
   }
   return y;
 }
@@ -326,6 +331,13 @@ export function parameter(data: Float32Array, shape: Shape): Tensor {
   return t.keep();
 }
 
+/** A parameter of this shape without storage yet (reading it throws until `_rebind`). */
+export function unboundParameter(shape: Shape): Tensor {
+  const t = new Tensor(NOT_BOUND, shape, { requiresGrad: true, pooled: false });
+  untrack(t);
+  return t.keep();
+}
+
 export function untrack(t: Tensor): void {
   for (const s of scopes) s.delete(t);
 }
@@ -336,7 +348,8 @@ export function untrack(t: Tensor): void {
 /**
  * Adds `g` (a Float32Array of x.size elements) to x.grad. When x has no grad yet and `owned`
  * is true, `g` itself (a pool buffer nobody else holds) becomes the grad; otherwise it is added
- * element by element (and returned to the pool when owned).
+ * element by element (and returned to the pool when owned). The primitive under handGrad (use
+ * that in a backward).
  */
 export function accumulateGrad(x: Tensor, g: Float32Array, owned = true): void {
   if (!x.requiresGrad) {
@@ -346,13 +359,12 @@ export function accumulateGrad(x: Tensor, g: Float32Array, owned = true): void {
   if (g.length !== x.size) throw new Error(`internal: gradient of ${g.length} elements for a tensor of shape ${fmtShape(x.shape)}`);
   if (x.grad === null) {
     if (owned) {
-      x.grad = new Tensor(g, x.shape, { pooled: true });
+      x.grad = newGrad(x, g);
     } else {
       const copy = pool.acquire(g.length);
       copy.set(g);
-      x.grad = new Tensor(copy, x.shape, { pooled: true });
+      x.grad = newGrad(x, copy);
     }
-    untrack(x.grad);
     return;
   }
   const d = x.grad.data;
@@ -361,17 +373,68 @@ export function accumulateGrad(x: Tensor, g: Float32Array, owned = true): void {
   if (owned) pool.release(g);
 }
 
+function newGrad(x: Tensor, buf: Float32Array): Tensor {
+  const t = new Tensor(buf, x.shape, { pooled: true });
+  untrack(t);
+  return t;
+}
+
+/** Where a backward kernel writes one input's gradient (see handGrad). */
+export interface GradSlot {
+  readonly buf: Float32Array;
+  /** true: ADD into buf (it is the input's grad already); false: overwrite buf. */
+  readonly accumulate: boolean;
+}
+
 /**
- * The buffer a backward kernel should write x's gradient into, and whether it must accumulate
- * (beta = 1) — so kernels with a beta (GEMM) add into an existing grad without a temporary.
+ * The one way a backward hands its inputs their gradients — micrograd's `+=` (a gradient always
+ * adds to what the input already has), with the pool's ownership explicit:
+ *
+ * - `handGrad(x, g)`: `g` is a pool buffer the backward owns (its `take()`, or one it filled).
+ *   It becomes x.grad as it is (no copy) when x has none yet; otherwise it is added to x.grad and
+ *   released; released when x needs no grad. Do not touch g afterwards.
+ * - `handGrad(xs, write, { adds })`: a kernel that WRITES the gradients of xs (all at once: a
+ *   fused backward) runs as write(slots), slot i for xs[i]:
+ *   – x without a grad yet: a fresh pooled buffer that becomes x.grad (accumulate false);
+ *   – x with a grad, and the kernel can add (adds / adds[i]: a GEMM β, a scatter-add): x.grad
+ *     itself, accumulate true;
+ *   – x with a grad, the kernel overwrites: a pooled temporary, added to x.grad afterwards;
+ *   – x that needs no grad, or a number n (a scratch the kernel needs, e.g. dWeight of a
+ *     LayerNorm without weight): a pooled buffer that is released afterwards.
+ *   write is not called when no x needs a grad.
  */
-export function gradTarget(x: Tensor): { buf: Float32Array; accumulate: boolean } {
-  if (x.grad === null) {
-    x.grad = new Tensor(pool.acquire(x.size), x.shape, { pooled: true });
-    untrack(x.grad);
-    return { buf: x.grad.data, accumulate: false };
+export function handGrad(x: Tensor, g: Float32Array): void;
+export function handGrad<const X extends readonly (Tensor | number)[]>(xs: X, write: (slots: { readonly [K in keyof X]: GradSlot }) => void, opts?: { adds?: boolean | readonly boolean[] }): void;
+export function handGrad(
+  a: Tensor | readonly (Tensor | number)[],
+  b: Float32Array | ((slots: readonly GradSlot[]) => void),
+  opts: { adds?: boolean | readonly boolean[] } = {},
+): void {
+  if (b instanceof Float32Array) {
+    accumulateGrad(a as Tensor, b, true);
+    return;
   }
-  return { buf: x.grad.data, accumulate: true };
+  const xs = a as readonly (Tensor | number)[];
+  if (!xs.some((x) => typeof x !== 'number' && x.requiresGrad)) return;
+  const adds = (i: number): boolean => (typeof opts.adds === 'boolean' ? opts.adds : (opts.adds?.[i] ?? false));
+  const plan = xs.map((x, i) => {
+    if (typeof x === 'number') return { buf: pool.acquire(x), accumulate: false, to: null, temp: true };
+    if (!x.requiresGrad) return { buf: pool.acquire(x.size), accumulate: false, to: null, temp: true };
+    // an input given twice: its second slot is always a temporary (the kernel writes both)
+    const repeated = xs.indexOf(x) !== i;
+    if (x.grad === null) {
+      x.grad = newGrad(x, pool.acquire(x.size));
+      return { buf: x.grad.data, accumulate: false, to: x, temp: false };
+    }
+    if (adds(i) && !repeated) return { buf: x.grad.data, accumulate: true, to: x, temp: false };
+    return { buf: pool.acquire(x.size), accumulate: false, to: x, temp: true };
+  });
+  b(plan);
+  for (const s of plan) {
+    if (!s.temp) continue;
+    if (s.to) accumulateGrad(s.to, s.buf, true);
+    else pool.release(s.buf);
+  }
 }
 
 function backwardImpl(root: Tensor, gradient?: Float32Array): void {
@@ -406,7 +469,7 @@ function backwardImpl(root: Tensor, gradient?: Float32Array): void {
   const g = pool.acquire(root.size);
   if (gradient) g.set(gradient);
   else g[0] = 1;
-  accumulateGrad(root, g, true);
+  handGrad(root, g);
   for (let i = order.length - 1; i >= 0; i--) {
     const t = order[i]!;
     const node = t.node;

@@ -30,7 +30,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { ClipTokenizer } from '../clip/tokenizer.js';
-import { batchIndices, gatherBatch, type Batch, type DataSplit } from '../data/batch.js';
+import { batchIndices, gatherBatch, type DataSplit, withoutModalities } from '../data/batch.js';
 import { evaluateRegression, type RegressionMetrics } from '../eval/metrics.js';
 import { failpoint, parseExact, readSafetensors, removeStaleTemps, stringifyExact, type WritableTensor, writeFileAtomic, writeSafetensors } from '../io/index.js';
 import { type MerClipConfig, makeConfig, type Modality, sentimentClass, validateConfig } from '../model/config.js';
@@ -165,14 +165,6 @@ export function confusionMatrix(preds: ArrayLike<number>, labels: ArrayLike<numb
 const CHECKPOINT = 'checkpoint.safetensors';
 const FORMAT = 'merclip-checkpoint';
 
-/** A batch with some modalities removed (lengths 0: the model skips them). */
-function withoutModalities<T extends Batch | DataSplit>(b: T, drop: readonly Modality[]): T {
-  if (drop.length === 0) return b;
-  const out = { ...b } as T & Record<Modality, unknown>;
-  for (const m of drop) out[m] = { ...b[m], lengths: new Int32Array(b.count) };
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // evaluation
 
@@ -184,8 +176,8 @@ export interface Evaluation {
 }
 
 /**
- * Predictions for a whole split, in batches sorted by length (less padding; results do not
- * depend on the order — every attention takes the true lengths).
+ * Predictions for a whole split, in batches sorted by length (similar batch shapes; results do
+ * not depend on the order — every sample is computed on its own valid rows).
  */
 export function evaluate(model: MerClip, split: DataSplit, opts: { batchSize?: number; drop?: Modality[] } = {}): Evaluation {
   const bs = opts.batchSize ?? 32;

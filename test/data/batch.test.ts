@@ -1,5 +1,5 @@
-// Batching: each modality padded only to its own longest true length in the batch, contents equal
-// to the source rows, zero padding, determinism per seed, the last partial batch.
+// Batching: each modality packed (only the valid rows of the batch's samples, with their offsets),
+// contents equal to the source rows, determinism per seed, the last partial batch.
 import { describe, expect, it } from 'vitest';
 
 import { MODALITIES, batchIndices, countBatches, generateSynthetic, makeBatches, validateSplit, type Batch } from '../../lib/data/index.js';
@@ -27,29 +27,35 @@ function checkBatch(b: Batch): void {
     const dst = b[m];
     const D = src.dim;
     let lmax = 0;
-    for (let r = 0; r < b.count; r++) lmax = Math.max(lmax, src.lengths[b.indices[r]!]!);
-    expect(dst.length, m).toBe(lmax);
+    let total = 0;
+    for (let r = 0; r < b.count; r++) {
+      lmax = Math.max(lmax, src.lengths[b.indices[r]!]!);
+      total += src.lengths[b.indices[r]!]!;
+    }
+    expect(dst.maxLength, m).toBe(lmax);
     expect(dst.dim).toBe(D);
-    expect(dst.features.length).toBe(b.count * lmax * D);
+    expect(dst.rows.length).toBe(total * D);
+    expect(dst.offsets[0]).toBe(0);
+    expect(dst.offsets[b.count]).toBe(total);
     for (let r = 0; r < b.count; r++) {
       const i = b.indices[r]!;
       const n = src.lengths[i]!;
       expect(dst.lengths[r]).toBe(n);
-      const row = dst.features.subarray(r * lmax * D, (r + 1) * lmax * D);
-      expect(Array.from(row.subarray(0, n * D))).toEqual(Array.from(src.features.subarray(i * src.length * D, i * src.length * D + n * D)));
-      expect(row.subarray(n * D).every((v) => v === 0), `${m} padding of row ${r}`).toBe(true);
+      expect(dst.offsets[r + 1]! - dst.offsets[r]!).toBe(n);
+      const rows = dst.rows.subarray(dst.offsets[r]! * D, dst.offsets[r + 1]! * D);
+      expect(Array.from(rows)).toEqual(Array.from(src.features.subarray(i * src.length * D, i * src.length * D + n * D)));
     }
   }
 }
 
 describe('makeBatches', () => {
-  it('pads each modality only to its batch-longest length, with the source rows and zero padding', () => {
+  it('packs each modality: the valid rows of each sample in order, offsets and the batch-longest length', () => {
     const batches = [...makeBatches(split, 5)];
     expect(batches.map((b) => b.count)).toEqual([5, 5, 5, 5, 3]); // last partial batch
     expect(Array.from(batches[0]!.indices)).toEqual([0, 1, 2, 3, 4]); // unshuffled: split order
     for (const b of batches) checkBatch(b);
     // batches shorter than L exist (lengths are random in [0.3·L, L])
-    expect(batches.some((b) => b.audio.length < split.audio.length)).toBe(true);
+    expect(batches.some((b) => b.audio.maxLength < split.audio.length)).toBe(true);
   });
 
   it('shuffles deterministically per seed and covers every sample once', () => {
@@ -60,7 +66,7 @@ describe('makeBatches', () => {
     expect(order(a)).toEqual(order(b));
     expect(order(a)).not.toEqual(order(c));
     expect(order(a).slice().sort((x, y) => x - y)).toEqual(Array.from({ length: 23 }, (_, i) => i));
-    expect(a[1]!.text.features).toEqual(b[1]!.text.features);
+    expect(a[1]!.text.rows).toEqual(b[1]!.text.rows);
     for (const x of a) checkBatch(x);
   });
 
@@ -79,9 +85,9 @@ describe('makeBatches', () => {
     let buffer: ArrayBufferLike | undefined;
     for (const b of makeBatches(split, 6, { shuffle: true, seed: 9, reuseBuffers: true })) {
       checkBatch(b);
-      expect(Array.from(b.vision.features)).toEqual(Array.from(fresh[k]!.vision.features));
-      buffer ??= b.vision.features.buffer;
-      expect(b.vision.features.buffer).toBe(buffer);
+      expect(Array.from(b.vision.rows)).toEqual(Array.from(fresh[k]!.vision.rows));
+      buffer ??= b.vision.rows.buffer;
+      expect(b.vision.rows.buffer).toBe(buffer);
       k++;
     }
     expect(k).toBe(fresh.length);

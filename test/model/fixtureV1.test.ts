@@ -20,8 +20,8 @@ describe('a model saved before the redesign', () => {
     const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { data: Omit<SyntheticOptions, 'seed'> & { seed: number }; zeroAudioLengthOf: number; logits: number[] };
     const model = await loadModel(dir);
     const split = generateSynthetic(expected.data).splits.test;
+    split.audio.lengths[expected.zeroAudioLengthOf] = 0; // that sample lacks audio
     const batch = gatherBatch(split, Int32Array.from({ length: split.count }, (_, i) => i));
-    batch.audio.lengths[expected.zeroAudioLengthOf] = 0;
     const logits = noGrad(() => Array.from(model.forward(batch).logits.data));
     expect(logits).toHaveLength(expected.logits.length);
     let worst = 0;

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CLIP_TEXT_DEFAULTS } from '../../lib/clip/text.js';
 import { makeConfig } from '../../lib/model/config.js';
 import { MerClip } from '../../lib/model/merclip.js';
-import { packSamples, type Sample } from '../../lib/model/predict.js';
+import { packSamples, type Sample } from '../../lib/model/batch.js';
 import { noGrad, Rng, tidy } from '../../lib/tensor/index.js';
 
 const config = makeConfig('tiny', {

@@ -14,9 +14,10 @@ import { CLIP_TEXT_DEFAULTS } from '../../lib/clip/text.js';
 import { makeConfig } from '../../lib/model/config.js';
 import { MerClip, type ModelBatch } from '../../lib/model/merclip.js';
 import { PredictWorkerError as ExportedPredictWorkerError } from '../../lib/index.js';
-import { packSamples, type Sample } from '../../lib/model/predict.js';
+import { packSamples, type Sample } from '../../lib/model/batch.js';
 import { PredictorThread, PredictWorkerError } from '../../lib/model/predictorThread.js';
 import { noGrad, Rng, tidy } from '../../lib/tensor/index.js';
+import { packSequences } from '../../lib/tensor/packed.js';
 
 const base = {
   width: 16,
@@ -101,9 +102,8 @@ describe('predict: a sample with none of the model\'s modalities', () => {
     const emptied: ModelBatch = { ...batch!, count: 2 };
     for (const m of ['text', 'audio', 'vision'] as const) {
       const x = batch![m]!;
-      const lengths = Int32Array.from(x.lengths);
-      lengths[1] = 0;
-      emptied[m] = { ...x, lengths };
+      // sample 1 keeps no rows (length 0), sample 0 its own
+      emptied[m] = packSequences(x.dim, [x.rows.subarray(0, x.offsets[1]! * x.dim), null]);
     }
     const [alone] = packSamples([samples[0]!], config, 1);
     noGrad(() => tidy(() => {
@@ -238,7 +238,7 @@ describe('predict: the worker dying', () => {
     const thread = new PredictorThread(model);
     try {
       const good = packSamples(samples.slice(0, 2), config);
-      const wrongDim: ModelBatch[] = [{ count: 1, text: { features: new Float32Array(5), lengths: Int32Array.of(1), length: 1, dim: 5 } }];
+      const wrongDim: ModelBatch[] = [{ count: 1, text: { rows: new Float32Array(5), dim: 5, lengths: Int32Array.of(1), offsets: Int32Array.of(0, 1), maxLength: 1 } }];
       const [a, b, c] = await Promise.allSettled([thread.run(request(model, good)), thread.run(request(model, wrongDim)), thread.run(request(model, packSamples(samples.slice(0, 2), config)))]);
       expect(a!.status).toBe('fulfilled');
       expect(c!.status).toBe('fulfilled');

@@ -11,10 +11,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { kernels } from '../../lib/index.js';
 import { CrossModalDecoderLayer, MultiHeadAttention } from '../../lib/nn/index.js';
-import { fromArray, ops, Rng, type Tensor, tidy } from '../../lib/tensor/index.js';
+import { fromArray, Rng, type Tensor, tidy } from '../../lib/tensor/index.js';
 import { expectClose, expectSameBits, maxAbs } from '../helpers/compare.js';
 import { checkLayer } from '../helpers/layerCheck.js';
 import { decoderRef } from '../helpers/layersRef.js';
+import { layoutOf } from '../../lib/tensor/packed.js';
+import { packDense } from '../helpers/packed.js';
 import { makeRng } from '../helpers/seed.js';
 
 afterEach(() => {
@@ -63,8 +65,11 @@ function run(s: Setup, mode: Mode): Result {
       const source = fromArray(s.source, [B, L, kv], { requiresGrad: true });
       let y: Tensor;
       if (mode === 'standard') y = mha.forward(query, source, { keyLengths: lengths });
-      else if (mode === 'absorbed') y = mha.forwardAbsorbed(query, ops.packRows(source, lengths), lengths);
-      else y = mha.forward(query, ops.packRows(source, lengths), { keyLengths: lengths, sourcePacking: { lengths, length: L } });
+      else if (mode === 'absorbed') y = mha.forwardAbsorbed(query, packDense(source, lengths).rows, layoutOf(lengths, L));
+      else {
+        const p = packDense(source, lengths);
+        y = mha.forward(query, p.rows, { sourceLayout: p.layout });
+      }
       expect(y.shape).toEqual([B, Lq, mha.dim]);
       const out = y.data.slice();
       y.backward(s.w);
@@ -164,7 +169,7 @@ describe('MultiHeadAttention.forward: when the absorbed path is taken', () => {
     expect([1, 2, 3].map((lq) => m4.absorbs(lq))).toEqual([true, true, false]);
   });
 
-  it('not for too many queries, mismatched or missing keyLengths, causal, or a packed query; results still agree', () => {
+  it('not for too many queries, causal, or a packed query (results still agree); keyLengths with a packed source is an error', () => {
     const lengths = Int32Array.of(4, 0, 2);
     const B = 3, L = 4, dim = 16, kv = 16;
     const mha = new MultiHeadAttention(dim, 2, new Rng(9));
@@ -177,31 +182,29 @@ describe('MultiHeadAttention.forward: when the absorbed path is taken', () => {
         tidy(() => {
           const q = fromArray(makeRng(Lq).normalF32(B * Lq * dim), [B, Lq, dim]);
           const dense = fromArray(sv, [B, L, kv]);
-          y = f(q, ops.packRows(dense, lengths), dense).data.slice();
+          y = f(q, packDense(dense, lengths).rows, dense).data.slice();
         });
         return { y, calls: spy.mock.calls.length };
       } finally {
         spy.mockRestore();
       }
     };
-    const sp = { lengths, length: L };
+    const sp = layoutOf(lengths, L);
     // Lq = 5 > dim / (2·heads): the standard path, the same result as the dense call
-    const five = call(5, (q, packed) => mha.forward(q, packed, { keyLengths: lengths, sourcePacking: sp }));
+    const five = call(5, (q, packed) => mha.forward(q, packed, { sourceLayout: sp }));
     expect(five.calls).toBe(0);
     const fiveDense = call(5, (q, _p, dense) => mha.forward(q, dense, { keyLengths: lengths }));
     expectSameBits(five.y, fiveDense.y, 'Lq 5: packed vs dense source');
     // Lq = 4: absorbed
-    expect(call(4, (q, packed) => mha.forward(q, packed, { keyLengths: lengths, sourcePacking: sp })).calls).toBe(1);
-    // keyLengths other than the packing's, or none: standard
-    expect(call(4, (q, packed) => mha.forward(q, packed, { keyLengths: Int32Array.of(3, 0, 2), sourcePacking: sp })).calls).toBe(0);
-    expect(call(4, (q, packed) => mha.forward(q, packed, { sourcePacking: sp })).calls).toBe(0);
+    expect(call(4, (q, packed) => mha.forward(q, packed, { sourceLayout: sp })).calls).toBe(1);
+    // keyLengths belong to a dense source: with a packed one (its layout is its keys) an error
+    expect(() => call(4, (q, packed) => mha.forward(q, packed, { keyLengths: Int32Array.of(3, 0, 2), sourceLayout: sp })))
+      .toThrow(/^MultiHeadAttention: keyLengths is for a dense source/);
     // causal: standard
-    expect(call(4, (q, packed) => mha.forward(q, packed, { keyLengths: lengths, sourcePacking: sp, causal: true })).calls).toBe(0);
+    expect(call(4, (q, packed) => mha.forward(q, packed, { sourceLayout: sp, causal: true })).calls).toBe(0);
     // a packed query: standard
     const ql = Int32Array.of(2, 2, 2);
-    expect(call(2, (q, packed) => mha.forward(ops.packRows(q, ql), packed, {
-      keyLengths: lengths, sourcePacking: sp, queryPacking: { lengths: ql, length: 2 },
-    })).calls).toBe(0);
+    expect(call(2, (q, packed) => mha.forward(packDense(q, ql).rows, packed, { sourceLayout: sp, queryLayout: layoutOf(ql) })).calls).toBe(0);
   });
 });
 
@@ -217,9 +220,7 @@ describe('CrossModalDecoderLayer with packed memories (absorbed cross-attention)
     const spy = vi.spyOn(kernels, 'memoryAttentionForward');
     checkLayer(layer, [{ shape: [B, C, d] }, { shape: [B, Ls[0]!, d] }, { shape: [B, Ls[1]!, d] }],
       ([q, m0, m1]) => {
-        const y = layer.forward(q!, [m0!, m1!].map((m, i) => ({
-          features: ops.packRows(m, lens[i]!), lengths: lens[i]!, packing: { lengths: lens[i]!, length: Ls[i]! },
-        })));
+        const y = layer.forward(q!, [m0!, m1!].map((m, i) => packDense(m, lens[i]!)));
         // both cross-attentions took the absorbed path
         expect(spy.mock.calls.length).toBe(2);
         return y;
@@ -237,8 +238,8 @@ describe('CrossModalDecoderLayer with packed memories (absorbed cross-attention)
       let y = new Float32Array(0);
       tidy(() => {
         const q = fromArray(qv, [B, C, d]);
-        const m0 = { features: ops.packRows(fromArray(mv, [B, 4, d]), lens), lengths: lens, packing: { lengths: lens, length: 4 } };
-        const m1 = empty ? { features: fromArray(new Float32Array(0), [0, d]), lengths: none, packing: { lengths: none, length: 4 } } : null;
+        const m0 = packDense(fromArray(mv, [B, 4, d]), lens);
+        const m1 = empty ? { rows: fromArray(new Float32Array(0), [0, d]), layout: layoutOf(none, 4) } : null;
         y = layer.forward(q, [m0, m1]).data.slice();
       });
       return y;

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { reference } from '../../lib/reference/index.js';
 import { Rng, ops, fromArray, tidy, noGrad, type Tensor } from '../../lib/tensor/index.js';
+import { layoutOf, packSequences, validatePacked } from '../../lib/tensor/packed.js';
 import { checkOp } from '../helpers/gradCheck.js';
 
 const R = reference;
@@ -131,8 +132,20 @@ describe('packed sequences', () => {
     lengths.forEach((l, b) => { for (let i = 0; i < l * D; i++) out.push(x[b * L * D + i]!); });
     return out;
   };
-  it('packRows gathers the valid rows (its gradient is 0 on the padding rows)', () => {
-    checkOp('packRows', [{ shape: [3, 4, 2] }], ([x]) => ops.packRows(x!, lengths), ([x]) => packRef(x!, 4, 2));
+  it('packSequences / layoutOf / validatePacked: the valid rows in order, offsets, the longest length', () => {
+    const x = Float64Array.from({ length: 3 * 4 * 2 }, (_, i) => i * 0.5 - 3);
+    const parts = Array.from(lengths, (l, b) => (l ? Float32Array.from(x.subarray(b * 8, b * 8 + l * 2)) : null));
+    const seq = packSequences(2, parts);
+    expect(Array.from(seq.rows)).toEqual(packRef(x, 4, 2));
+    expect(Array.from(seq.lengths)).toEqual([2, 0, 3]);
+    expect(Array.from(seq.offsets)).toEqual([0, 2, 2, 5]);
+    expect(seq.maxLength).toBe(3);
+    expect(() => validatePacked(seq, 3, 'seq')).not.toThrow();
+    expect(() => validatePacked({ ...seq, offsets: Int32Array.of(0, 2, 3, 5) }, 3, 'seq')).toThrow(/^seq: offsets\[2\] − offsets\[1\] = 1, but lengths\[1\] = 0$/);
+    expect(() => validatePacked({ ...seq, rows: seq.rows.subarray(2) }, 3, 'seq')).toThrow(/^seq: rows has 8 values, expected 5×2$/);
+    expect(() => validatePacked(seq, 2, 'seq')).toThrow(/lengths has 3 entries, expected 2/);
+    expect(layoutOf([4, 1], 6).maxLength).toBe(6);
+    expect(() => packSequences(2, [new Float32Array(3)])).toThrow(/sample 0 has 3 values, not a whole number of rows of 2/);
   });
   it('addPackedPositions adds position j to each sample\'s j-th token', () => {
     checkOp('addPackedPositions', [{ shape: [5, 3] }, { shape: [4, 3] }], ([x, pos]) => ops.addPackedPositions(x!, pos!, lengths), ([x, pos]) => {
@@ -144,7 +157,7 @@ describe('packed sequences', () => {
   });
   it('rejects lengths that do not fit', () => {
     tidy(() => {
-      expect(() => ops.packRows(fromArray(new Float32Array(12), [2, 3, 2]), Int32Array.from([1, 4]))).toThrow(/lengths\[1\] = 4 is outside \[0, 3\]/);
+      expect(() => layoutOf(Int32Array.from([1, 4]), 3)).toThrow(/lengths\[1\] = 4 is outside \[0, 3\]/);
       expect(() => ops.offsetsOf('test', Int32Array.from([1, -1]))).toThrow(/expected lengths\[1\] to be a non-negative integer, received -1/);
       expect(Array.from(ops.offsetsOf('test', Int32Array.from([2, 0, 3]), 3))).toEqual([0, 2, 2, 5]);
     });
@@ -265,8 +278,9 @@ describe('through the whole tape', () => {
     ], ([x, wq, wk, wv, wo, e, s]) => {
       // queries: every row (uniform offsets); keys / values: the valid rows only
       const q = ops.linear(x!, wq!).reshape([Bn * L, d]);
-      const k = ops.packRows(ops.linear(x!, wk!), keyLengths);
-      const v = ops.packRows(ops.linear(x!, wv!), keyLengths);
+      const valid = Int32Array.of(0, 1, 2, 3, L, L + 1); // the keyLengths [4, 2] valid rows of [B·L]
+      const k = ops.gatherRows(ops.linear(x!, wk!).reshape([Bn * L, d]), valid);
+      const v = ops.gatherRows(ops.linear(x!, wv!).reshape([Bn * L, d]), valid);
       const cuK = ops.offsetsOf('test', keyLengths, L);
       const a = ops.attention(q, k, v, { heads, cuSeqlensQ: ops.uniformOffsets(Bn, L), cuSeqlensK: cuK }).reshape([Bn, L, d]);
       const h = ops.linear(ops.slice(a, 1, 0, C), wo!);                       // [B, C, d]

@@ -1,15 +1,12 @@
-// test/tensor/packedHeads.test.ts — the native kernels.unpackHeads / packHeads (ops.packRows'
-// row gather and its backward, heads = 1; the general heads form stays in the kernel API):
-// bit-identical to a float64 index-mapping reference, the padding rows exactly 0, samples of
-// length 0 (and all of them), the round trip, ops.packRows' gradient against finite
-// differences (test/helpers/gradCheck.ts), and clear errors.
+// test/tensor/packedHeads.test.ts — the native kernels.unpackHeads / packHeads (still in the
+// kernel API; lib/tensor and the model no longer call them — the packed layout reaches the
+// kernels unchanged): bit-identical to a float64 index-mapping reference, the padding rows
+// exactly 0, samples of length 0, the round trip, and clear errors.
 
 import { describe, expect, it } from 'vitest';
 
 import { kernels } from '../../lib/index.js';
-import { fromArray, ops, tidy } from '../../lib/tensor/index.js';
 import { expectSameBits } from '../helpers/compare.js';
-import { checkOp } from '../helpers/gradCheck.js';
 import { makeRng } from '../helpers/seed.js';
 
 /** float64 packed [T, H·Dh] → padded [B, H, L, Dh] (zeros past each length). */
@@ -60,7 +57,7 @@ describe('kernels.unpackHeads / packHeads (the native row gathers inside ops.pac
     expectSameBits(packed, Float32Array.from(packRef(Float64Array.from(gv), lens, Lb, Hb, dhb)), 'packHeads');
   });
 
-  it('padding rows are exactly 0 (also over garbage in the output buffer); ops.packRows of all-zero lengths', () => {
+  it('padding rows are exactly 0 (also over garbage in the output buffer); the round trip', () => {
     const rng = makeRng(4);
     const x = rng.normalF32(T * H * dh);
     const dst = new Float32Array(4 * H * L * dh).fill(Number.NaN);
@@ -74,23 +71,9 @@ describe('kernels.unpackHeads / packHeads (the native row gathers inside ops.pac
     }
     const back = kernels.packHeads({ src: dst, lengths, len: L, heads: H, headDim: dh });
     expectSameBits(back, x, 'round trip');
-    tidy(() => {
-      const none = Int32Array.from([0, 0]);
-      const p = fromArray(rng.normalF32(2 * 3 * dh), [2, 3, dh], { requiresGrad: true });
-      const m = ops.packRows(p, none);
-      expect(m.shape).toEqual([0, dh]);
-      m.backward(new Float32Array(0));
-      expect(Array.from(p.grad!.data)).toEqual(new Array(p.size).fill(0));
-    });
-    checkOp('packRows', [{ shape: [4, L, 2] }], ([x]) => ops.packRows(x!, lengths), ([x]) => packRef(x!, lengths, L, 1, 2));
   });
 
   it('clear errors', () => {
-    tidy(() => {
-      const p = fromArray(new Float32Array(4 * L * dh), [4, L, dh]);
-      expect(() => ops.packRows(p, Int32Array.from([1, 1]))).toThrow(/packRows: expected x \[B, L, D\] with 2 lengths/);
-      expect(() => ops.packRows(p, Int32Array.from([3, 0, 6, 0]))).toThrow(/lengths\[2\] = 6 is outside \[0, 5\]/);
-    });
     expect(() => kernels.unpackHeads({ src: new Float32Array(T * H * dh), lengths: Int32Array.from([3, 0, 5, 9]), len: L, heads: H, headDim: dh }))
       .toThrow('unpackHeads: expected lengths[3] to be an integer in [0, 5], received 9');
     expect(() => kernels.packHeads({ src: new Float32Array(7), lengths, len: L, heads: H, headDim: dh }))
