@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { backend, type BackendInfo, packageVersion } from '../backend/index.js';
 import { Clip, type ClipConfig } from '../clip/model.js';
 import { registerBench } from './bench.js';
+import { registerBuild } from './build.js';
 import { registerConvert } from './convert.js';
 import { registerInspect } from './inspect.js';
 import { registerReport } from './report.js';
@@ -26,6 +27,7 @@ export function formatInfo(info: BackendInfo): string {
     ['merclip', info.packageVersion],
     ['node', `${info.nodeVersion} (ABI ${info.nodeAbi}, N-API ${info.napiVersion})`],
     ['addon', `${info.addonPath} (binding API v${info.bindingApiVersion})`],
+    ['addon source', `${info.addonSource}: ${info.addonReason}`],
     ['build', `${info.buildSystem}, ${info.portable ? 'portable' : 'native (tuned to the building machine)'}`],
     ['compiler', info.compiler],
     ['flags', info.compilerFlags],
@@ -99,6 +101,7 @@ export function buildProgram(out: (s: string) => void): Command {
   registerConvert(program, out);
   registerReport(program, out);
   registerBench(program, out);
+  registerBuild(program, out);
   registerInspect(program, out);
   registerTokenize(program, out);
   return program;
