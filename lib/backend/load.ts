@@ -96,7 +96,8 @@ function chosenReason(c: AddonCandidate, skipped: AddonAttempt[]): string {
   else if (c.source === 'local') what = 'local build (npx merclip build / npm run build:native), preferred over the prebuilt addon';
   else {
     const m = c.meta;
-    what = `prebuilt for ${c.dir ?? '?'}${m?.portable ? ', portable (run-time AVX-512/AVX2 dispatch on x86-64)' : ''}` +
+    const portable = m?.arch === 'x64' ? ', portable (run-time AVX-512/AVX2 dispatch)' : m?.arch === 'arm64' ? ', portable (NEON)' : ', portable';
+    what = `prebuilt for ${c.dir ?? '?'}${m?.portable ? portable : ''}` +
       `${m?.glibcFloor ? `, glibc ≥ ${m.glibcFloor}` : ''}, N-API ${m?.napiVersion ?? '?'}`;
   }
   const notes: string[] = [];

@@ -22,7 +22,7 @@ export function formatInfo(info: BackendInfo): string {
   const feats = Object.entries(f).filter(([, v]) => v).map(([k]) => k).join(' ');
   const cuda = info.cuda.compiled
     ? `compiled in; ${info.cuda.deviceCount} device(s)${info.cuda.devices.length ? ': ' + info.cuda.devices.join(', ') : ''}${info.cuda.error ? ` (${info.cuda.error})` : ''}`
-    : 'not compiled in (npm run build:cuda)';
+    : 'not compiled in (npx merclip build --cuda)';
   const rows: Array<[string, string]> = [
     ['merclip', info.packageVersion],
     ['node', `${info.nodeVersion} (ABI ${info.nodeAbi}, N-API ${info.napiVersion})`],
