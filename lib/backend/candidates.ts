@@ -174,12 +174,28 @@ export function prebuiltCandidates(root: string, rt: Runtime, bindingApiVersion:
 /** Every candidate, in the order they are tried (see the header). */
 export function addonCandidatesFor(root: string, rt: Runtime, bindingApiVersion: number,
   env: NodeJS.ProcessEnv = process.env): AddonCandidate[] {
-  if (env.MERCLIP_ADDON) return [{ path: env.MERCLIP_ADDON, source: 'env' }];
+  return [...lazyCandidates(root, () => rt, bindingApiVersion, env)];
+}
+
+export function localCandidates(root: string): AddonCandidate[] {
   return [
     { path: join(root, 'build', 'Release', 'merclip.node'), source: 'local' },
     { path: join(root, 'build', 'Debug', 'merclip.node'), source: 'local' },
-    ...prebuiltCandidates(root, rt, bindingApiVersion),
   ];
+}
+
+/**
+ * The same candidates, made as they are reached: the runtime (process.report, tens of ms) is
+ * only asked for when the local builds did not load and the prebuilt ones are looked at.
+ */
+export function* lazyCandidates(root: string, rt: () => Runtime, bindingApiVersion: number,
+  env: NodeJS.ProcessEnv = process.env): Generator<AddonCandidate> {
+  if (env.MERCLIP_ADDON) {
+    yield { path: env.MERCLIP_ADDON, source: 'env' };
+    return;
+  }
+  yield* localCandidates(root);
+  yield* prebuiltCandidates(root, rt(), bindingApiVersion);
 }
 
 export function sourceLabel(c: AddonCandidate): string {

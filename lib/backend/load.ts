@@ -16,6 +16,7 @@ import {
   type AddonSource,
   addonCandidatesFor,
   describeRuntime,
+  lazyCandidates,
   detectRuntime,
   type Runtime,
   sourceLabel,
@@ -131,7 +132,7 @@ export function fixAdvice(attempts: readonly AddonAttempt[], rt: Runtime, root: 
  * stale ones are skipped with their reason); throws one AddonLoadError listing every attempt
  * otherwise.
  */
-export function loadFrom(candidates: ReadonlyArray<AddonCandidate | string>, rt: Runtime = detectRuntime(),
+export function loadFrom(candidates: Iterable<AddonCandidate | string>, runtime: Runtime | (() => Runtime) = detectRuntime,
   root: string = packageRoot()): { binding: NativeBinding; path: string; selection: AddonSelection } {
   const require = createRequire(import.meta.url);
   const attempts: AddonAttempt[] = [];
@@ -164,6 +165,7 @@ export function loadFrom(candidates: ReadonlyArray<AddonCandidate | string>, rt:
     const sel: AddonSelection = { path, source, reason: chosenReason(c, attempts), skipped: attempts };
     return { binding: mod, path, selection: sel };
   }
+  const rt = typeof runtime === 'function' ? runtime() : runtime;
   const lines = attempts.map((a) => `  - ${sourceLabel(a)} ${a.path}: ${a.reason}`).join('\n');
   throw new AddonLoadError(
     `merclip: could not load the native addon (this is ${describeRuntime(rt)}). Tried:\n${lines}\n` +
@@ -174,9 +176,10 @@ export function loadFrom(candidates: ReadonlyArray<AddonCandidate | string>, rt:
 
 export function loadNative(): NativeBinding {
   if (cached !== undefined) return cached;
-  const rt = detectRuntime();
   const root = packageRoot();
-  const { binding, selection: sel } = loadFrom(addonCandidatesFor(root, rt, BINDING_API_VERSION), rt, root);
+  let rt: Runtime | undefined;
+  const runtime = (): Runtime => (rt ??= detectRuntime());
+  const { binding, selection: sel } = loadFrom(lazyCandidates(root, runtime, BINDING_API_VERSION), runtime, root);
   cached = binding;
   selection = sel;
   return binding;
