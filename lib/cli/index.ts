@@ -118,7 +118,8 @@ export async function main(argv: string[]): Promise<number> {
       // help and version exit with code 0; usage errors were already printed by commander
       return err.exitCode;
     }
-    process.stderr.write(`merclip: ${(err as Error).message.split('\n').join('\n  ')}\n`);
+    const msg = (err as Error).message.replace(/^merclip: /, ''); // library errors name merclip already
+    process.stderr.write(`merclip: ${msg.split('\n').join('\n  ')}\n`);
     return 1;
   }
 }
