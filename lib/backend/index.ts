@@ -1,9 +1,10 @@
 // lib/backend/index.ts — backend selection and controls over the loaded addon.
-import { addonPath, loadNative, packageVersion } from './load.js';
+import { addonPath, addonSelection, loadNative, packageVersion } from './load.js';
 import type { NativeBinding, NativeInfo, SimdLevelName } from './native.js';
 
 export type { NativeBinding, NativeInfo, SimdLevelName, GeluApproximate } from './native.js';
 export { AddonLoadError, BINDING_API_VERSION, packageRoot, packageVersion } from './load.js';
+export type { AddonSource } from './candidates.js';
 
 const SIMD_LEVELS: readonly SimdLevelName[] = ['scalar', 'avx2', 'avx512', 'neon'];
 
@@ -13,6 +14,10 @@ export interface BackendInfo extends NativeInfo {
   nodeAbi: string;
   napiVersion: string;
   addonPath: string;
+  /** Where the loaded addon came from: a local build, the prebuilt one, or $MERCLIP_ADDON. */
+  addonSource: 'local' | 'prebuilt' | 'env';
+  /** Why that addon was chosen (what it is; the candidates passed over and why). */
+  addonReason: string;
 }
 
 export const backend = {
@@ -29,6 +34,8 @@ export const backend = {
       nodeAbi: process.versions.modules,
       napiVersion: process.versions.napi ?? 'unknown',
       addonPath: addonPath() ?? '',
+      addonSource: addonSelection()?.source ?? 'local',
+      addonReason: addonSelection()?.reason ?? '',
     };
   },
   getSimdLevel(): SimdLevelName {

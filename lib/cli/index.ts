@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { backend, type BackendInfo, packageVersion } from '../backend/index.js';
 import { Clip, type ClipConfig } from '../clip/model.js';
 import { registerBench } from './bench.js';
+import { registerBuild } from './build.js';
 import { registerConvert } from './convert.js';
 import { registerInspect } from './inspect.js';
 import { registerReport } from './report.js';
@@ -21,11 +22,12 @@ export function formatInfo(info: BackendInfo): string {
   const feats = Object.entries(f).filter(([, v]) => v).map(([k]) => k).join(' ');
   const cuda = info.cuda.compiled
     ? `compiled in; ${info.cuda.deviceCount} device(s)${info.cuda.devices.length ? ': ' + info.cuda.devices.join(', ') : ''}${info.cuda.error ? ` (${info.cuda.error})` : ''}`
-    : 'not compiled in (npm run build:cuda)';
+    : 'not compiled in (npx merclip build --cuda)';
   const rows: Array<[string, string]> = [
     ['merclip', info.packageVersion],
     ['node', `${info.nodeVersion} (ABI ${info.nodeAbi}, N-API ${info.napiVersion})`],
     ['addon', `${info.addonPath} (binding API v${info.bindingApiVersion})`],
+    ['addon source', `${info.addonSource}: ${info.addonReason}`],
     ['build', `${info.buildSystem}, ${info.portable ? 'portable' : 'native (tuned to the building machine)'}`],
     ['compiler', info.compiler],
     ['flags', info.compilerFlags],
@@ -99,6 +101,7 @@ export function buildProgram(out: (s: string) => void): Command {
   registerConvert(program, out);
   registerReport(program, out);
   registerBench(program, out);
+  registerBuild(program, out);
   registerInspect(program, out);
   registerTokenize(program, out);
   return program;
@@ -115,7 +118,8 @@ export async function main(argv: string[]): Promise<number> {
       // help and version exit with code 0; usage errors were already printed by commander
       return err.exitCode;
     }
-    process.stderr.write(`merclip: ${(err as Error).message.split('\n').join('\n  ')}\n`);
+    const msg = (err as Error).message.replace(/^merclip: /, ''); // library errors name merclip already
+    process.stderr.write(`merclip: ${msg.split('\n').join('\n  ')}\n`);
     return 1;
   }
 }

@@ -24,11 +24,15 @@ describe('merclip info', () => {
     expect(info.maxSimdLevel).toBe(here.maxSimdLevel);
     expect(info.poolThreads).toBe(here.poolThreads);
     expect(info.cuda).toMatchObject({ compiled: here.cuda.compiled, deviceCount: here.cuda.deviceCount });
+    expect(info.addonPath).toBe(here.addonPath);
+    expect(info.addonSource).toBe(here.addonSource);
+    expect(String(info.addonReason)).toBe(here.addonReason);
+    expect(here.addonReason.length).toBeGreaterThan(0);
   });
 
   it('the text form names each fact', () => {
     const out = execFileSync(process.execPath, [bin, 'info'], { encoding: 'utf8' });
-    for (const key of ['merclip', 'node', 'addon', 'build', 'flags', 'simd', 'threads', 'cuda']) {
+    for (const key of ['merclip', 'node', 'addon', 'addon source', 'build', 'flags', 'simd', 'threads', 'cuda']) {
       expect(out).toMatch(new RegExp(`^${key}\\s`, 'm'));
     }
     expect(out).toContain(`ABI ${process.versions.modules}`);
