@@ -7,6 +7,7 @@ import { registerBench } from './bench.js';
 import { registerConvert } from './convert.js';
 import { registerInspect } from './inspect.js';
 import { registerReport } from './report.js';
+import { registerServe } from './serve.js';
 import { registerEval, registerPredict } from './model.js';
 import { registerSynth } from './synth.js';
 import { registerTokenize } from './tokenize.js';
@@ -95,6 +96,7 @@ export function buildProgram(out: (s: string) => void): Command {
   registerTrain(program, out);
   registerEval(program, out);
   registerPredict(program, out);
+  registerServe(program, out);
   registerSynth(program, out);
   registerConvert(program, out);
   registerReport(program, out);
