@@ -182,48 +182,54 @@ export function parseInferRequest(body: unknown, config: MerClipConfig, binary: 
     if (raw.parameters !== undefined && !isObject(raw.parameters)) throw new ProtocolError(`input ${raw.name}: parameters must be an object`);
     byName.set(raw.name, raw as unknown as RawInput);
   });
+  // Pass 1, in the order of `inputs` (the binary section follows that order): datatype, shape, values.
   const cursor = binary ? new BinaryCursor(binary) : null;
-  const feats = new Map<Modality, { values: Float32Array; B: number; L: number; D: number }>();
-  let batch: { B: number; from: string } | null = null;
-  const agree = (where: string, B: number): void => {
-    if (batch && batch.B !== B) throw new ProtocolError(`${where}: batch size ${B} differs from ${batch.from}'s ${batch.B}`);
-    batch ??= { B, from: where };
-  };
-  // Tensors are read in the order of `inputs` (the binary section follows that order).
+  const tensors = new Map<string, { shape: number[]; values: Float32Array | Int32Array }>();
   for (const raw of byName.values()) {
     const name = raw.name as string;
-    if (name.endsWith('_lengths')) continue;
-    const m = name as Modality;
+    const where = `input ${name}`;
+    const isLengths = name.endsWith('_lengths');
+    if (isLengths) {
+      if (raw.datatype !== 'INT32' && raw.datatype !== 'INT64') throw new ProtocolError(`${where}: datatype must be INT32 or INT64, received ${JSON.stringify(raw.datatype)}`);
+    } else if (raw.datatype !== 'FP32') throw new ProtocolError(`${where}: datatype must be FP32, received ${JSON.stringify(raw.datatype)}`);
+    const shape = parseShape(where, raw.shape, isLengths ? [1] : [2, 3]);
+    const count = shape.reduce((a, d) => a * d, 1);
+    tensors.set(name, { shape, values: tensorValues(where, raw, count, isLengths ? 'int' : 'float', cursor) });
+  }
+  if (cursor && cursor.remaining !== 0) throw new ProtocolError(`${cursor.remaining} bytes of binary data are left over after the inputs`);
+
+  // Pass 2: the model's sizes, one batch size, lengths within each modality's L.
+  const feats = new Map<Modality, { values: Float32Array; B: number; L: number; D: number }>();
+  let batch: { B: number; from: string } | null = null;
+  for (const m of config.modalityOrder) {
+    const t = tensors.get(m);
+    if (!t) continue;
     const where = `input ${m}`;
-    if (raw.datatype !== 'FP32') throw new ProtocolError(`${where}: datatype must be FP32, received ${JSON.stringify(raw.datatype)}`);
-    const shape = parseShape(where, raw.shape, [2, 3]);
-    const [B, L, D] = shape.length === 3 ? shape as [number, number, number] : [1, shape[0]!, shape[1]!];
+    const [B, L, D] = t.shape.length === 3 ? t.shape as [number, number, number] : [1, t.shape[0]!, t.shape[1]!];
     const want = config.modalities[m].dim;
     if (D !== want) throw new ProtocolError(`${where}: the last dimension is ${D}, the model's ${m} features have ${want}`);
     if (B < 1) throw new ProtocolError(`${where}: the batch dimension is 0 (send at least one sample)`);
-    agree(where, B);
-    feats.set(m, { values: tensorValues(where, raw, B * L * D, 'float', cursor) as Float32Array, B, L, D });
+    if (batch && batch.B !== B) throw new ProtocolError(`${where}: batch size ${B} differs from ${batch.from}'s ${batch.B}`);
+    batch ??= { B, from: where };
+    feats.set(m, { values: t.values as Float32Array, B, L, D });
   }
   if (!batch) throw new ProtocolError(`no modality input: give at least one of ${config.modalityOrder.join(', ')}`);
   const B = (batch as { B: number }).B;
   const lengths = new Map<Modality, Int32Array>();
-  for (const raw of byName.values()) {
-    const name = raw.name as string;
-    if (!name.endsWith('_lengths')) continue;
-    const m = name.slice(0, -'_lengths'.length) as Modality;
+  for (const m of config.modalityOrder) {
+    const name = `${m}_lengths`;
+    const t = tensors.get(name);
+    if (!t) continue;
     const where = `input ${name}`;
     const f = feats.get(m);
     if (!f) throw new ProtocolError(`${where}: given without the ${m} input`);
-    if (raw.datatype !== 'INT32' && raw.datatype !== 'INT64') throw new ProtocolError(`${where}: datatype must be INT32 or INT64, received ${JSON.stringify(raw.datatype)}`);
-    const shape = parseShape(where, raw.shape, [1]);
-    if (shape[0] !== B) throw new ProtocolError(`${where}: shape [${shape[0]}] must be [${B}], one length per sample`);
-    const v = tensorValues(where, raw, B, 'int', cursor) as Int32Array;
+    if (t.shape[0] !== B) throw new ProtocolError(`${where}: shape [${t.shape[0]}] must be [${B}], one length per sample`);
+    const v = t.values as Int32Array;
     v.forEach((len, b) => {
       if (len > f.L) throw new ProtocolError(`${where}: sample ${b} has length ${len} but ${m} has only ${f.L} steps`);
     });
     lengths.set(m, v);
   }
-  if (cursor && cursor.remaining !== 0) throw new ProtocolError(`${cursor.remaining} bytes of binary data are left over after the inputs`);
   const samples: Sample[] = Array.from({ length: B }, () => ({}));
   for (const [m, f] of feats) {
     const step = f.L * f.D;
