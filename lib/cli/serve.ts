@@ -57,6 +57,6 @@ export function registerServe(program: Command, out: (s: string) => void): void 
       });
       out(`merclip serve: ${signal}: stopping (in-flight requests finish)\n`);
       const r = await server.stop();
-      out(`merclip serve: stopped; ${r.inFlight} in-flight request(s) answered, ${r.completed} batcher call(s) completed while stopping, ${r.rejected} rejected\n`);
+      out(`merclip serve: stopped; ${r.inFlight} in-flight request(s) answered${r.rejected ? `, ${r.rejected} queued call(s) rejected` : ''}\n`);
     });
 }

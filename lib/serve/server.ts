@@ -118,6 +118,12 @@ export class InferenceServer {
       return sendError(reply, status, notJson ? `the request body is not valid JSON: ${err.message}` : err.message);
     });
     app.setNotFoundHandler((req, reply) => sendError(reply, 404, `no route ${req.method} ${req.url} (KServe v2: /v2/health/live, /v2/health/ready, /v2/models/${this.name}, /v2/models/${this.name}/infer, /metrics)`));
+    // While stopping, answered connections close (a client's keep-alive socket would otherwise hold
+    // the server open for fastify's keepAliveTimeout after the in-flight requests are done).
+    app.addHook('onSend', async (_req, reply, payload) => {
+      if (this.stopping) reply.header('connection', 'close');
+      return payload;
+    });
     app.addHook('onResponse', async (req, reply) => {
       this.metrics.latency.observe({ method: req.method, route: req.routeOptions.url ?? 'unknown', status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
     });
