@@ -13,8 +13,12 @@
 // Outputs: probs FP32 [B, C] (its parameters name the labels), score FP32 [B] (omitted when the
 //   label set has no values), label BYTES [B]; `outputs: [{ name }]` in the request picks some.
 // Every problem is a ProtocolError (HTTP 400) whose message names the input and what is wrong.
+import { endianness } from 'node:os';
+
 import type { MerClipConfig, Modality } from '../model/config.js';
 import type { Prediction, PredictOptions, Sample } from '../model/predict.js';
+
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 export class ProtocolError extends Error {
   readonly statusCode: number;
@@ -111,7 +115,8 @@ function tensorValues(where: string, input: RawInput, count: number, kind: 'floa
     const bytes = binary.take(where, size);
     if (kind === 'float') {
       const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = bytes.readFloatLE(4 * i);
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(bytes); // one copy (also aligns the data)
+      else for (let i = 0; i < count; i++) out[i] = bytes.readFloatLE(4 * i);
       for (let i = 0; i < count; i++) if (!Number.isFinite(out[i]!)) throw new ProtocolError(`${where}: element ${i} is ${out[i]} (only finite values)`);
       return out;
     }
