@@ -45,7 +45,7 @@ export class BatcherError extends Error {
   }
 }
 
-export interface BatcherOptions<O> {
+export interface BatcherOptions<T, O> {
   /** Items per batch (≥ 1). */
   maxBatchSize: number;
   /** How long the oldest call may wait for others to join it while the model is idle (ms, ≥ 0). */
@@ -53,7 +53,7 @@ export interface BatcherOptions<O> {
   /** Items that may wait (≥ 1; default 64 × maxBatchSize). */
   maxQueue?: number;
   /** Per-call validation at submit(); throws to reject that call alone. */
-  validate?: (items: readonly unknown[], options: O | undefined) => void;
+  validate?: (items: readonly T[], options: O | undefined) => void;
   /** Calls are coalesced only with calls of the same key (default: JSON of the options). */
   keyOf?: (options: O | undefined) => string;
   /** Told about every batch that ran (metrics). */
@@ -118,9 +118,9 @@ export class DynamicBatcher<T, R, O = undefined> {
   private closing: { drain: boolean; completedAtClose: number; rejected: number; done: Promise<CloseResult>; resolve: (r: CloseResult) => void } | null = null;
   private completed = 0;
   private aborted = 0;
-  private readonly opts: BatcherOptions<O>;
+  private readonly opts: BatcherOptions<T, O>;
 
-  constructor(private readonly run: (items: T[], options: O | undefined) => Promise<R[]>, opts: BatcherOptions<O>) {
+  constructor(private readonly run: (items: T[], options: O | undefined) => Promise<R[]>, opts: BatcherOptions<T, O>) {
     if (typeof run !== 'function') throw new TypeError('DynamicBatcher: expected a function that runs one batch');
     this.maxBatchSize = positiveInt('maxBatchSize', opts.maxBatchSize);
     if (typeof opts.maxDelayMs !== 'number' || !Number.isFinite(opts.maxDelayMs) || opts.maxDelayMs < 0) {

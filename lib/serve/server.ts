@@ -90,7 +90,7 @@ export class InferenceServer {
         // per request, before coalescing: a bad sample fails only its own request
         validate: (s, o) => {
           resolveLabelSet(config, o ?? {});
-          packSamples(s as Sample[], config, s.length);
+          packSamples(s, config, s.length);
         },
         onBatch: (i) => {
           this.metrics.batchSize.observe(i.size);

@@ -286,7 +286,7 @@ describe('DynamicBatcher over a real model', () => {
     const nan = new Float32Array(2 * 12);
     nan[13] = Number.NaN;
     const bad: Sample = { text: nan };
-    for (const validate of [undefined, (s: readonly unknown[]) => { packSamples(s as Sample[], config, s.length); }]) {
+    for (const validate of [undefined, (s: readonly Sample[]) => { packSamples(s, config, s.length); }]) {
       let runs = 0;
       const b = new DynamicBatcher<Sample, Prediction, PredictOptions>((s, o) => { runs++; return model.predict(s, o); }, { maxBatchSize: 8, maxDelayMs: 20, validate });
       const ps = [b.submit([good[0]!]), b.submit([good[1]!, bad]), b.submit([good[2]!, good[3]!])];
