@@ -8,6 +8,7 @@ import { registerBuild } from './build.js';
 import { registerConvert } from './convert.js';
 import { registerInspect } from './inspect.js';
 import { registerReport } from './report.js';
+import { registerServe } from './serve.js';
 import { registerEval, registerPredict } from './model.js';
 import { registerSynth } from './synth.js';
 import { registerTokenize } from './tokenize.js';
@@ -97,6 +98,7 @@ export function buildProgram(out: (s: string) => void): Command {
   registerTrain(program, out);
   registerEval(program, out);
   registerPredict(program, out);
+  registerServe(program, out);
   registerSynth(program, out);
   registerConvert(program, out);
   registerReport(program, out);

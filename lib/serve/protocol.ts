@@ -1,0 +1,290 @@
+// lib/serve/protocol.ts — the KServe v2 / Open Inference Protocol for a MER-CLIP model: model
+// metadata, an infer request parsed into predict() samples, predictions into an infer response.
+//
+// Inputs (names are the model's modalities, config.modalityOrder):
+//   <m>          FP32  [B, L, D] or [L, D] (B = 1); D must be the model's feature size for m.
+//                     `data` in row-major order, flat (nested arrays are flattened), or — with
+//                     the binary data extension — `parameters.binary_data_size` bytes of
+//                     little-endian float32 after the JSON header.
+//   <m>_lengths  INT32 or INT64 [B]: each sample's true length (default L); 0 = m absent for it.
+//   A modality not given is absent for every sample; each sample needs at least one.
+// Request parameters: `labels` (strings) and `values` (numbers, one per label) ask about another
+//   label set (predict()'s options); each may be an array or a comma-separated string.
+// Outputs: probs FP32 [B, C] (its parameters name the labels), score FP32 [B] (omitted when the
+//   label set has no values), label BYTES [B]; `outputs: [{ name }]` in the request picks some.
+// Every problem is a ProtocolError (HTTP 400) whose message names the input and what is wrong.
+import { endianness } from 'node:os';
+
+import type { MerClipConfig, Modality } from '../model/config.js';
+import type { Prediction, PredictOptions, Sample } from '../model/predict.js';
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+export class ProtocolError extends Error {
+  readonly statusCode: number;
+  constructor(message: string, statusCode = 400) {
+    super(message);
+    this.name = 'ProtocolError';
+    this.statusCode = statusCode;
+  }
+}
+
+export const OUTPUT_NAMES = ['probs', 'score', 'label'] as const;
+export type OutputName = (typeof OUTPUT_NAMES)[number];
+
+export interface TensorMetadata {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+  parameters: Record<string, unknown>;
+}
+
+/** GET /v2/models/{name}: -1 marks a variable dimension. */
+export function modelMetadata(name: string, config: MerClipConfig, maxBatchSize: number): ModelMetadata {
+  const inputs: TensorMetadata[] = [];
+  for (const m of config.modalityOrder) {
+    inputs.push({ name: m, datatype: 'FP32', shape: [-1, -1, config.modalities[m].dim] });
+    inputs.push({ name: `${m}_lengths`, datatype: 'INT32', shape: [-1] });
+  }
+  return {
+    name,
+    versions: ['1'],
+    platform: 'merclip',
+    inputs,
+    outputs: [
+      { name: 'probs', datatype: 'FP32', shape: [-1, config.labels.length] },
+      { name: 'score', datatype: 'FP32', shape: [-1] },
+      { name: 'label', datatype: 'BYTES', shape: [-1] },
+    ],
+    parameters: {
+      labels: [...config.labels],
+      values: [...config.labelValues],
+      max_lengths: Object.fromEntries(config.modalityOrder.map((m) => [m, config.modalities[m].maxLength])),
+      max_batch_size: maxBatchSize,
+    },
+  };
+}
+
+export interface ParsedInfer {
+  id: string | undefined;
+  samples: Sample[];
+  options: PredictOptions;
+  /** Requested outputs (null: the defaults). */
+  outputs: OutputName[] | null;
+}
+
+interface RawInput {
+  name: unknown;
+  datatype: unknown;
+  shape: unknown;
+  data?: unknown;
+  parameters?: Record<string, unknown>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function flatten(data: unknown[]): unknown[] {
+  return data.some(Array.isArray) ? (data as unknown[]).flat(Infinity) : data;
+}
+
+function parseShape(where: string, shape: unknown, ranks: number[]): number[] {
+  if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0)) {
+    throw new ProtocolError(`${where}: shape must be an array of non-negative integers, received ${JSON.stringify(shape)}`);
+  }
+  if (!ranks.includes(shape.length)) throw new ProtocolError(`${where}: shape ${JSON.stringify(shape)} has rank ${shape.length}; expected ${ranks.map((r) => `rank ${r}`).join(' or ')}`);
+  return shape as number[];
+}
+
+/** The tensor's values: `data` (JSON) or its slice of the binary section. */
+function tensorValues(where: string, input: RawInput, count: number, kind: 'float' | 'int', binary: BinaryCursor | null): Float32Array | Int32Array {
+  const size = input.parameters?.binary_data_size;
+  if (size !== undefined) {
+    if (!binary) throw new ProtocolError(`${where}: parameters.binary_data_size needs the binary data extension (an Inference-Header-Content-Length header)`);
+    const width = kind === 'float' ? 4 : input.datatype === 'INT64' ? 8 : 4;
+    if (typeof size !== 'number' || !Number.isInteger(size) || size !== count * width) {
+      throw new ProtocolError(`${where}: binary_data_size ${String(size)} does not match ${count} elements of ${width} bytes`);
+    }
+    const bytes = binary.take(where, size);
+    if (kind === 'float') {
+      const out = new Float32Array(count);
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(bytes); // one copy (also aligns the data)
+      else for (let i = 0; i < count; i++) out[i] = bytes.readFloatLE(4 * i);
+      for (let i = 0; i < count; i++) if (!Number.isFinite(out[i]!)) throw new ProtocolError(`${where}: element ${i} is ${out[i]} (only finite values)`);
+      return out;
+    }
+    const out = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      const v = width === 8 ? Number(bytes.readBigInt64LE(8 * i)) : bytes.readInt32LE(4 * i);
+      if (v < 0 || v > 2 ** 31 - 1) throw new ProtocolError(`${where}: element ${i} is ${v} (lengths are non-negative)`);
+      out[i] = v;
+    }
+    return out;
+  }
+  if (!Array.isArray(input.data)) throw new ProtocolError(`${where}: data must be an array of numbers (row-major)`);
+  const data = flatten(input.data);
+  if (data.length !== count) throw new ProtocolError(`${where}: shape ${JSON.stringify(input.shape)} holds ${count} elements but data has ${data.length}`);
+  const out = kind === 'float' ? new Float32Array(count) : new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const v = data[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ProtocolError(`${where}: element ${i} is ${JSON.stringify(v)}, expected a finite number`);
+    if (kind === 'int' && (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1)) throw new ProtocolError(`${where}: element ${i} is ${v}, expected a non-negative integer`);
+    out[i] = v;
+  }
+  return out;
+}
+
+/** Walks the binary section of a binary-extension request, input by input. */
+export class BinaryCursor {
+  private offset = 0;
+  constructor(private readonly bytes: Buffer) {}
+  take(where: string, n: number): Buffer {
+    if (this.offset + n > this.bytes.length) throw new ProtocolError(`${where}: needs ${n} bytes of binary data but only ${this.bytes.length - this.offset} remain`);
+    const out = this.bytes.subarray(this.offset, this.offset + n);
+    this.offset += n;
+    return out;
+  }
+  get remaining(): number {
+    return this.bytes.length - this.offset;
+  }
+}
+
+function stringList(name: string, v: unknown): string[] {
+  const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v;
+  if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string' || !s.trim())) {
+    throw new ProtocolError(`parameters.${name}: expected non-empty strings (an array, or one comma-separated string)`);
+  }
+  return list as string[];
+}
+
+function numberList(name: string, v: unknown): number[] {
+  const list = typeof v === 'string' ? v.split(',').map((s) => (s.trim() === '' ? Number.NaN : Number(s))) : v;
+  if (!Array.isArray(list) || list.length === 0 || list.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+    throw new ProtocolError(`parameters.${name}: expected finite numbers (an array, or one comma-separated string)`);
+  }
+  return list as number[];
+}
+
+/** POST /v2/models/{name}/infer body → samples (zero-copy views of one buffer per modality). */
+export function parseInferRequest(body: unknown, config: MerClipConfig, binary: Buffer | null = null): ParsedInfer {
+  if (!isObject(body)) throw new ProtocolError('the request body must be a JSON object with an "inputs" array');
+  const { id, inputs, outputs, parameters } = body;
+  if (id !== undefined && typeof id !== 'string') throw new ProtocolError('id must be a string');
+  if (!Array.isArray(inputs) || inputs.length === 0) throw new ProtocolError('inputs must be a non-empty array of tensors ({ name, shape, datatype, data })');
+  const known = config.modalityOrder.flatMap((m) => [m, `${m}_lengths`]);
+  const byName = new Map<string, RawInput>();
+  inputs.forEach((raw, i) => {
+    if (!isObject(raw) || typeof raw.name !== 'string') throw new ProtocolError(`inputs[${i}]: expected an object with a string name`);
+    if (!known.includes(raw.name)) throw new ProtocolError(`inputs[${i}]: unknown input "${raw.name}"; this model takes ${known.join(', ')}`);
+    if (byName.has(raw.name)) throw new ProtocolError(`input ${raw.name} is given twice`);
+    if (raw.parameters !== undefined && !isObject(raw.parameters)) throw new ProtocolError(`input ${raw.name}: parameters must be an object`);
+    byName.set(raw.name, raw as unknown as RawInput);
+  });
+  // Pass 1, in the order of `inputs` (the binary section follows that order): datatype, shape, values.
+  const cursor = binary ? new BinaryCursor(binary) : null;
+  const tensors = new Map<string, { shape: number[]; values: Float32Array | Int32Array }>();
+  for (const raw of byName.values()) {
+    const name = raw.name as string;
+    const where = `input ${name}`;
+    const isLengths = name.endsWith('_lengths');
+    if (isLengths) {
+      if (raw.datatype !== 'INT32' && raw.datatype !== 'INT64') throw new ProtocolError(`${where}: datatype must be INT32 or INT64, received ${JSON.stringify(raw.datatype)}`);
+    } else if (raw.datatype !== 'FP32') throw new ProtocolError(`${where}: datatype must be FP32, received ${JSON.stringify(raw.datatype)}`);
+    const shape = parseShape(where, raw.shape, isLengths ? [1] : [2, 3]);
+    const count = shape.reduce((a, d) => a * d, 1);
+    tensors.set(name, { shape, values: tensorValues(where, raw, count, isLengths ? 'int' : 'float', cursor) });
+  }
+  if (cursor && cursor.remaining !== 0) throw new ProtocolError(`${cursor.remaining} bytes of binary data are left over after the inputs`);
+
+  // Pass 2: the model's sizes, one batch size, lengths within each modality's L.
+  const feats = new Map<Modality, { values: Float32Array; B: number; L: number; D: number }>();
+  let batch: { B: number; from: string } | null = null;
+  for (const m of config.modalityOrder) {
+    const t = tensors.get(m);
+    if (!t) continue;
+    const where = `input ${m}`;
+    const [B, L, D] = t.shape.length === 3 ? t.shape as [number, number, number] : [1, t.shape[0]!, t.shape[1]!];
+    const want = config.modalities[m].dim;
+    if (D !== want) throw new ProtocolError(`${where}: the last dimension is ${D}, the model's ${m} features have ${want}`);
+    if (B < 1) throw new ProtocolError(`${where}: the batch dimension is 0 (send at least one sample)`);
+    if (batch && batch.B !== B) throw new ProtocolError(`${where}: batch size ${B} differs from ${batch.from}'s ${batch.B}`);
+    batch ??= { B, from: where };
+    feats.set(m, { values: t.values as Float32Array, B, L, D });
+  }
+  if (!batch) throw new ProtocolError(`no modality input: give at least one of ${config.modalityOrder.join(', ')}`);
+  const B = (batch as { B: number }).B;
+  const lengths = new Map<Modality, Int32Array>();
+  for (const m of config.modalityOrder) {
+    const name = `${m}_lengths`;
+    const t = tensors.get(name);
+    if (!t) continue;
+    const where = `input ${name}`;
+    const f = feats.get(m);
+    if (!f) throw new ProtocolError(`${where}: given without the ${m} input`);
+    if (t.shape[0] !== B) throw new ProtocolError(`${where}: shape [${t.shape[0]}] must be [${B}], one length per sample`);
+    const v = t.values as Int32Array;
+    v.forEach((len, b) => {
+      if (len > f.L) throw new ProtocolError(`${where}: sample ${b} has length ${len} but ${m} has only ${f.L} steps`);
+    });
+    lengths.set(m, v);
+  }
+  const samples: Sample[] = Array.from({ length: B }, () => ({}));
+  for (const [m, f] of feats) {
+    const step = f.L * f.D;
+    const lens = lengths.get(m);
+    for (let b = 0; b < B; b++) {
+      samples[b]![m] = { features: f.values.subarray(b * step, (b + 1) * step), length: lens ? lens[b]! : f.L };
+    }
+  }
+
+  const options: PredictOptions = {};
+  if (parameters !== undefined) {
+    if (!isObject(parameters)) throw new ProtocolError('parameters must be an object');
+    if (parameters.labels !== undefined) options.labels = stringList('labels', parameters.labels);
+    if (parameters.values !== undefined) {
+      if (!options.labels) throw new ProtocolError('parameters.values was given without parameters.labels');
+      options.values = numberList('values', parameters.values);
+      if (options.values.length !== options.labels.length) throw new ProtocolError(`parameters.values has ${options.values.length} numbers for ${options.labels.length} labels`);
+    }
+  }
+  let picked: OutputName[] | null = null;
+  if (outputs !== undefined) {
+    if (!Array.isArray(outputs)) throw new ProtocolError('outputs must be an array of { name }');
+    picked = outputs.map((o, i) => {
+      const n = isObject(o) ? o.name : undefined;
+      if (typeof n !== 'string' || !(OUTPUT_NAMES as readonly string[]).includes(n)) {
+        throw new ProtocolError(`outputs[${i}]: unknown output ${JSON.stringify(n)}; this model gives ${OUTPUT_NAMES.join(', ')}`);
+      }
+      return n as OutputName;
+    });
+    if (picked.includes('score') && options.labels && !options.values) throw new ProtocolError('output score needs parameters.values (one number per label) for a custom label set');
+  }
+  return { id: id as string | undefined, samples, options, outputs: picked };
+}
+
+export interface InferResponse {
+  model_name: string;
+  model_version: string;
+  id?: string;
+  outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<number | string>; parameters?: Record<string, unknown> }>;
+}
+
+/** Predictions → the response's output tensors. */
+export function inferResponse(modelName: string, parsed: ParsedInfer, preds: Prediction[], labels: readonly string[]): InferResponse {
+  const B = preds.length;
+  const hasScore = preds.every((p) => p.score !== null);
+  const names = parsed.outputs ?? (hasScore ? ['probs', 'score', 'label'] : ['probs', 'label']);
+  const outputs: InferResponse['outputs'] = names.map((n) => {
+    if (n === 'probs') return { name: n, datatype: 'FP32', shape: [B, labels.length], data: preds.flatMap((p) => p.probs), parameters: { labels: [...labels] } };
+    if (n === 'score') return { name: n, datatype: 'FP32', shape: [B], data: preds.map((p) => p.score!) };
+    return { name: n, datatype: 'BYTES', shape: [B], data: preds.map((p) => p.label) };
+  });
+  return { model_name: modelName, model_version: '1', ...(parsed.id !== undefined ? { id: parsed.id } : {}), outputs };
+}
