@@ -7,6 +7,9 @@ import { registerBench } from './bench.js';
 import { registerConvert } from './convert.js';
 import { registerInspect } from './inspect.js';
 import { registerReport } from './report.js';
+import { registerScore } from './score.js';
+import { registerSweep } from './sweep.js';
+import { registerWorker } from './worker.js';
 import { registerEval, registerPredict } from './model.js';
 import { registerSynth } from './synth.js';
 import { registerTokenize } from './tokenize.js';
@@ -101,6 +104,9 @@ export function buildProgram(out: (s: string) => void): Command {
   registerBench(program, out);
   registerInspect(program, out);
   registerTokenize(program, out);
+  registerScore(program, out);
+  registerWorker(program, out);
+  registerSweep(program, out);
   return program;
 }
 
