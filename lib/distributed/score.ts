@@ -100,6 +100,10 @@ export async function scoreDistributed(opts: ScoreOptions): Promise<ScoreRun> {
   const batchSize = opts.batchSize ?? 32;
   const attempts = opts.attempts ?? 3;
   if (!Number.isInteger(shardSize) || shardSize < 1) throw new RangeError(`score: the shard size must be a positive integer, received ${shardSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`score: the batch size must be a positive integer, received ${batchSize}`);
+  // a shard is then whole predict() batches, the very batches one predict() over the file makes,
+  // so the scores are bit-identical to a one-machine run with that batch size
+  if (shardSize % batchSize !== 0) throw new RangeError(`score: the shard size (${shardSize}) must be a multiple of the batch size (${batchSize}), so that the shards' batches are those of a one-machine predict()`);
   resultsKind(opts.out);
   const files = (Array.isArray(opts.data) ? opts.data : [opts.data]).map((f) => resolve(f));
   if (files.length === 0) throw new RangeError('score: give at least one dataset file');
@@ -119,9 +123,12 @@ export async function scoreDistributed(opts: ScoreOptions): Promise<ScoreRun> {
   let added = 0;
   let retried = 0;
   try {
+    const toAdd: ShardJobData[] = [];
     for (let i = 0; i < shards.length; i += 64) {
-      await Promise.all(shards.slice(i, i + 64).map(async (s) => {
-        const state = await queue.getJobState(jobIdOf(s));
+      const chunk = shards.slice(i, i + 64);
+      const states = await Promise.all(chunk.map((s) => queue.getJobState(jobIdOf(s))));
+      for (const [j, s] of chunk.entries()) {
+        const state = states[j]!;
         if (state === 'failed') {
           const job = await queue.getJob(jobIdOf(s));
           if (job) {
@@ -129,13 +136,17 @@ export async function scoreDistributed(opts: ScoreOptions): Promise<ScoreRun> {
             retried++;
           }
         } else if (state === 'completed' || state === 'unknown') {
-          if (await shardDone(s)) return;
+          if (await shardDone(s)) continue;
           if (state === 'completed') await queue.remove(jobIdOf(s));
-          await add(s);
-          added++;
+          toAdd.push(s);
         }
-      }));
+      }
     }
+    // in dataset order, so the shards are taken roughly in that order
+    for (let i = 0; i < toAdd.length; i += 500) {
+      await queue.addBulk(toAdd.slice(i, i + 500).map((s) => ({ name: 'shard', data: s, opts: { ...jobOptions(attempts), jobId: jobIdOf(s) } })));
+    }
+    added = toAdd.length;
   } catch (err) {
     await queue.close();
     throw err;

@@ -84,9 +84,9 @@ export interface WorkerProc {
   exited: Promise<[number | null, NodeJS.Signals | null]>;
 }
 
-/** A `merclip worker` with short locks (a dead worker's job is taken over within ~3.5 s). */
+/** A `merclip worker` with short locks (a dead worker's job is taken over within ~5.5 s; longer than a model load, which blocks the event loop for a second or two). */
 export function startWorker(url: string, opts: { env?: Record<string, string>; args?: string[]; cwd?: string } = {}): WorkerProc {
-  const proc = spawn(process.execPath, [bin, 'worker', '--queue', url, '--lock-duration', '3000', '--stalled-interval', '500', ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [bin, 'worker', '--queue', url, '--lock-duration', '5000', '--stalled-interval', '500', ...(opts.args ?? [])], {
     cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env ?? {}) },
   });
   let out = '';
