@@ -8,6 +8,9 @@ import { registerBuild } from './build.js';
 import { registerConvert } from './convert.js';
 import { registerInspect } from './inspect.js';
 import { registerReport } from './report.js';
+import { registerScore } from './score.js';
+import { registerSweep } from './sweep.js';
+import { registerWorker } from './worker.js';
 import { registerServe } from './serve.js';
 import { registerEval, registerPredict } from './model.js';
 import { registerSynth } from './synth.js';
@@ -106,6 +109,9 @@ export function buildProgram(out: (s: string) => void): Command {
   registerBuild(program, out);
   registerInspect(program, out);
   registerTokenize(program, out);
+  registerScore(program, out);
+  registerWorker(program, out);
+  registerSweep(program, out);
   return program;
 }
 

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 
 import type { DataSplit } from '../data/batch.js';
 import { readDataset } from '../data/file.js';
+import { writeResults } from '../distributed/results.js';
 import type { SplitName } from '../data/synth.js';
 import { formatMetricTable } from '../eval/metrics.js';
 import { MODALITIES } from '../model/config.js';
@@ -117,14 +118,21 @@ export function registerPredict(program: Command, out: (s: string) => void): voi
     .option('--json [file]', 'JSON output; with a file, read the samples from it ([{ id?, text?, audio?, vision? }])')
     .option('--labels <list>', 'another label set, comma-separated (e.g. negative,positive)', parseList)
     .option('--values <list>', 'the value of each label (for a score)', (v: string) => parseList(v).map(Number))
-    .action(async (opts: { model: string; data?: string; split: SplitName; limit: number; json?: boolean | string; labels?: string[]; values?: number[] }) => {
+    .option('--batch-size <n>', 'samples per batch', parseIntOption('--batch-size', 1), 32)
+    .option('--out <results>', 'write the results to a file instead: .jsonl ({ id, score, probs, label } per line) or .safetensors (the `merclip score` format)')
+    .action(async (opts: { model: string; data?: string; split: SplitName; limit: number; json?: boolean | string; labels?: string[]; values?: number[]; batchSize: number; out?: string }) => {
       const jsonFile = typeof opts.json === 'string' ? opts.json : undefined;
       if ((opts.data === undefined) === (jsonFile === undefined)) throw new Error('predict: give exactly one of --data FILE or --json FILE');
       const model = await MerClip.load(opts.model);
       try {
         const input = jsonFile ? readSamples(jsonFile) : splitSamples(await loadSplit(opts.data!, opts.split), opts.limit);
-        const preds: Prediction[] = await model.predict(input.samples, { ...(opts.labels ? { labels: opts.labels } : {}), ...(opts.values ? { values: opts.values } : {}) });
+        const preds: Prediction[] = await model.predict(input.samples, { batchSize: opts.batchSize, ...(opts.labels ? { labels: opts.labels } : {}), ...(opts.values ? { values: opts.values } : {}) });
         const labels = opts.labels ?? model.config.labels;
+        if (opts.out) {
+          await writeResults(opts.out, preds.map((p, i) => ({ id: input.ids[i]!, ...p })), labels);
+          out(`wrote ${opts.out} (${preds.length} samples)\n`);
+          return;
+        }
         if (opts.json) {
           out(JSON.stringify(preds.map((p, i) => ({ id: input.ids[i], ...p })), null, 2) + '\n');
           return;
