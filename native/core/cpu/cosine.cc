@@ -14,7 +14,7 @@
 //   (rows in pairs) of x computes its sum of squares and its dot products with every e_j at
 //   once; x is read exactly once, e stays in cache. The backward is the same single pass over
 //   rows: dx rows written directly (non-temporal stores for a dx of >= 16 MB), de as
-//   per-row-block partials (rows in groups of 4) reduced in block order. The per-row arithmetic
+//   per-row-block partials (rows in groups of kDeRows) reduced in block order. The per-row arithmetic
 //   comes from the current SIMD level's row-kernel table (cpu/cosine_kernels.h): AVX2 / AVX-512
 //   (cosine_avx2.cc, cosine_avx512.cc) and NEON (cosine_neon.cc) hand-written, so nothing hot
 //   depends on this file's flags (a portable build runs the same kernels as a native one); the
@@ -63,6 +63,7 @@ constexpr int64_t kFusedMaxBytes = 1 << 18;  // … while e fits in 256 KiB (L2)
 constexpr int64_t kGrainElems = int64_t{1} << 15;  // minimum elements per parallel task
 constexpr int64_t kBwdBlockRows = 256;       // rows per de partial block (few-labels backward)
 constexpr int64_t kPfRows = 4;               // backward: prefetch x this many rows ahead (L2)
+constexpr int kDeRows = 16;                  // backward: rows per de-partial pass (x in L1)
 constexpr int64_t kStreamElems = int64_t{1} << 22;  // dx / dh of >= 16 MB: non-temporal stores
 
 thread_local AlignedBuffer t_a;  // x̂ / x' / de partials
@@ -419,7 +420,7 @@ void cosine_backward(float* dx, float* de, const float* dout, const float* out, 
     parallel_for(0, nb_tasks, std::max<int64_t>(1, grain_rows((c + 1) * dim) / kBwdBlockRows),
                  [&](int64_t lo, int64_t hi) {
       float w[kFusedMaxLabels];
-      float wde[4 * kFusedMaxLabels];
+      float wde[kDeRows * kFusedMaxLabels];
       for (int64_t blk = lo; blk < hi; ++blk) {
         const int64_t i0 = blk * kBwdBlockRows, i1 = std::min(n, i0 + kBwdBlockRows);
         float* pb = de ? part + static_cast<size_t>(blk) * part_elems : nullptr;
@@ -428,10 +429,10 @@ void cosine_backward(float* dx, float* de, const float* dout, const float* out, 
           std::memset(pb, 0, sizeof(float) * part_elems);
           for (int64_t j = 0; j < c; ++j) hb[j] = 0.0f;
         }
-        // Rows in groups of 4 (fixed within the block): dx rows one by one, then the group's
-        // de contributions in one pass over the partial rows (x rows still in L1).
-        for (int64_t g0 = i0; g0 < i1; g0 += 4) {
-          const int rows = static_cast<int>(std::min<int64_t>(4, i1 - g0));
+        // Rows in groups of kDeRows (fixed within the block): dx rows one by one, then the
+        // group's de contributions in one pass over the partial rows (x rows still in L1).
+        for (int64_t g0 = i0; g0 < i1; g0 += kDeRows) {
+          const int rows = static_cast<int>(std::min<int64_t>(kDeRows, i1 - g0));
           for (int r = 0; r < rows; ++r) {
             const int64_t i = g0 + r;
             const float* di = dout + i * c;

@@ -18,8 +18,9 @@
 // - bwd_dx_row: dx = a·x + Σ_j w_j e_j with the <= 8 weights in registers (more labels: the
 //   weights broadcast from memory), 16 floats per step; non-temporal stores for a large dx
 //   (no read-for-ownership of a row that is not read again), when 16-byte aligned.
-// - bwd_de_rows: de partials for up to 4 rows per pass over a label's partial row (the
-//   partial is loaded and stored once per 4 rows, x rows come from L1).
+// - bwd_de_rows: de partials of a group of rows (16 from cosine.cc, x rows in L1): 4 labels ×
+//   16 floats of the partials in 8 accumulators across all the group's rows (2 x loads + 4
+//   broadcasts per 8 FMAs, the partial loaded and stored once per group).
 // - dot_sumsq / sumsq / paired_bwd_row: 4 (2) independent accumulators or a plain streaming
 //   pass; memory-bound.
 // Verdicts (C 7, dim 512, 2 threads, A/B in one process against the generic loops; figures in
@@ -27,6 +28,8 @@
 // - hand kernels instead of -march=native auto-vectorisation: forward 1.4–1.6×, backward
 //   1.8–1.9× (also at the AVX-512 level, which now uses these for the backward); kept.
 // - non-temporal dx stores (>= 16 MB): the dx pass 1.35× (median) from DRAM; kept.
+// - de partials register-tiled over 16-row groups instead of 4-row passes over the partial
+//   rows: the de pass 1.43× (in L1/L2, medians); 32-row groups (x past L1) 1.2×; kept 16.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -327,8 +330,59 @@ void de_rows_t(float* part, const float* x, const float* w, int64_t ldw, int64_t
   }
 }
 
+// Many rows: J <= 4 labels × 16 floats of the partials held in 8 accumulators across all the
+// rows (one load and store of the partial per call, not per 4 rows; per row 2 x loads + J
+// broadcasts for 2J FMAs). Same order per element (row by row, one FMA each) as de_rows_t.
+template <int J>
+void de_tile(float* part, const float* x, const float* w, int64_t ldw, int rows, int64_t dim) {
+  int64_t d = 0;
+  for (; d + 16 <= dim; d += 16) {
+    __m256 p[J][2];
+    for (int j = 0; j < J; ++j) {
+      p[j][0] = _mm256_loadu_ps(part + j * dim + d);
+      p[j][1] = _mm256_loadu_ps(part + j * dim + d + 8);
+    }
+    for (int r = 0; r < rows; ++r) {
+      const float* xr = x + r * dim + d;
+      const __m256 x0 = _mm256_loadu_ps(xr), x1 = _mm256_loadu_ps(xr + 8);
+      const float* wr = w + r * ldw;
+      for (int j = 0; j < J; ++j) {
+        const __m256 wj = _mm256_broadcast_ss(wr + j);
+        p[j][0] = _mm256_fmadd_ps(wj, x0, p[j][0]);
+        p[j][1] = _mm256_fmadd_ps(wj, x1, p[j][1]);
+      }
+    }
+    for (int j = 0; j < J; ++j) {
+      _mm256_storeu_ps(part + j * dim + d, p[j][0]);
+      _mm256_storeu_ps(part + j * dim + d + 8, p[j][1]);
+    }
+  }
+  for (; d < dim; d += 8) {
+    const __m256i m = tail_mask(dim - d < 8 ? dim - d : 8);
+    __m256 p[J];
+    for (int j = 0; j < J; ++j) p[j] = _mm256_maskload_ps(part + j * dim + d, m);
+    for (int r = 0; r < rows; ++r) {
+      const __m256 xv = _mm256_maskload_ps(x + r * dim + d, m);
+      for (int j = 0; j < J; ++j) p[j] = _mm256_fmadd_ps(_mm256_broadcast_ss(w + r * ldw + j), xv, p[j]);
+    }
+    for (int j = 0; j < J; ++j) _mm256_maskstore_ps(part + j * dim + d, m, p[j]);
+  }
+}
+
 void bwd_de_rows(float* part, const float* x, const float* w, int64_t ldw, int rows, int64_t c,
                  int64_t dim) {
+  if (rows > 4) {
+    for (int64_t j0 = 0; j0 < c; j0 += 4) {
+      float* pj = part + j0 * dim;
+      switch (c - j0 < 4 ? c - j0 : 4) {
+        case 4: de_tile<4>(pj, x, w + j0, ldw, rows, dim); break;
+        case 3: de_tile<3>(pj, x, w + j0, ldw, rows, dim); break;
+        case 2: de_tile<2>(pj, x, w + j0, ldw, rows, dim); break;
+        default: de_tile<1>(pj, x, w + j0, ldw, rows, dim); break;
+      }
+    }
+    return;
+  }
   switch (rows) {
     case 4: de_rows_t<4>(part, x, w, ldw, c, dim); break;
     case 3: de_rows_t<3>(part, x, w, ldw, c, dim); break;

@@ -11,8 +11,8 @@
 // - a row's arithmetic never depends on which other rows share the call (rows_dots with
 //   rows = 2 gives each row exactly what rows = 1 gives it), so thread splits cannot change
 //   results;
-// - bwd_de_rows adds the rows in row order, one rounding per row and element, so grouping
-//   rows 1 or 4 at a time gives bitwise identical partials;
+// - bwd_de_rows adds the rows in row order, one rounding per row and element, so any grouping
+//   of the rows gives bitwise identical partials;
 // - outputs marked "overwrite" are written without being read; "accumulate" ones are read.
 // Internal to the CPU cosine: not part of the public API.
 #ifndef MERCLIP_CORE_CPU_COSINE_KERNELS_H_
@@ -40,7 +40,7 @@ struct CosineRowKernels {
                      int64_t dim, float a, bool stream, const float* pf);
   // part_j += Σ_{r<rows} w[r·ldw + j]·x_r for j < c (accumulate; rows of part, x, stride dim),
   // r in row order, one fused multiply-add (or multiply then add) per row and element;
-  // 1 <= rows <= 4.
+  // rows >= 1 (cosine.cc passes groups of 16 rows: x still in L1).
   void (*bwd_de_rows)(float* part, const float* x, const float* w, int64_t ldw, int rows,
                       int64_t c, int64_t dim);
   // Paired backward of one pair: dh = a·e − b·h (overwrite; skipped when dh is null; stream as

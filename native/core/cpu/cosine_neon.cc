@@ -263,11 +263,15 @@ void de_rows_t(float* part, const float* x, const float* w, int64_t ldw, int64_t
 
 void bwd_de_rows(float* part, const float* x, const float* w, int64_t ldw, int rows, int64_t c,
                  int64_t dim) {
-  switch (rows) {
-    case 4: de_rows_t<4>(part, x, w, ldw, c, dim); break;
-    case 3: de_rows_t<3>(part, x, w, ldw, c, dim); break;
-    case 2: de_rows_t<2>(part, x, w, ldw, c, dim); break;
-    default: de_rows_t<1>(part, x, w, ldw, c, dim); break;
+  for (int r0 = 0; r0 < rows; r0 += 4) {  // 4 rows per pass over the partial rows, in row order
+    const float* xr = x + r0 * dim;
+    const float* wr = w + r0 * ldw;
+    switch (rows - r0 < 4 ? rows - r0 : 4) {
+      case 4: de_rows_t<4>(part, xr, wr, ldw, c, dim); break;
+      case 3: de_rows_t<3>(part, xr, wr, ldw, c, dim); break;
+      case 2: de_rows_t<2>(part, xr, wr, ldw, c, dim); break;
+      default: de_rows_t<1>(part, xr, wr, ldw, c, dim); break;
+    }
   }
 }
 
