@@ -76,8 +76,8 @@ export async function runServeBench(_limits: MachineLimits): Promise<{ rows: Row
   const batch = gatherBatch(ds.splits.train, Int32Array.from({ length: N }, (_, i) => i));
   const samples: Sample[] = Array.from({ length: N }, (_, i) => Object.fromEntries(MODALITIES.map((m) => {
     const x = batch[m];
-    const step = x.length * x.dim;
-    return [m, { features: x.features.subarray(i * step, (i + 1) * step), length: x.lengths[i]!, dim: x.dim }];
+    const lo = x.offsets[i]!, hi = x.offsets[i + 1]!;
+    return [m, { features: x.rows.subarray(lo * x.dim, hi * x.dim), length: hi - lo, dim: x.dim }];
   })) as Sample);
   const dir = join(mkdtempSync(join(tmpdir(), 'merclip-serve-bench-')), 'paper');
   const rows: Row[] = [];

@@ -14,7 +14,7 @@ import type { DataSplit } from '../data/batch.js';
 import { readDataset } from '../data/file.js';
 import type { RegressionMetrics } from '../eval/metrics.js';
 import { stringifyExact } from '../io/index.js';
-import { ALL_MODALITIES, makeConfig, type MerClipConfig, type Modality, validateConfig } from '../model/config.js';
+import { MODALITIES, makeConfig, type MerClipConfig, type Modality, validateConfig } from '../model/config.js';
 import { train } from '../train/index.js';
 
 /** The training options a sweep sets (from its base options, then the grid point). */
@@ -61,7 +61,7 @@ export interface TrainJobResult {
 /** The model config for `data`'s splits (see the header). */
 export function sweepModelConfig(config: string, splits: { train: DataSplit; valid: DataSplit; test?: DataSplit | undefined }): MerClipConfig {
   const model = config === 'tiny' || config === 'paper' ? makeConfig(config) : validateConfig(JSON.parse(readFileSync(config, 'utf8')) as MerClipConfig, config);
-  for (const m of ALL_MODALITIES) {
+  for (const m of MODALITIES) {
     model.modalities[m] = { dim: splits.train[m].dim, maxLength: Math.max(model.modalities[m].maxLength, splits.train[m].length, splits.valid[m].length, splits.test?.[m].length ?? 0) };
   }
   return model;

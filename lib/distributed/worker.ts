@@ -25,7 +25,7 @@ import type { DataSplit } from '../data/batch.js';
 import { DatasetFileError, readDataset } from '../data/file.js';
 import { meanStd } from '../eval/metrics.js';
 import { parseExact, SafetensorsError, stringifyExact, writeFileAtomic } from '../io/index.js';
-import { ALL_MODALITIES } from '../model/config.js';
+import { MODALITIES } from '../model/config.js';
 import { MerClip } from '../model/merclip.js';
 import type { Sample } from '../model/predict.js';
 import { bullConnection, checkRedis, QUEUES } from './connection.js';
@@ -76,7 +76,7 @@ export function samplesOf(split: DataSplit, start: number, end: number): Sample[
   const out: Sample[] = [];
   for (let i = start; i < end; i++) {
     const s: Sample = {};
-    for (const m of ALL_MODALITIES) {
+    for (const m of MODALITIES) {
       const md = split[m];
       const row = md.length * md.dim;
       s[m] = { features: md.features.subarray(i * row, (i + 1) * row), length: md.lengths[i]! };

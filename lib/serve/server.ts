@@ -18,7 +18,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 import { packageVersion } from '../backend/index.js';
 import type { MerClip } from '../model/merclip.js';
-import { packSamples, type Prediction, type PredictOptions, resolveLabelSet, type Sample } from '../model/predict.js';
+import { packSamples, type Sample } from '../model/batch.js';
+import { type Prediction, type PredictOptions, resolveLabelSet } from '../model/predict.js';
 import { BatcherError, type CloseResult, DynamicBatcher } from './batcher.js';
 import { inferResponse, modelMetadata, parseInferRequest, ProtocolError } from './protocol.js';
 

@@ -10,7 +10,7 @@ import { packageRoot } from '../../lib/backend/index.js';
 import type { DataSplit } from '../../lib/data/batch.js';
 import { writeDatasetSync } from '../../lib/data/file.js';
 import { generateSynthetic } from '../../lib/data/synth.js';
-import { ALL_MODALITIES, makeConfig } from '../../lib/model/config.js';
+import { MODALITIES, makeConfig } from '../../lib/model/config.js';
 import { MerClip, saveModel } from '../../lib/model/merclip.js';
 
 export const bin = join(packageRoot(), 'bin', 'merclip.js');
@@ -148,6 +148,6 @@ export function writeData(file: string, seed: number, sizes: { train: number; va
 /** A tiny-preset model with random weights for the SHAPES data, saved to `dir`. */
 export async function writeModel(dir: string, seed = 3): Promise<void> {
   const config = makeConfig('tiny');
-  for (const m of ALL_MODALITIES) config.modalities[m] = { dim: SHAPES[m].dim, maxLength: SHAPES[m].length };
+  for (const m of MODALITIES) config.modalities[m] = { dim: SHAPES[m].dim, maxLength: SHAPES[m].length };
   await saveModel(new MerClip(config, undefined, { seed }), dir);
 }

@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CLIP_TEXT_DEFAULTS } from '../../lib/clip/text.js';
 import { makeConfig } from '../../lib/model/config.js';
 import { MerClip } from '../../lib/model/merclip.js';
-import { packSamples, type Prediction, type PredictOptions, type Sample } from '../../lib/model/predict.js';
+import { packSamples, type Sample } from '../../lib/model/batch.js';
+import { type Prediction, type PredictOptions } from '../../lib/model/predict.js';
 import { type BatchInfo, BatcherError, DynamicBatcher } from '../../lib/serve/batcher.js';
 import { Rng } from '../../lib/tensor/index.js';
 
