@@ -131,8 +131,9 @@ class Scorer {
   async process(job: Job<ShardJobData>): Promise<ShardResult> {
     const d = job.data;
     const t0 = performance.now();
-    if (await shardDone(d)) return { key: d.key, count: d.end - d.start, shardFile: d.shardFile, reused: true, seconds: 0 };
+    if (await shardDone(d)) return { key: d.key, count: d.end - d.start, shardFile: d.shardFile, reused: true, seconds: 0, predictSeconds: 0 };
     const model = await this.model(d.model);
+    let predictSeconds = 0;
     try {
       const split = await this.split(d.data, d.split);
       if (split.count < d.end) throw new RangeError(`${d.data}: the ${d.split} split has ${split.count} samples, the shard needs ${d.start}–${d.end - 1} (the file changed after the run was enqueued?)`);
@@ -140,14 +141,16 @@ class Scorer {
         const want = model.config.modalities[m];
         if (split[m].dim !== want.dim) throw new RangeError(`${d.data}: ${m} features have dim ${split[m].dim}, the model expects ${want.dim}`);
       }
+      const tp = performance.now();
       const preds = await model.predict(samplesOf(split, d.start, d.end), { batchSize: d.batchSize });
+      predictSeconds = (performance.now() - tp) / 1000;
       const rows = preds.map((p, i) => ({ id: split.ids[d.start + i]!, ...p }));
       await writeResults(d.shardFile, rows, model.config.labels, { shard_key: d.key, data: d.data, split: d.split, file: String(d.fileIndex), start: String(d.start), end: String(d.end) });
     } catch (err) {
       if (isDataError(err)) throw new UnrecoverableError((err as Error).message);
       throw err;
     }
-    return { key: d.key, count: d.end - d.start, shardFile: d.shardFile, reused: false, seconds: (performance.now() - t0) / 1000 };
+    return { key: d.key, count: d.end - d.start, shardFile: d.shardFile, reused: false, seconds: (performance.now() - t0) / 1000, predictSeconds };
   }
 
   async close(): Promise<void> {
