@@ -18,9 +18,12 @@ import { resolve } from 'node:path';
 import { readDatasetInfo, idsKey } from '../data/file.js';
 import type { SplitName } from '../data/synth.js';
 import { removeStaleTemps } from '../io/index.js';
+import { type FailedShard, ShardsFailedError } from './common.js';
 import { bullConnection, checkRedis, QUEUES } from './connection.js';
 import { readResults, resultsKind, type ResultRow, writeResults } from './results.js';
 import { jobIdOf, partsDir, planShards, shardDone, type ShardJobData } from './shards.js';
+
+export { type FailedShard, ShardsFailedError } from './common.js';
 
 export interface ScoreOptions {
   /** redis://HOST:PORT */
@@ -51,22 +54,6 @@ export interface ScoreProgress {
   waiting: number;
   /** Jobs added again during wait() because they had vanished from Redis. */
   requeued: number;
-}
-
-export interface FailedShard {
-  data: string;
-  start: number;
-  end: number;
-  jobId: string;
-  error: string;
-}
-
-export class ShardsFailedError extends Error {
-  constructor(readonly failed: FailedShard[], readonly total: number, parts: string) {
-    super(`${failed.length} of ${total} shards failed (the others completed; their results are in ${parts}/; fix the cause and run the same command again to redo only the failed shards):\n` +
-      failed.map((f) => `${f.data} samples ${f.start}–${f.end - 1}: ${f.error}`).join('\n'));
-    this.name = 'ShardsFailedError';
-  }
 }
 
 export interface ScoreSummary {
