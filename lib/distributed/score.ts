@@ -11,6 +11,8 @@
 // or merges: the shards in dataset order (file by file, sample by sample), each checked to hold
 // exactly its samples — its key, its range, the dataset's ids for that range, the run's label
 // set — so every sample is in the results exactly once. The results file is written atomically.
+// Progress is read from the jobs' states (not QueueEvents' stream, which a Redis restart without
+// persistence loses), which is also how wait() notices a vanished job.
 import { Queue } from 'bullmq';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';

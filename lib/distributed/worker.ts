@@ -1,8 +1,10 @@
 // lib/distributed/worker.ts — runWorker(): one process's share of the work on all three queues.
 //
-// - score (a shard per job, `concurrency` at a time): the model is loaded once per worker and
-//   model (re)loaded only when its files change; predict() runs on the model's worker thread, so
-//   the event loop stays free to renew job locks. The dataset file's split is read once and kept
+// - score (a shard per job, `concurrency` at a time), processed in this process: the model is
+//   loaded once per worker (again only when its files change) and shared by the concurrent shards;
+//   predict() runs on the model's own worker thread, so the event loop stays free to renew job
+//   locks — except while MerClip.load runs (about 2 s for the tiny preset, synchronous in parts):
+//   the lock duration must exceed a model's load time (the 30 s default does). The dataset file's split is read once and kept
 //   (the last two files). The shard's results are written atomically to its file (results.ts); a
 //   shard whose file already records its key is not recomputed. Data errors (a corrupt or
 //   incompatible dataset file, non-finite features) fail the job at once (UnrecoverableError: no
