@@ -56,3 +56,4 @@ export { makeBatches, type DataSplit, type Batch } from './data/batch.js';
 export { readDataset, writeDataset, readDatasetInfo } from './data/file.js';
 export { evaluateRegression, formatMetricTable, meanStd, type RegressionMetrics } from './eval/metrics.js';
 export { train, evaluate, TrainingDivergedError, type TrainOptions, type TrainResult, type TrainEvent } from './train/index.js';
+export { scoreDistributed, runWorker, sweep, ShardsFailedError, RedisUnavailableError, readResults, writeResults, type ScoreOptions, type ScoreRun, type ScoreSummary, type WorkerOptions, type WorkerHandle, type SweepOptions, type SweepRun, type SweepSummary, type ResultRow } from './distributed/index.js';

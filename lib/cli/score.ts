@@ -6,8 +6,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 
 import type { SplitName } from '../data/synth.js';
-import { describeUrl } from '../distributed/connection.js';
-import { scoreDistributed, type ScoreProgress } from '../distributed/score.js';
+import { describeUrl, scoreDistributed, type ScoreProgress } from '../distributed/index.js';
 import { parseIntOption } from './train.js';
 
 function parseSplit(value: string): SplitName {

@@ -3,8 +3,7 @@
 // (lib/distributed/sweep.ts). --wait follows the runs and prints the tables.
 import type { Command } from 'commander';
 
-import { describeUrl } from '../distributed/connection.js';
-import { GRID_KEYS, parseGridValue, sweep, type SweepSummary } from '../distributed/sweep.js';
+import { describeUrl, GRID_KEYS, parseGridValue, sweep, type SweepSummary } from '../distributed/index.js';
 import { formatMeanStdTable, formatMetricTable } from '../eval/metrics.js';
 import { stringifyExact } from '../io/index.js';
 import { parseIntOption, parseNumberOption } from './train.js';

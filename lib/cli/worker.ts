@@ -2,8 +2,7 @@
 // until SIGINT/SIGTERM, then lets its active jobs finish and exits. One line per job on stdout.
 import type { Command } from 'commander';
 
-import { describeUrl, QUEUES } from '../distributed/connection.js';
-import { runWorker } from '../distributed/worker.js';
+import { describeUrl, QUEUES, runWorker } from '../distributed/index.js';
 import { parseIntOption } from './train.js';
 
 function parseQueues(value: string): Array<keyof typeof QUEUES> {

@@ -11,14 +11,9 @@
 // shard), merclip-train (a job per training run), merclip-sweep (a sweep's parent job).
 import { Redis, type RedisOptions } from 'ioredis';
 
-export const QUEUES = { score: 'merclip-score', train: 'merclip-train', sweep: 'merclip-sweep' } as const;
+import { describeUrl, RedisUnavailableError } from './common.js';
 
-export class RedisUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RedisUnavailableError';
-  }
-}
+export { describeUrl, QUEUES, RedisUnavailableError } from './common.js';
 
 /** Connection options from a redis:// URL (throws a RangeError naming the URL when it is not one). */
 export function redisOptions(url: string): RedisOptions {
@@ -37,17 +32,6 @@ export function redisOptions(url: string): RedisOptions {
   if (db !== '') o.db = Number(db);
   if (u.protocol === 'rediss:') o.tls = {};
   return o;
-}
-
-/** The URL without its password (for messages). */
-export function describeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return url;
-  }
 }
 
 /** BullMQ connection options: reconnect forever, never fail a command because Redis is away. */

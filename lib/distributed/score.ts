@@ -11,6 +11,8 @@
 // or merges: the shards in dataset order (file by file, sample by sample), each checked to hold
 // exactly its samples — its key, its range, the dataset's ids for that range, the run's label
 // set — so every sample is in the results exactly once. The results file is written atomically.
+// Progress is read from the jobs' states (not QueueEvents' stream, which a Redis restart without
+// persistence loses), which is also how wait() notices a vanished job.
 import { Queue } from 'bullmq';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -18,9 +20,12 @@ import { resolve } from 'node:path';
 import { readDatasetInfo, idsKey } from '../data/file.js';
 import type { SplitName } from '../data/synth.js';
 import { removeStaleTemps } from '../io/index.js';
+import { type FailedShard, ShardsFailedError } from './common.js';
 import { bullConnection, checkRedis, QUEUES } from './connection.js';
 import { readResults, resultsKind, type ResultRow, writeResults } from './results.js';
 import { jobIdOf, partsDir, planShards, shardDone, type ShardJobData } from './shards.js';
+
+export { type FailedShard, ShardsFailedError } from './common.js';
 
 export interface ScoreOptions {
   /** redis://HOST:PORT */
@@ -51,22 +56,6 @@ export interface ScoreProgress {
   waiting: number;
   /** Jobs added again during wait() because they had vanished from Redis. */
   requeued: number;
-}
-
-export interface FailedShard {
-  data: string;
-  start: number;
-  end: number;
-  jobId: string;
-  error: string;
-}
-
-export class ShardsFailedError extends Error {
-  constructor(readonly failed: FailedShard[], readonly total: number, parts: string) {
-    super(`${failed.length} of ${total} shards failed (the others completed; their results are in ${parts}/; fix the cause and run the same command again to redo only the failed shards):\n` +
-      failed.map((f) => `${f.data} samples ${f.start}–${f.end - 1}: ${f.error}`).join('\n'));
-    this.name = 'ShardsFailedError';
-  }
 }
 
 export interface ScoreSummary {

@@ -37,7 +37,9 @@ export interface ShardResult {
   shardFile: string;
   /** True when the shard's file already held this key (nothing recomputed). */
   reused: boolean;
+  /** The job's time in the processor, and the part of it spent in predict(). */
   seconds: number;
+  predictSeconds: number;
 }
 
 function stamp(file: string): string {

@@ -23,13 +23,9 @@ import { readDatasetInfo } from '../data/file.js';
 import type { MetricsMeanStd } from '../eval/metrics.js';
 import { parseExact } from '../io/index.js';
 import { bullConnection, checkRedis, QUEUES } from './connection.js';
-import type { SweepTrainParams, TrainJobData, TrainJobResult } from './training.js';
+import { GRID_KEYS, type SweepTrainParams, type TrainJobData, type TrainJobResult } from './training.js';
 
-/** The grid's keys (the `merclip train` option names) and the TrainOptions field each sets. */
-export const GRID_KEYS: Record<string, keyof SweepTrainParams> = {
-  lr: 'lr', 'batch-size': 'batchSize', epochs: 'epochs', 'weight-decay': 'weightDecay',
-  patience: 'patience', 'warmup-floor': 'warmupFloor', monitor: 'monitor', 'checkpoint-every': 'checkpointEvery',
-};
+export { GRID_KEYS, parseGridValue } from './training.js';
 
 export interface SweepOptions extends SweepTrainParams {
   queue: string;
@@ -85,19 +81,6 @@ export interface SweepRun {
   progress(): Promise<SweepProgress>;
   wait(opts?: { onProgress?: (p: SweepProgress) => void; pollMs?: number }): Promise<SweepSummary>;
   close(): Promise<void>;
-}
-
-/** Parses grid values: numbers stay numbers (1e-3 → 0.001), monitor stays a word. */
-export function parseGridValue(key: string, raw: string): number | string {
-  if (!(key in GRID_KEYS)) throw new RangeError(`--grid: unknown key "${key}" (one of ${Object.keys(GRID_KEYS).join(', ')})`);
-  if (key === 'monitor') {
-    if (raw !== 'mae' && raw !== 'loss') throw new RangeError(`--grid monitor: mae or loss, received "${raw}"`);
-    return raw;
-  }
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || v < 0) throw new RangeError(`--grid ${key}: "${raw}" is not a non-negative number`);
-  if (key !== 'lr' && key !== 'weight-decay' && !Number.isInteger(v)) throw new RangeError(`--grid ${key}: "${raw}" is not an integer`);
-  return v;
 }
 
 function gridPoints(grid: Record<string, Array<number | string>>): Array<{ name: string; params: Record<string, number | string> }> {

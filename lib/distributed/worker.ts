@@ -1,8 +1,10 @@
 // lib/distributed/worker.ts — runWorker(): one process's share of the work on all three queues.
 //
-// - score (a shard per job, `concurrency` at a time): the model is loaded once per worker and
-//   model (re)loaded only when its files change; predict() runs on the model's worker thread, so
-//   the event loop stays free to renew job locks. The dataset file's split is read once and kept
+// - score (a shard per job, `concurrency` at a time), processed in this process: the model is
+//   loaded once per worker (again only when its files change) and shared by the concurrent shards;
+//   predict() runs on the model's own worker thread, so the event loop stays free to renew job
+//   locks — except while MerClip.load runs (about 2 s for the tiny preset, synchronous in parts):
+//   the lock duration must exceed a model's load time (the 30 s default does). The dataset file's split is read once and kept
 //   (the last two files). The shard's results are written atomically to its file (results.ts); a
 //   shard whose file already records its key is not recomputed. Data errors (a corrupt or
 //   incompatible dataset file, non-finite features) fail the job at once (UnrecoverableError: no
@@ -131,8 +133,9 @@ class Scorer {
   async process(job: Job<ShardJobData>): Promise<ShardResult> {
     const d = job.data;
     const t0 = performance.now();
-    if (await shardDone(d)) return { key: d.key, count: d.end - d.start, shardFile: d.shardFile, reused: true, seconds: 0 };
+    if (await shardDone(d)) return { key: d.key, count: d.end - d.start, shardFile: d.shardFile, reused: true, seconds: 0, predictSeconds: 0 };
     const model = await this.model(d.model);
+    let predictSeconds = 0;
     try {
       const split = await this.split(d.data, d.split);
       if (split.count < d.end) throw new RangeError(`${d.data}: the ${d.split} split has ${split.count} samples, the shard needs ${d.start}–${d.end - 1} (the file changed after the run was enqueued?)`);
@@ -140,14 +143,16 @@ class Scorer {
         const want = model.config.modalities[m];
         if (split[m].dim !== want.dim) throw new RangeError(`${d.data}: ${m} features have dim ${split[m].dim}, the model expects ${want.dim}`);
       }
+      const tp = performance.now();
       const preds = await model.predict(samplesOf(split, d.start, d.end), { batchSize: d.batchSize });
+      predictSeconds = (performance.now() - tp) / 1000;
       const rows = preds.map((p, i) => ({ id: split.ids[d.start + i]!, ...p }));
       await writeResults(d.shardFile, rows, model.config.labels, { shard_key: d.key, data: d.data, split: d.split, file: String(d.fileIndex), start: String(d.start), end: String(d.end) });
     } catch (err) {
       if (isDataError(err)) throw new UnrecoverableError((err as Error).message);
       throw err;
     }
-    return { key: d.key, count: d.end - d.start, shardFile: d.shardFile, reused: false, seconds: (performance.now() - t0) / 1000 };
+    return { key: d.key, count: d.end - d.start, shardFile: d.shardFile, reused: false, seconds: (performance.now() - t0) / 1000, predictSeconds };
   }
 
   async close(): Promise<void> {
