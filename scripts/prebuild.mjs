@@ -67,7 +67,7 @@ function nodeGyp() {
   }
   const npmGyp = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   if (existsSync(npmGyp)) return npmGyp;
-  throw new Error('node-gyp not found (run this through npm: npm pack / npm run prebuild)');
+  throw new Error('node-gyp not found (run this through npm: npm pack / npm run prebuilds)');
 }
 
 function nodeDirArgs() {
