@@ -54,6 +54,7 @@ function syncTree(src, dst) {
   }
   const data = readFileSync(src);
   if (existsSync(dst) && readFileSync(dst).equals(data)) return;
+  mkdirSync(dirname(dst), { recursive: true });
   writeFileSync(dst, data);
 }
 
