@@ -54,6 +54,7 @@ function syncTree(src, dst) {
   }
   const data = readFileSync(src);
   if (existsSync(dst) && readFileSync(dst).equals(data)) return;
+  mkdirSync(dirname(dst), { recursive: true });
   writeFileSync(dst, data);
 }
 
@@ -67,7 +68,7 @@ function nodeGyp() {
   }
   const npmGyp = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   if (existsSync(npmGyp)) return npmGyp;
-  throw new Error('node-gyp not found (run this through npm: npm pack / npm run prebuild)');
+  throw new Error('node-gyp not found (run this through npm: npm pack / npm run prebuilds)');
 }
 
 function nodeDirArgs() {

@@ -151,7 +151,11 @@ export function loadFrom(candidates: Iterable<AddonCandidate | string>, runtime:
     try {
       mod = require(path) as NativeBinding;
     } catch (err) {
-      attempts.push({ path, source, reason: `failed to load: ${(err as Error).message.split('\n')[0]}` });
+      const first = (err as Error).message.split('\n')[0] ?? '';
+      const runtimeTooOld = /version `GLIBC(XX)?_[0-9.]+' not found/.test(first) && c.meta
+        ? ` (this system's C/C++ runtime is older than the prebuilt addon needs: glibc ≥ ${c.meta.glibcFloor ?? '?'}, libstdc++ with GLIBCXX_${c.meta.glibcxxFloor ?? '?'})`
+        : '';
+      attempts.push({ path, source, reason: `failed to load: ${first}${runtimeTooOld}` });
       continue;
     }
     if (mod.bindingApiVersion !== BINDING_API_VERSION) {

@@ -202,6 +202,14 @@ describe('addon loader', () => {
     expect(e.message).toContain('npx merclip build');
   });
 
+  it('a prebuild whose libstdc++ symbols the system lacks: the dlopen error plus what the prebuild needs', () => {
+    const old = join(dir, 'oldcxx.cjs');
+    writeFileSync(old, "throw new Error(\"/lib/x86_64-linux-gnu/libstdc++.so.6: version `GLIBCXX_3.4.30' not found (required by merclip.node)\")\n");
+    const e = loadError(() => loadFrom([{ path: old, source: 'prebuilt', dir: 'linux-x64', meta: meta() }], HERE, tmp));
+    expect(e.attempts[0]?.reason).toBe("failed to load: /lib/x86_64-linux-gnu/libstdc++.so.6: version `GLIBCXX_3.4.30' not found (required by merclip.node)" +
+      " (this system's C/C++ runtime is older than the prebuilt addon needs: glibc ≥ 2.32, libstdc++ with GLIBCXX_3.4.30)");
+  });
+
   it('a junk merclip.node that passes the facts check fails at dlopen with the loader\'s message', () => {
     const root = fakeRoot({ 'linux-x64': { meta: meta(), node: 'junk' } });
     const e = loadError(() => loadFrom(addonCandidatesFor(root, HERE, BINDING_API_VERSION, {}), HERE, root));
