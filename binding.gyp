@@ -2,8 +2,9 @@
 #
 # Native build (default): -O3 -march=native for the generic code, tuned to the installing
 # machine. Portable build: MERCLIP_PORTABLE=1 npm install (or npm rebuild) — baseline x86-64 for
-# the generic code; the AVX-512 and AVX2 micro-kernels are still compiled (their own static
-# libraries, per-file -m flags) and chosen at run time by CPUID.
+# the generic code; the AVX-512 and AVX2 kernels are still compiled (their own static
+# libraries, per-file -m flags and never -march=native, so both builds run the same code at
+# those levels) and chosen at run time by CPUID.
 {
   "variables": {
     "merclip_portable%": "<!(node -p \"['1','true','yes'].includes(String(process.env.MERCLIP_PORTABLE||'').toLowerCase()) ? 1 : 0\")",
