@@ -101,6 +101,8 @@ export class InferenceServer {
       });
     this.batcher = batcher;
     new Gauge({ name: 'merclip_queue_depth', help: 'Samples waiting for a batch', registers: [this.registry], collect() { this.set(batcher.queueDepth); } });
+    const inFlight = (): number => this.inFlight;
+    new Gauge({ name: 'merclip_requests_in_flight', help: 'Infer requests being answered', registers: [this.registry], collect() { this.set(inFlight()); } });
     const isReady = (): boolean => this.ready;
     new Gauge({ name: 'merclip_ready', help: '1 when the server takes infer requests', registers: [this.registry], collect() { this.set(isReady() ? 1 : 0); } });
 

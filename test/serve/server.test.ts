@@ -128,6 +128,7 @@ describe('merclip serve: endpoints', () => {
     expect(metric(text, 'merclip_batch_size_count')).toBeGreaterThanOrEqual(3);
     expect(text).toMatch(/^merclip_queue_depth 0$/m);
     expect(text).toMatch(/^merclip_ready 1$/m);
+    expect(text).toMatch(/^merclip_requests_in_flight 0$/m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds \S+$/m);
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
   });
