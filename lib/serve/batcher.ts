@@ -309,7 +309,11 @@ export class DynamicBatcher<T, R, O = undefined> {
       }
     }
     this.completed += batch.length;
-    this.opts.onBatch?.({ size, calls: batch.length, waitedMs, runMs: performance.now() - start, split });
+    try {
+      this.opts.onBatch?.({ size, calls: batch.length, waitedMs, runMs: performance.now() - start, split });
+    } catch {
+      // a metrics callback's failure must not stall the queue (the calls are already answered)
+    }
   }
 
   private async runChecked(items: T[], options: O | undefined): Promise<R[]> {

@@ -34,7 +34,7 @@ export interface ServerOptions {
   maxQueue?: number;
   /** Largest request body in bytes (default 64 MiB). */
   bodyLimit?: number;
-  /** Fastify's logger (default off). */
+  /** Fastify's request log, on stderr (default off). */
   logger?: boolean;
 }
 
@@ -102,10 +102,12 @@ export class InferenceServer {
       });
     this.batcher = batcher;
     new Gauge({ name: 'merclip_queue_depth', help: 'Samples waiting for a batch', registers: [this.registry], collect() { this.set(batcher.queueDepth); } });
+    const inFlight = (): number => this.inFlight;
+    new Gauge({ name: 'merclip_requests_in_flight', help: 'Infer requests being answered', registers: [this.registry], collect() { this.set(inFlight()); } });
     const isReady = (): boolean => this.ready;
     new Gauge({ name: 'merclip_ready', help: '1 when the server takes infer requests', registers: [this.registry], collect() { this.set(isReady() ? 1 : 0); } });
 
-    const app = fastify({ logger: opts.logger ?? false, bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true });
+    const app = fastify({ logger: opts.logger ? { level: 'info', stream: process.stderr } : false, bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true });
     this.app = app;
     // Binary data extension (and anything not JSON): the raw bytes; the route decides.
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
