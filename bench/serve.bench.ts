@@ -22,7 +22,7 @@ import { generateSynthetic } from '../lib/data/synth.js';
 import { makeConfig } from '../lib/model/config.js';
 import { MerClip } from '../lib/model/merclip.js';
 import type { Prediction, PredictOptions, Sample } from '../lib/model/predict.js';
-import { DynamicBatcher } from '../lib/serve/batcher.js';
+import { DynamicBatcher } from '../lib/model/batcher.js';
 import { median, type Row } from './harness.js';
 import type { MachineLimits } from './peak.js';
 

@@ -36,7 +36,8 @@ import { type PackedSequence, type SequenceLayout, validatePacked } from '../ten
 import { ops, Rng, type Tensor, wrap, zeros } from '../tensor/index.js';
 import type { ModelBatch, Sample } from './batch.js';
 import { type Modality, type MerClipConfig, sentimentClass, validateConfig } from './config.js';
-import { type Prediction, type PredictOptions, Predictor } from './predict.js';
+import type { CloseResult } from './batcher.js';
+import { type BatchingOptions, type Prediction, type PredictOptions, Predictor } from './predict.js';
 import type { PredictorThread } from './predictorThread.js';
 
 export type { ModelBatch } from './batch.js';
@@ -199,12 +200,28 @@ export class MerClip extends Module {
   }
 
   /**
+   * Opt-in dynamic batching of concurrent predict() calls ({ maxBatchSize, maxDelayMs, maxQueue };
+   * null turns it off): calls arriving while the worker is busy, or within maxDelayMs, run as one
+   * batch and each caller gets its own results. Calls queued before the change are drained.
+   */
+  setBatching(opts: BatchingOptions | null): Promise<CloseResult | null> {
+    return this.predictor.setBatching(opts);
+  }
+
+  /** How many samples wait in the dynamic batcher's queue (0 without batching). */
+  get predictQueueDepth(): number {
+    return this.predictor.batcher?.queueDepth ?? 0;
+  }
+
+  /**
    * Stops the predict() worker thread (it is also unref'd while idle, so it never keeps the
    * process alive). Calls still pending reject with a "closed" PredictWorkerError. The model stays
-   * usable: a predict() after close() starts a fresh worker.
+   * usable: a predict() after close() starts a fresh worker. With dynamic batching, queued calls
+   * are run first (`drain: true`) or rejected with ERR_BATCHER_CLOSED (the default); the result
+   * counts each (null without batching).
    */
-  close(): Promise<void> {
-    return this.predictor.close();
+  close(opts: { drain?: boolean } = {}): Promise<CloseResult | null> {
+    return this.predictor.close(opts);
   }
 
   /**

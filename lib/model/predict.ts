@@ -7,12 +7,19 @@
 // predict() call is processed as its own batches, in order, so concurrent calls give exactly the
 // results sequential calls give.
 //
+// Dynamic batching (opt-in, model.setBatching({ maxBatchSize, maxDelayMs, maxQueue })): calls
+// are then queued in a DynamicBatcher (batcher.ts) and those that arrive while the worker is busy,
+// or within maxDelayMs, run as one batch; each caller gets exactly its own results (validated per
+// call first, so a bad sample fails only its caller), `signal` withdraws a call that has not
+// started, maxQueue bounds the waiting samples (ERR_BATCHER_QUEUE_FULL).
+//
 // Ownership: the model owns its Predictor, the Predictor owns the thread (started on the first
 // call). The thread holds the model only weakly; a model dropped without close() has its worker
 // stopped when it is collected (the finalizer below).
 
 import type { ModelBatch, Sample } from './batch.js';
 import { packSamples } from './batch.js';
+import { type CloseResult, DynamicBatcher } from './batcher.js';
 import type { MerClipConfig } from './config.js';
 import { PredictorThread, type WeightSource } from './predictorThread.js';
 
@@ -23,9 +30,23 @@ export interface PredictOptions {
   labels?: readonly string[];
   /** The regression value of each label (required for a score with a custom label set). */
   values?: readonly number[];
-  /** Samples per batch (default 32). */
+  /** Samples per batch (default 32; with dynamic batching, maxBatchSize). */
   batchSize?: number;
+  /** Withdraws the call while it waits (dynamic batching) or before it starts: rejects with an AbortError. */
+  signal?: AbortSignal;
 }
+
+/** Dynamic batching of concurrent predict() calls (the knobs Triton and Ray Serve use). */
+export interface BatchingOptions {
+  /** Samples per coalesced batch (≥ 1). */
+  maxBatchSize: number;
+  /** How long the oldest waiting call may wait for others while the worker is idle (ms, ≥ 0). */
+  maxDelayMs: number;
+  /** Samples that may wait (default 64 × maxBatchSize); beyond it a call rejects with code ERR_BATCHER_QUEUE_FULL. */
+  maxQueue?: number;
+}
+
+type LabelSet = Pick<PredictOptions, 'labels' | 'values'>;
 
 export interface Prediction {
   /** Σ_c p_c v_c; null when the label set has no values. */
@@ -55,6 +76,7 @@ const stopWhenCollected = new FinalizationRegistry<PredictorThread>((p) => {
 
 export class Predictor {
   private thread_: PredictorThread | null = null;
+  private batcher_: DynamicBatcher<Sample, Prediction, LabelSet> | null = null;
 
   constructor(private readonly model: PredictorModel) {}
 
@@ -63,12 +85,60 @@ export class Predictor {
     return this.thread_;
   }
 
+  /** The dynamic batcher (null when batching is off). */
+  get batcher(): DynamicBatcher<Sample, Prediction, LabelSet> | null {
+    return this.batcher_;
+  }
+
+  /**
+   * Turns dynamic batching on (or off with null). Calls already queued in a previous batcher are
+   * drained through it first; the result says how many.
+   */
+  async setBatching(opts: BatchingOptions | null): Promise<CloseResult | null> {
+    const old = this.batcher_;
+    this.batcher_ = null;
+    if (opts) {
+      const { maxBatchSize } = opts;
+      const config = this.model.config;
+      this.batcher_ = new DynamicBatcher<Sample, Prediction, LabelSet>((items, o) => this.predictNow(items, { ...o, batchSize: maxBatchSize }), {
+        maxBatchSize,
+        maxDelayMs: opts.maxDelayMs,
+        ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
+        validate: (items, o) => {
+          resolveLabelSet(config, o ?? {});
+          packSamples(items, config, items.length);
+        },
+        keyOf: (o) => (o?.labels ? JSON.stringify([o.labels, o.values ?? null]) : ''),
+      });
+    }
+    return old ? old.close({ drain: true }) : null;
+  }
+
   predict(samples: Sample, opts?: PredictOptions): Promise<Prediction>;
   predict(samples: readonly Sample[], opts?: PredictOptions): Promise<Prediction[]>;
   predict(samples: Sample | readonly Sample[], opts?: PredictOptions): Promise<Prediction | Prediction[]>;
   async predict(samples: Sample | readonly Sample[], opts: PredictOptions = {}): Promise<Prediction | Prediction[]> {
     const single = !Array.isArray(samples);
     const list = single ? [samples as Sample] : (samples as readonly Sample[]);
+    let preds: Prediction[];
+    if (this.batcher_ && list.length > 0) {
+      const options: LabelSet = {};
+      if (opts.labels) options.labels = opts.labels;
+      if (opts.values) options.values = opts.values;
+      preds = await this.batcher_.submit(list, { options, ...(opts.signal ? { signal: opts.signal } : {}) });
+    } else {
+      if (opts.signal?.aborted) {
+        const err = new Error('the call was aborted before it started', { cause: opts.signal.reason });
+        err.name = 'AbortError';
+        throw err;
+      }
+      preds = await this.predictNow(list, opts);
+    }
+    return single ? preds[0]! : preds;
+  }
+
+  /** One call's samples, as its own batches, on the worker thread. */
+  private async predictNow(list: readonly Sample[], opts: PredictOptions): Promise<Prediction[]> {
     const { labels, values } = resolveLabelSet(this.model.config, opts);
     const batches: ModelBatch[] = packSamples(list, this.model.config, opts.batchSize ?? 32);
     if (batches.length === 0) return [];
@@ -78,13 +148,26 @@ export class Predictor {
       stopWhenCollected.register(this.model, this.thread_);
     }
     const res = await this.thread_.run({ batches, labels, values, tokens: { ids, count: labels.length, length, key: this.model.labels.cacheKey(labels) } });
-    const preds = toPredictions(res.scores, res.probs, labels);
-    return single ? preds[0]! : preds;
+    return toPredictions(res.scores, res.probs, labels);
   }
 
-  /** Stops the worker (pending calls reject with a "closed" PredictWorkerError); a later call starts a fresh one. */
-  async close(): Promise<void> {
+  /**
+   * Stops the worker (pending calls reject with a "closed" PredictWorkerError); a later call starts
+   * a fresh one. With dynamic batching, `drain: true` first runs every queued call, `drain: false`
+   * (the default) rejects them with ERR_BATCHER_CLOSED; the result says how many of each (null
+   * without batching). Batching stays on, with the same options, for later calls.
+   */
+  async close(opts: { drain?: boolean } = {}): Promise<CloseResult | null> {
+    const b = this.batcher_;
+    let result: CloseResult | null = null;
+    if (b) {
+      const { maxBatchSize, maxDelayMs, maxQueue } = b;
+      result = await b.close({ drain: opts.drain ?? false });
+      this.batcher_ = null;
+      await this.setBatching({ maxBatchSize, maxDelayMs, maxQueue });
+    }
     await this.thread_?.terminate();
+    return result;
   }
 }
 

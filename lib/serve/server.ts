@@ -20,7 +20,7 @@ import { packageVersion } from '../backend/index.js';
 import type { MerClip } from '../model/merclip.js';
 import { packSamples, type Sample } from '../model/batch.js';
 import { type Prediction, type PredictOptions, resolveLabelSet } from '../model/predict.js';
-import { BatcherError, type CloseResult, DynamicBatcher } from './batcher.js';
+import { BatcherError, type CloseResult, DynamicBatcher } from '../model/batcher.js';
 import { inferResponse, modelMetadata, parseInferRequest, ProtocolError } from './protocol.js';
 
 export interface ServerOptions {

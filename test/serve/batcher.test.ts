@@ -9,7 +9,7 @@ import { makeConfig } from '../../lib/model/config.js';
 import { MerClip } from '../../lib/model/merclip.js';
 import { packSamples, type Sample } from '../../lib/model/batch.js';
 import { type Prediction, type PredictOptions } from '../../lib/model/predict.js';
-import { type BatchInfo, BatcherError, DynamicBatcher } from '../../lib/serve/batcher.js';
+import { type BatchInfo, BatcherError, DynamicBatcher } from '../../lib/model/batcher.js';
 import { Rng } from '../../lib/tensor/index.js';
 
 interface Deferred { resolve: () => void; promise: Promise<void> }
