@@ -14,7 +14,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
 const { makeConfig } = await dist('model/config.js');
 const { MerClip } = await dist('model/merclip.js');
-const { noGrad } = await dist('tensor/index.js');
+const { noGrad, packSequences } = await dist('tensor/index.js');
 
 const out = resolve(process.argv[2] ?? join(root, 'scratch', 'torch-check'));
 
@@ -92,7 +92,8 @@ for (const c of CASES) {
     // values past a sample's length are garbage on purpose: they must not change the result
     for (let i = 0; i < features.length; i++) features[i] = normal(r);
     const lengths = Int32Array.from(lens);
-    batch[m] = { features, lengths, length: L, dim: D };
+    // the model reads the valid rows only (a PackedSequence); the garbage stays in the dense export
+    batch[m] = packSequences(D, Array.from(lengths, (l, s) => features.subarray(s * L * D, (s * L + l) * D)));
     inputs[m] = { shape: [c.batch.count, L, D], lengths: Array.from(lengths), features: Array.from(features) };
   }
   const { ids, length } = model.labels.tokenize(config.labels);

@@ -149,11 +149,24 @@ export function gatherRows(x: Tensor, index: Int32Array): Tensor {
     if (i > 0 && idx[i]! <= idx[i - 1]!) increasing = false;
   }
   return record(y, op, [x], (g) => {
-    const gx = pool.acquireZeroed(x.size);
-    for (let i = 0; i < idx.length; i++) {
-      const o = idx[i]! * D;
-      if (increasing) gx.set(g.subarray(i * D, i * D + D), o);
-      else for (let d = 0; d < D; d++) gx[o + d]! += g[i * D + d]!;
+    let gx: Float32Array;
+    if (increasing) {
+      // one pass: each used row copied, the rows between them zeroed
+      gx = pool.acquire(x.size);
+      let end = 0;
+      for (let i = 0; i < idx.length; i++) {
+        const o = idx[i]! * D;
+        if (o > end) gx.fill(0, end, o);
+        gx.set(g.subarray(i * D, i * D + D), o);
+        end = o + D;
+      }
+      gx.fill(0, end);
+    } else {
+      gx = pool.acquireZeroed(x.size);
+      for (let i = 0; i < idx.length; i++) {
+        const o = idx[i]! * D;
+        for (let d = 0; d < D; d++) gx[o + d]! += g[i * D + d]!;
+      }
     }
     handGrad(x, gx);
   });
