@@ -25,26 +25,32 @@
 //   vmaskmov when dh % 16 != 0 — dh 6, 100 — so any head dim works without a scalar column loop).
 // - Forward, per 6-row block: (1) the score micro-tiles for the 16-key chunks some row of the
 //   block sees (causal diagonal and partial tiles skip the rest, masked for every row of the
-//   block anyway), stored to a 6 × 64 L1 tile; (2) per row, its ≤ 8 score vectors reloaded into
-//   registers: mask by lane compare, max (NaN looked for explicitly: max drops it), e^{S − m}
-//   with exp_nonpos8, sum in a fixed order, P stored; (3) acc = α·acc + P v over only the keys
-//   the block sees, α folded into the accumulator load. Scores cannot stay in registers from
-//   GEMM to exp as in the zmm kernel (one 64-key row is 8 ymm; 6 × 16 accumulators fill the
-//   file), so they make one L1 round trip: one store + one load per 8 scores against ~20
-//   ops of exp — verdict: a few % at most, kept for the simpler register budget.
+//   block anyway); as each leaves its 12 accumulators it is masked (lane compare, −inf), folded
+//   into the row's lane-wise max and NaN flag (max drops NaN, so NaN is looked for apart) and
+//   stored to a 6 × 64 L1 tile; (2) per row, its ≤ 8 score vectors reloaded: e^{S − m} with
+//   exp_nonpos8, sum in a fixed order, P stored; (3) acc = α·acc + P v over only the keys the
+//   block sees, α folded into the accumulator load. Scores cannot stay in registers from GEMM
+//   to exp as in the zmm kernel (one 64-key row is 8 ymm; the 6 × 16 micro-tile fills the file),
+//   so they make one L1 round trip (one store + one load per 8 scores against ~20 ops of exp).
+//   Verdicts: mask / max in the micro-tile epilogue instead of a separate pass, and the
+//   prefetches issued once per chunk rather than per k-step (which spilled the d loop's
+//   pointers): kept, ~+5 points of peak on the in-L1 step. 4 unrolled k-steps: kept (part of
+//   the same gain).
 // - Backward, per 6-row block and 16-key chunk: S micro-tile → P (masked, stored) → dP micro-tile
 //   in the same 12 registers → scale·P ∘ (dP − D) stored; then the three C += op(A) B products.
 // - exp: exp_nonpos8 is exp_f's Cephes reduction and degree-6 polynomial (cpu/vec_math.h, the
 //   same as the zmm kernel's) with 2^n built in the exponent field (AVX2 has no scalef): exact 0
 //   below −88 (and −inf), NaN flows through, relative error < 2e-7; inputs are clamped at 89
 //   so a positive argument (inconsistent lse) gives +inf rather than a wrapped exponent.
-// - Prefetch: the next key tile's k / v rows into L2, a few lines per score-loop iteration (as
-//   the zmm kernel: one burst stalls the load queue).
-// Expected: the score and P·V micro-tiles run near the FMA peak from L1 (12 FMAs per 8 loads);
-// with the exp (~1.5 FMA-equivalents per score per head-dim-64 FLOP pair) and the per-block
-// overheads, ~70–80 % of the AVX2 peak on the forward at head dim 64, ~55–65 % forward +
-// backward; decoder cross (7 query rows: one 6-row and one 1-row block per tile) is bound by
-// streaming each k / v tile from memory once, ~30–40 %. Measured figures: native/core/dev/README.md.
+// - Prefetch: the next key tile's k / v rows into L2, spread over the step: a few lines before
+//   each score micro-tile (as the zmm kernel: one burst stalls the load queue).
+// Expected % of the AVX2 FMA peak: the step alone, tiles in L1, ~70–75 % forward and ~80 %
+// backward at head dim 64 (the rest: chunk prologues / epilogues, the exp, the 4-row block of a
+// 64-row tile); whole kernels ~65 % forward and ~60 % forward + backward where q / k / v / out
+// stream at ≥ 10 GB/s per core (the packed rows are read and written once per (sample, head),
+// outside the step); decoder cross (7 query rows: a 6-row and a 1-row block per tile) streams
+// each k / v tile from memory once and is bandwidth-bound, ~30–35 % at 20 GB/s for 2 cores.
+// Measured figures and variants: native/core/dev/README.md.
 #include <immintrin.h>
 
 #include <cstdint>

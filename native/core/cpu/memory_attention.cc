@@ -9,6 +9,13 @@
 // with threaded GEMMs. Each output element is computed by one thread with a fixed summation
 // order either way, so results do not depend on the thread count.
 //
+// Per-ISA code: none in this file, by design. The FLOPs are the GEMMs (R·len·D per product),
+// and cpu::gemm / gemm_serial dispatch by simd_level() to their hand-written AVX-512 / AVX2 /
+// NEON micro-kernels (gemm_avx512.cc, gemm_avx2.cc, gemm_neon.cc), so the hot loop never depends
+// on the build's -march. What is compiled with the build's flags is the softmax / dS pass
+// (per score ~3 vector ops for the exp, max, sum and scale against 2·D / 8 = 128 vector FMAs
+// in the GEMMs at D = 512: ~2 % of the work) — verdict: no per-ISA twin needed.
+//
 // Backward per sample, two GEMMs fused into one by stacking: with G = [dS; P] ([2R, len_b],
 // one buffer) and Y = [q_b; dout_b] ([2R, D]), dx_b = Gᵀ Y = dSᵀ q_b + Pᵀ dout_b (k = 2R: half
 // the C traffic of two k = R products).

@@ -7,7 +7,8 @@
 //   [ATTN_LEVEL=avx2] build-core/attention_cputime [reps] [shape-name substring] [fwd]
 // Prints, per SIMD level and shape, forward and backward GFLOP/s per CPU second and % of that
 // level's FMA peak (also measured in CPU time). FLOPs count valid keys only (forward
-// 4·H·Dh·Σ Lq·Lk, causal: (Lk+1)/2; backward 2.5× the forward), as bench/attention.bench.ts.
+// 4·H·Dh·Σ Lq·Lk, causal: (Lk+1)/2; backward 2.5× the forward), as bench/attention.bench.ts;
+// for unpadded shapes also the unfused composition (batched GEMM, row softmax, batched GEMM).
 #include <time.h>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include "merclip/cpu_features.h"
 #include "merclip/gemm.h"
 #include "merclip/machine.h"
+#include "merclip/ops.h"
 #include "merclip/thread_pool.h"
 
 namespace {
@@ -136,8 +138,27 @@ int main(int argc, char** argv) {
                                          k.data(), v.data(), out.data(), lse.data(), p);
       }, reps);
       const double gf = real / tf / 1e9, gfb = 3.5 * real / (tf + tb) / 1e9;
-      std::printf("  %-20s fwd %8.2f ms %6.1f GF/s %5.1f %% | bwd %8.2f ms | fwd+bwd %6.1f GF/s %5.1f %%\n",
+      double tu = 0;  // unfused composition (unpadded shapes only): batched GEMM, softmax, GEMM
+      if (!s.pad && !s.causal) {
+        const int64_t BH = int64_t(s.b) * s.h;
+        std::vector<float> qp(BH * s.lq * s.dh, 0.01f), kp(BH * s.lk * s.dh, 0.02f),
+            vp(BH * s.lk * s.dh, 0.03f), S(BH * s.lq * s.lk), o2(BH * s.lq * s.dh);
+        merclip::GemmParams g1;
+        g1.m = s.lq, g1.n = s.lk, g1.k = s.dh, g1.trans_b = true, g1.alpha = p.scale;
+        merclip::GemmBatch b1{BH, int64_t(s.lq) * s.dh, int64_t(s.lk) * s.dh, int64_t(s.lq) * s.lk};
+        merclip::GemmParams g2;
+        g2.m = s.lq, g2.n = s.dh, g2.k = s.lk;
+        merclip::GemmBatch b2{BH, int64_t(s.lq) * s.lk, int64_t(s.lk) * s.dh, int64_t(s.lq) * s.dh};
+        tu = median_cpu([&] {
+          merclip::cpu::gemm_batched(S.data(), qp.data(), kp.data(), nullptr, g1, b1);
+          merclip::cpu::softmax_forward(S.data(), S.data(), BH * s.lq, s.lk);
+          merclip::cpu::gemm_batched(o2.data(), S.data(), vp.data(), nullptr, g2, b2);
+        }, reps);
+      }
+      std::printf("  %-20s fwd %8.2f ms %6.1f GF/s %5.1f %% | bwd %8.2f ms | fwd+bwd %6.1f GF/s %5.1f %%",
                   s.name, tf * 1e3, gf, 100 * gf / peak, tb * 1e3, gfb, 100 * gfb / peak);
+      if (tu > 0) std::printf(" | unfused fwd %.2f ms (fused %.2fx)", tu * 1e3, tu / tf);
+      std::printf("\n");
     }
   }
   return 0;
