@@ -1,5 +1,5 @@
 // bench/run.ts — `npm run bench [suite…] [--simd LEVEL[,LEVEL…]]`: measures the machine's limits,
-// then each suite (gemm, ops, cosine, attention, nn, model, serve, distributed), prints tables and writes
+// then each suite (gemm, ops, cosine, attention, nn, model, serve, distributed, memory), prints tables and writes
 // bench/results/<suite>.json. No timing is asserted.
 //
 // Every figure is taken at one SIMD level: the CPU's best, capped by MERCLIP_SIMD, and the FMA
@@ -15,6 +15,7 @@ import { runCosineBench } from './cosine.bench.js';
 import { runDistributedBench } from './distributed.bench.js';
 import { runGemmBench } from './gemm.bench.js';
 import { printTable, type Row, writeResults } from './harness.js';
+import { runMemoryBench } from './memory.bench.js';
 import { runModelBench } from './model.bench.js';
 import { runNnBench } from './nn.bench.js';
 import { runOpsBench } from './ops.bench.js';
@@ -23,7 +24,7 @@ import { measureLimits } from './peak.js';
 
 type Suite = (limits: ReturnType<typeof measureLimits>) => { rows: Row[]; results: unknown[] } | Promise<{ rows: Row[]; results: unknown[] }>;
 
-const SUITES: Record<string, Suite> = { gemm: runGemmBench, ops: runOpsBench, cosine: runCosineBench, attention: runAttentionBench, nn: runNnBench, model: runModelBench, serve: runServeBench, distributed: runDistributedBench };
+const SUITES: Record<string, Suite> = { gemm: runGemmBench, ops: runOpsBench, cosine: runCosineBench, attention: runAttentionBench, nn: runNnBench, model: runModelBench, serve: runServeBench, distributed: runDistributedBench, memory: runMemoryBench };
 const LEVELS = ['scalar', 'avx2', 'avx512', 'neon'] as const;
 type Level = (typeof LEVELS)[number];
 
