@@ -113,7 +113,8 @@
         "native/binding/reduce.cc",
         "native/binding/machine.cc",
         "native/binding/cosine.cc",
-        "native/binding/attention.cc"
+        "native/binding/attention.cc",
+        "native/binding/memory_attention.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -50,9 +50,23 @@ export function runNnBench(limits: MachineLimits): { rows: Row[]; results: unkno
   const xs = new Float32Array(tk * D), dxs = new Float32Array(tk * D), dxp = buf();
   const kk = k!.subarray(0, tk * D), vv = v!.subarray(0, tk * D), dkk = dk!.subarray(0, tk * D), dvv = dv!.subarray(0, tk * D);
   const shape = { batch: B, heads: H, headDim: DH, cuSeqlensQ, cuSeqlensK };
+  // the valid rows' gather and its backward scatter, as ops.gatherRows does them (one row copy
+  // each; the scatter zeroes the padding rows between)
+  const gatherValid = (src: Float32Array, dst: Float32Array): void => {
+    let o = 0;
+    keyLengths.forEach((l, b) => { dst.set(src.subarray(b * L * D, (b * L + l) * D), o); o += l * D; });
+  };
+  const scatterValid = (src: Float32Array, dst: Float32Array): void => {
+    let o = 0;
+    keyLengths.forEach((l, b) => {
+      dst.set(src.subarray(o, o + l * D), b * L * D);
+      dst.fill(0, (b * L + l) * D, (b + 1) * L * D);
+      o += l * D;
+    });
+  };
   const kernelFwd = (): void => {
     kernels.gemm({ a: x.data, b: W[0]!.w, bias: W[0]!.b, c: q!, m: rows, n: D, k: D, transB: true });
-    kernels.packHeads({ src: x.data, dst: xs, lengths: keyLengths, len: L, heads: 1, headDim: D });
+    gatherValid(x.data, xs);
     kernels.gemm({ a: xs, b: W[1]!.w, bias: W[1]!.b, c: kk, m: tk, n: D, k: D, transB: true });
     kernels.gemm({ a: xs, b: W[2]!.w, bias: W[2]!.b, c: vv, m: tk, n: D, k: D, transB: true });
     kernels.attentionForward({ ...shape, q: q!, k: kk, v: vv, out: att!, lse });
@@ -75,7 +89,7 @@ export function runNnBench(limits: MachineLimits): { rows: Row[]; results: unkno
       kernels.biasGrad({ dy: g, m: tk, n: D, dBias: W[i]!.db });
     });
     kernels.addScaled({ x: dxs, y: dTmp!.subarray(0, tk * D), out: dxs });
-    kernels.unpackHeads({ src: dxs, dst: dxp, lengths: keyLengths, len: L, heads: 1, headDim: D });
+    scatterValid(dxs, dxp);
     kernels.addScaled({ x: dx!, y: dxp, out: dx! });
   };
 

@@ -99,8 +99,6 @@ export interface NativeOps {
   permute0213(args: { src: Float32Array; dst: Float32Array; a: number; b: number; c: number; d: number }): void;
   addScaled(args: { x: Float32Array; y: Float32Array; out: Float32Array; alpha: number }): void;
   sumSquares(args: { x: Float32Array }): number;
-  unpackHeads(args: { src: Float32Array; dst: Float32Array; lengths: Int32Array; batch: number; len: number; heads: number; headDim: number }): void;
-  packHeads(args: { src: Float32Array; dst: Float32Array; lengths: Int32Array; batch: number; len: number; heads: number; headDim: number }): void;
   cosineForward(args: {
     x: Float32Array; e: Float32Array; out: Float32Array; n: number; c: number; dim: number; scale: number; eps: number;
   }): void;

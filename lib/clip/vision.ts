@@ -31,7 +31,7 @@
 
 import { LayerNorm, Module, ModuleList, TransformerEncoderLayer, activationOf, normalInit, type Activation } from '../nn/index.js';
 import { empty, fmtShape, type Rng, isGradEnabled, ops, pool, type Tensor } from '../tensor/index.js';
-import { accumulateGrad } from '../tensor/tensor.js';
+import { handGrad } from '../tensor/tensor.js';
 
 /** HF CLIPVisionConfig fields (config.json's `vision_config`), snake_case as HF writes them. */
 export interface ClipVisionConfig {
@@ -158,7 +158,7 @@ export function unfoldPatches(pixels: Tensor, patch: number): Tensor {
       backward: (g) => {
         const gx = pool.acquireZeroed(pixels.size);
         walk(g, gx, true);
-        accumulateGrad(pixels, gx, true);
+        handGrad(pixels, gx);
       },
     };
   }

@@ -5,10 +5,7 @@
 // exports them. The older names (layerNormForward, softmax, softmaxCrossEntropy…, cosineSimilarity…,
 // cosinePaired, cosineTopK) stay on `kernels` as aliases of the same functions.
 import { adamwStep, adamwStepAsync } from './adamw.js';
-import {
-  attentionBackward, attentionBackwardAsync, attentionForward, attentionForwardAsync,
-  memoryAttentionBackward, memoryAttentionBackwardAsync, memoryAttentionForward, memoryAttentionForwardAsync,
-} from './attention.js';
+import { attentionBackward, attentionBackwardAsync, attentionForward, attentionForwardAsync } from './attention.js';
 import {
   cosineBackward, cosineBackwardAsync, cosineForward, cosineForwardAsync,
   cosinePairedBackward, cosinePairedBackwardAsync, cosinePairedForward, cosinePairedForwardAsync,
@@ -17,7 +14,10 @@ import {
 import { geluBackward, geluBackwardAsync, geluForward, geluForwardAsync } from './gelu.js';
 import { biasGrad, gemm, gemmAsync, gemmBatched, gemmBatchedAsync } from './gemm.js';
 import { layernormBackward, layernormBackwardAsync, layernormForward, layernormForwardAsync } from './layernorm.js';
-import { packHeads, packHeadsAsync, permute0213, permute0213Async, unpackHeads, unpackHeadsAsync } from './layout.js';
+import { permute0213, permute0213Async } from './layout.js';
+import {
+  memoryAttentionBackward, memoryAttentionBackwardAsync, memoryAttentionForward, memoryAttentionForwardAsync,
+} from './memoryAttention.js';
 import { addScaled, addScaledAsync, sumSquares, sumSquaresAsync } from './reduce.js';
 import {
   softmaxBackward, softmaxBackwardAsync, softmaxForward, softmaxForwardAsync,
@@ -29,12 +29,10 @@ export type { LayerNormForwardOptions, LayerNormBackwardOptions, LayerNormForwar
 export type { GeluForwardOptions, GeluBackwardOptions } from './gelu.js';
 export type { SoftmaxOptions, SoftmaxBackwardOptions, CrossEntropyForwardOptions, CrossEntropyBackwardOptions } from './softmax.js';
 export type { AdamWStepOptions } from './adamw.js';
-export type { Permute0213Options, PackedHeadsOptions } from './layout.js';
+export type { Permute0213Options } from './layout.js';
 export type { AddScaledOptions } from './reduce.js';
-export type {
-  AttentionForwardOptions, AttentionBackwardOptions, AttentionShape,
-  MemoryAttentionShape, MemoryAttentionForwardOptions, MemoryAttentionBackwardOptions,
-} from './attention.js';
+export type { AttentionForwardOptions, AttentionBackwardOptions, AttentionShape } from './attention.js';
+export type { MemoryAttentionShape, MemoryAttentionForwardOptions, MemoryAttentionBackwardOptions } from './memoryAttention.js';
 export type {
   CosineSimilarityOptions,
   CosineSimilarityBackwardOptions,
@@ -95,10 +93,6 @@ export const kernels = {
   // layout
   permute0213,
   permute0213Async,
-  unpackHeads,
-  unpackHeadsAsync,
-  packHeads,
-  packHeadsAsync,
   // reduce
   sumSquares,
   sumSquaresAsync,

@@ -13,8 +13,9 @@ import { erf, erfc, geluBackward, geluDerivative, geluForward, geluScalar, norma
 import { softmaxBackward, softmaxForward, softmaxXentBackward, softmaxXentForward } from './softmax.js';
 import { adamwStep } from './adamw.js';
 import { cosineBackward, cosineForward, cosinePairedBackward, cosinePairedForward, cosineTopk } from './cosine.js';
-import { attentionBackward, attentionForward, memoryAttentionForward } from './attention.js';
-import { packHeads, permute0213, unpackHeads } from './layout.js';
+import { attentionBackward, attentionForward } from './attention.js';
+import { memoryAttentionForward } from './memoryAttention.js';
+import { permute0213 } from './layout.js';
 import { addScaled, sumSquares } from './reduce.js';
 
 export type { GemmRefOptions, GemmBatchedRefOptions } from './gemm.js';
@@ -28,7 +29,8 @@ export type {
   CosinePairedBackwardRefOptions,
   CosineTopKRefOptions,
 } from './cosine.js';
-export type { AttentionRefOptions, AttentionBackwardRefOptions, MemoryAttentionRefOptions } from './attention.js';
+export type { AttentionRefOptions, AttentionBackwardRefOptions } from './attention.js';
+export type { MemoryAttentionRefOptions } from './memoryAttention.js';
 
 export const reference = {
   gemm,
@@ -52,8 +54,6 @@ export const reference = {
   attentionBackward,
   memoryAttentionForward,
   permute0213,
-  unpackHeads,
-  packHeads,
   sumSquares,
   addScaled,
   // scalar helpers (used by the gelu reference; exported for tests)

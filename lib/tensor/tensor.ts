@@ -345,32 +345,22 @@ export function untrack(t: Tensor): void {
 // ---------------------------------------------------------------------------------------------
 // autograd
 
-/**
- * Adds `g` (a Float32Array of x.size elements) to x.grad. When x has no grad yet and `owned`
- * is true, `g` itself (a pool buffer nobody else holds) becomes the grad; otherwise it is added
- * element by element (and returned to the pool when owned). The primitive under handGrad (use
- * that in a backward).
- */
-export function accumulateGrad(x: Tensor, g: Float32Array, owned = true): void {
+// Adds g (a pool buffer of x.size floats the caller owns) to x.grad; when x has no grad yet, g
+// itself becomes the grad. The primitive under handGrad, module-private: a backward uses handGrad.
+function addToGrad(x: Tensor, g: Float32Array): void {
   if (!x.requiresGrad) {
-    if (owned) pool.release(g);
+    pool.release(g);
     return;
   }
   if (g.length !== x.size) throw new Error(`internal: gradient of ${g.length} elements for a tensor of shape ${fmtShape(x.shape)}`);
   if (x.grad === null) {
-    if (owned) {
-      x.grad = newGrad(x, g);
-    } else {
-      const copy = pool.acquire(g.length);
-      copy.set(g);
-      x.grad = newGrad(x, copy);
-    }
+    x.grad = newGrad(x, g);
     return;
   }
   const d = x.grad.data;
   if (d.length >= 32768) kernels.addScaled({ x: d, y: g, out: d });
   else for (let i = 0; i < d.length; i++) d[i]! += g[i]!;
-  if (owned) pool.release(g);
+  pool.release(g);
 }
 
 function newGrad(x: Tensor, buf: Float32Array): Tensor {
@@ -411,7 +401,7 @@ export function handGrad(
   opts: { adds?: boolean | readonly boolean[] } = {},
 ): void {
   if (b instanceof Float32Array) {
-    accumulateGrad(a as Tensor, b, true);
+    addToGrad(a as Tensor, b);
     return;
   }
   const xs = a as readonly (Tensor | number)[];
@@ -432,7 +422,7 @@ export function handGrad(
   b(plan);
   for (const s of plan) {
     if (!s.temp) continue;
-    if (s.to) accumulateGrad(s.to, s.buf, true);
+    if (s.to) addToGrad(s.to, s.buf);
     else pool.release(s.buf);
   }
 }

@@ -1,7 +1,6 @@
 // test/kernels/layout.test.ts — permute0213 against the float64 reference (lib/reference/layout.ts),
 // bit for bit (a copy), including shapes large enough to split across threads; and the table of
-// bad arguments (both layers, sync and async). unpackHeads / packHeads: test/tensor/packedHeads.test.ts
-// and test/binding/packedHeads.errors.test.ts.
+// bad arguments (both layers, sync and async).
 import { describe, it } from 'vitest';
 
 import { kernels, reference } from '../../lib/index.js';

@@ -67,7 +67,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOpOpti
 }
 
 /**
- * Memory attention (lib/kernels/attention.ts): q [B, R, D] query rows per sample attend to the
+ * Memory attention (lib/kernels/memoryAttention.ts): q [B, R, D] query rows per sample attend to the
  * sample's rows of the packed memory x [T, D] (keys and values at once; T = Σ lengths) →
  * [B, R, D]. Scores scale·q·xᵀ (default 1/√D). A sample with length 0 gets zeros.
  */

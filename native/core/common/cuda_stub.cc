@@ -1,10 +1,11 @@
 // common/cuda_stub.cc — the CUDA side of a build without CUDA (node-gyp, or cmake without the
-// toolkit): cuda_status() says so, and every merclip::cuda function (merclip/cuda.h,
-// merclip/cuda_kernels.h) throws merclip::Error{cuda}. Compiled only when MERCLIP_HAVE_CUDA is
-// not defined.
+// toolkit): cuda_status() says so, and every merclip::cuda function (merclip/cuda_kernels.h and
+// the internal cuda/device_check.h) throws merclip::Error{cuda}. Compiled only when
+// MERCLIP_HAVE_CUDA is not defined.
 #include "merclip/cuda.h"
 #include "merclip/cuda_kernels.h"
 #include "merclip/error.h"
+#include "../cuda/device_check.h"
 
 #include <string>
 

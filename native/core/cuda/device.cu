@@ -1,11 +1,12 @@
-// cuda/device.cu — device discovery and the first CUDA kernel (saxpy), so that the CUDA build
-// path, error checking and ctest on a GPU machine exist before the real kernels arrive.
+// cuda/device.cu — device discovery (merclip/cuda.h) and the device check saxpy
+// (cuda/device_check.h, internal: tests/test_cuda.cc runs it to see that a device works).
 #include <cuda_runtime.h>
 
 #include <cstdio>
 #include <string>
 
 #include "cuda_check.h"
+#include "device_check.h"
 #include "merclip/cuda.h"
 #include "merclip/cuda_kernels.h"
 

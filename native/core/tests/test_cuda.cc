@@ -1,6 +1,6 @@
 // tests/test_cuda.cc — the CUDA path of the core, in every build:
-// - without CUDA compiled in: cuda_status() says so and cuda::saxpy throws merclip::Error{cuda}
-//   (never aborts);
+// - without CUDA compiled in: cuda_status() says so and cuda::saxpy (the internal device check,
+//   cuda/device_check.h) throws merclip::Error{cuda} (never aborts);
 // - with CUDA but no device (CI, this machine): the status carries the runtime's reason and
 //   saxpy throws merclip::Error{cuda} with cudaGetErrorString's text;
 // - with a device (the GPU box): saxpy matches the CPU result exactly (fmaf on both sides).
@@ -10,6 +10,7 @@
 
 #include "merclip/cuda.h"
 #include "merclip/error.h"
+#include "../cuda/device_check.h"
 #include "test_util.h"
 
 int main() {

@@ -1,5 +1,6 @@
-// merclip/cuda.h — what the CUDA side of the core can report. Implemented by cuda/device.cu
-// when the build includes CUDA (MERCLIP_HAVE_CUDA), by common/cuda_stub.cc otherwise.
+// merclip/cuda.h — what the CUDA side of the core can report (the device kernels are in
+// merclip/cuda_kernels.h). Implemented by cuda/device.cu when the build includes CUDA
+// (MERCLIP_HAVE_CUDA), by common/cuda_stub.cc otherwise.
 #pragma once
 
 #include <string>
@@ -15,11 +16,5 @@ struct CudaStatus {
 };
 
 CudaStatus cuda_status();
-
-namespace cuda {
-// y[i] = a·x[i] + y[i] on the device, for n floats (host pointers; copies in and out).
-// The first real CUDA kernel; the ctest checks it against the CPU when a device is present.
-void saxpy(float* y, const float* x, float a, long long n);
-}  // namespace cuda
 
 }  // namespace merclip
