@@ -19,7 +19,7 @@
 
 import type { ModelBatch, Sample } from './batch.js';
 import { packSamples } from './batch.js';
-import { type CloseResult, DynamicBatcher } from './batcher.js';
+import { type BatchInfo, type CloseResult, DynamicBatcher } from './batcher.js';
 import type { MerClipConfig } from './config.js';
 import { PredictorThread, type WeightSource } from './predictorThread.js';
 
@@ -99,17 +99,7 @@ export class Predictor {
     this.batcher_ = null;
     if (opts) {
       const { maxBatchSize } = opts;
-      const config = this.model.config;
-      this.batcher_ = new DynamicBatcher<Sample, Prediction, LabelSet>((items, o) => this.predictNow(items, { ...o, batchSize: maxBatchSize }), {
-        maxBatchSize,
-        maxDelayMs: opts.maxDelayMs,
-        ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
-        validate: (items, o) => {
-          resolveLabelSet(config, o ?? {});
-          packSamples(items, config, items.length);
-        },
-        keyOf: (o) => (o?.labels ? JSON.stringify([o.labels, o.values ?? null]) : ''),
-      });
+      this.batcher_ = predictBatcher(this.model.config, (items, o) => this.predictNow(items, { ...o, batchSize: maxBatchSize }), opts);
     }
     return old ? old.close({ drain: true }) : null;
   }
@@ -169,6 +159,29 @@ export class Predictor {
     await this.thread_?.terminate();
     return result;
   }
+}
+
+/**
+ * A DynamicBatcher for predict() calls: each call validated alone at submit (its label set and
+ * samples, so a bad sample fails only its caller), coalesced only with calls of the same label
+ * set. Used by Predictor.setBatching and by `merclip serve` (lib/serve/server.ts).
+ */
+export function predictBatcher<O extends LabelSet>(
+  config: MerClipConfig,
+  run: (items: Sample[], options: O | undefined) => Promise<Prediction[]>,
+  opts: BatchingOptions & { onBatch?: (info: BatchInfo) => void },
+): DynamicBatcher<Sample, Prediction, O> {
+  return new DynamicBatcher<Sample, Prediction, O>(run, {
+    maxBatchSize: opts.maxBatchSize,
+    maxDelayMs: opts.maxDelayMs,
+    ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
+    ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
+    validate: (items, o) => {
+      resolveLabelSet(config, o ?? {});
+      packSamples(items, config, items.length);
+    },
+    keyOf: (o) => (o?.labels ? JSON.stringify([o.labels, o.values ?? null]) : ''),
+  });
 }
 
 /** Turns scores and probabilities [B, C] into Predictions. */

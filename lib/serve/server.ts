@@ -18,8 +18,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 
 import { packageVersion } from '../backend/index.js';
 import type { MerClip } from '../model/merclip.js';
-import { packSamples, type Sample } from '../model/batch.js';
-import { type Prediction, type PredictOptions, resolveLabelSet } from '../model/predict.js';
+import type { Sample } from '../model/batch.js';
+import { type Prediction, predictBatcher, type PredictOptions } from '../model/predict.js';
 import { BatcherError, type CloseResult, DynamicBatcher } from '../model/batcher.js';
 import { inferResponse, modelMetadata, parseInferRequest, ProtocolError } from './protocol.js';
 
@@ -45,11 +45,6 @@ export interface StopResult extends CloseResult {
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
-
-/** The label set's key: calls are coalesced only with calls asking about the same labels. */
-function labelKey(o: PredictOptions | undefined): string {
-  return o?.labels ? JSON.stringify([o.labels, o.values ?? null]) : '';
-}
 
 function sendError(reply: FastifyReply, status: number, message: string): FastifyReply {
   return reply.code(status).type('application/json').send({ error: message });
@@ -81,18 +76,13 @@ export class InferenceServer {
       rejected: new Counter({ name: 'merclip_requests_rejected_total', help: 'Infer requests not answered with predictions, by reason', labelNames: ['reason'], registers: [this.registry] }),
       samples: new Counter({ name: 'merclip_samples_total', help: 'Samples predicted', registers: [this.registry] }),
     };
-    const batcher = new DynamicBatcher<Sample, Prediction, PredictOptions>(
+    const batcher = predictBatcher<PredictOptions>(
+      config,
       (samples, o) => model.predict(samples, { ...o, batchSize: maxBatchSize }),
       {
         maxBatchSize,
         maxDelayMs: opts.maxDelayMs ?? 2,
         maxQueue: opts.maxQueue ?? 1024,
-        keyOf: labelKey,
-        // per request, before coalescing: a bad sample fails only its own request
-        validate: (s, o) => {
-          resolveLabelSet(config, o ?? {});
-          packSamples(s, config, s.length);
-        },
         onBatch: (i) => {
           this.metrics.batchSize.observe(i.size);
           this.metrics.batchCalls.observe(i.calls);

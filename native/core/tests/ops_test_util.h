@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "merclip/thread_pool.h"
 #include "test_util.h"
 
 using merclip::SimdLevel;
@@ -85,6 +86,18 @@ void at_every_level(F fn) {
     std::printf("level %s: %s\n", lvl, merclip_test::failures() == before ? "ok" : "FAILURES");
   }
   merclip::set_simd_level(merclip::max_simd_level());
+}
+
+// Thread independence: runs `run(out)` on one pool thread, then on every thread, so the caller
+// can require the two outputs to be bitwise equal.
+template <class Out, class Run>
+void run_one_thread_and_all(Run run, Out& one, Out& all) {
+  auto& pool = merclip::ThreadPool::global();
+  pool.set_active_threads(1);
+  run(one);
+  pool.set_active_threads(0);
+  run(all);
+  std::printf("thread independence: pool of %d threads vs 1\n", pool.size());
 }
 
 }  // namespace

@@ -210,7 +210,6 @@ void test_gelu(const char* lvl) {
 
 // Thread-count independence (bitwise): 1 thread vs the whole pool.
 void test_thread_independence() {
-  auto& pool = merclip::ThreadPool::global();
   Rng rng(600);
   const int64_t n = 300 * 1027;
   Buffer x(n), dout(n);
@@ -226,11 +225,7 @@ void test_thread_independence() {
     merclip::cpu::gelu_backward(o.gd.data(), dout.data(), x.data(), n, GeluApprox::none);
   };
   Out one, all;
-  pool.set_active_threads(1);
-  run(one);
-  pool.set_active_threads(0);
-  run(all);
-  std::printf("thread independence: pool of %d threads vs 1\n", pool.size());
+  run_one_thread_and_all(run, one, all);
   expect_bitwise("threads: gelu", all.gl, one.gl);
   expect_bitwise("threads: gelu erf", all.ge, one.ge);
   expect_bitwise("threads: gelu erf backward", all.gd, one.gd);

@@ -106,7 +106,6 @@ void test_layernorm(const char* lvl) {
 
 // Thread-count independence (bitwise): 1 thread vs the whole pool.
 void test_thread_independence() {
-  auto& pool = merclip::ThreadPool::global();
   Rng rng(600);
   const int64_t rows = 300, dim = 1027, n = rows * dim;
   Buffer x(n), dout(n), w(dim), b(dim);
@@ -126,11 +125,7 @@ void test_thread_independence() {
                                      w.data(), o.mean.data(), o.rstd.data(), rows, dim);
   };
   Out one, all;
-  pool.set_active_threads(1);
-  run(one);
-  pool.set_active_threads(0);
-  run(all);
-  std::printf("thread independence: pool of %d threads vs 1\n", pool.size());
+  run_one_thread_and_all(run, one, all);
   expect_bitwise("threads: ln out", all.y, one.y);
   expect_bitwise("threads: ln mean", all.mean, one.mean);
   expect_bitwise("threads: ln rstd", all.rstd, one.rstd);

@@ -232,7 +232,6 @@ void test_xent(const char* lvl) {
 
 // Thread-count independence (bitwise): 1 thread vs the whole pool.
 void test_thread_independence() {
-  auto& pool = merclip::ThreadPool::global();
   Rng rng(600);
   const int64_t rows = 300, cols = 1027, n = rows * cols;
   Buffer x(n);
@@ -250,11 +249,7 @@ void test_thread_independence() {
                                         cols);
   };
   Out one, all;
-  pool.set_active_threads(1);
-  run(one);
-  pool.set_active_threads(0);
-  run(all);
-  std::printf("thread independence: pool of %d threads vs 1\n", pool.size());
+  run_one_thread_and_all(run, one, all);
   expect_bitwise("threads: softmax", all.sm, one.sm);
   expect_bitwise("threads: xent loss", all.loss, one.loss);
   expect_bitwise("threads: xent lse", all.lse, one.lse);
