@@ -78,6 +78,7 @@
       "sources": [
         "native/core/common/error.cc",
         "native/core/common/thread_pool.cc",
+        "native/core/common/memory.cc",
         "native/core/common/cpu_features.cc",
         "native/core/common/cuda_stub.cc",
         "native/core/ref/gemm_ref.cc",

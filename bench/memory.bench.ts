@@ -1,7 +1,7 @@
 // bench/memory.bench.ts — `npm run bench -- memory`: the resident memory of a process holding the
 // paper-size model, at each stage of a service's life (issue 16's memory target): after
 // `new MerClip(...)`, after the first one-sample predict(), after warm-up predicts of batch 32,
-// and after close(). Measured in a fresh child process (RSS of this process would include every
+// at rest 1.5 s later (the worker has given its idle buffers' pages back), and after close(). Measured in a fresh child process (RSS of this process would include every
 // suite before it); each stage waits for two GC passes first. Targets: ≤ weights + 200 MiB after
 // the B32 warm-up, ≤ weights + 100 MiB after close(). No timing or size is asserted: this prints.
 import { spawnSync } from 'node:child_process';
@@ -44,7 +44,9 @@ async function probe(): Promise<void> {
   await model.predict(samples[0]!);
   stages.push({ stage: 'after the first one-sample predict()', rssMiB: await settle() });
   for (let i = 0; i < 3; i++) await model.predict(samples);
-  stages.push({ stage: 'after 3 warm-up predicts of batch 32', rssMiB: await settle() });
+  stages.push({ stage: 'right after 3 warm-up predicts of batch 32', rssMiB: await settle() });
+  await new Promise((r) => setTimeout(r, 1500)); // the worker's idle release (predictWorker.ts, 1 s)
+  stages.push({ stage: 'the same, 1.5 s later (at rest)', rssMiB: await settle() });
   await model.close();
   stages.push({ stage: 'after close()', rssMiB: await settle() });
   process.stdout.write(JSON.stringify({ stages, weightsMiB: weights / MiB, baselineMiB: before }) + '\n');

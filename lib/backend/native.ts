@@ -155,6 +155,11 @@ export interface NativeBinding extends NativeOps, NativeAsyncOps {
 
   /** FMA loop with register-resident accumulators; GFLOP/s summed over `threads` threads. */
   measurePeakFlops(args: { threads: number; seconds: number; simd?: SimdLevelName }): number;
+  /**
+   * The whole pages of `buffer` leave the resident set (madvise MADV_DONTNEED on Linux; the buffer
+   * stays valid and reads as zeros where released). Returns the bytes given back (0 elsewhere).
+   */
+  releasePages(buffer: ArrayBuffer): number;
   /** Streams `buffer` `reps` times over `threads` threads; returns read GB/s. */
   measureReadBandwidth(args: { buffer: Float32Array; threads: number; reps: number }): number;
   /** STREAM triad a = b + 3·c, `reps` times; returns GB/s of traffic (2 arrays read + 1 written). */

@@ -33,7 +33,7 @@ import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { readSafetensors, type WritableTensor, writeFileAtomic, writeSafetensors } from '../io/index.js';
 import { bindParameters, constantInit, CrossModalDecoderLayer, type DecoderMemory, LayerNorm, Linear, Module, ModuleList, normalInit, TransformerEncoderLayer, unbound } from '../nn/index.js';
 import { type PackedSequence, type SequenceLayout, validatePacked } from '../tensor/packed.js';
-import { ops, Rng, type Tensor, wrap, zeros } from '../tensor/index.js';
+import { inferenceStep, isGradEnabled, ops, Rng, type Tensor, wrap, zeros } from '../tensor/index.js';
 import type { ModelBatch, Sample } from './batch.js';
 import { type Modality, type MerClipConfig, sentimentClass, validateConfig } from './config.js';
 import type { CloseResult } from './batcher.js';
@@ -95,11 +95,15 @@ class ModalityEncoder extends Module {
     if (longest > this.maxLength) throw new RangeError(`MerClip: ${this.name} sequences of length ${longest} exceed the model's maxLength ${this.maxLength}`);
     const layout: SequenceLayout = { lengths: seq.lengths, offsets: seq.offsets, maxLength: seq.maxLength };
     const x = wrap(seq.rows, [seq.offsets[batch]!, seq.dim]);
-    let h = ops.addPackedPositions(this.input_proj.forward(x), this.position_embedding, seq.lengths);
-    if (drop) h = ops.dropout(h, drop.p, drop.rng);
-    for (const layer of this.layers) h = layer.forward(h, { queryLayout: layout });
-    const out = this.norm.forward(h);
-    return { rows: drop ? ops.dropout(out, drop.p, drop.rng) : out, layout };
+    // in inference, every intermediate but the output goes back to the pool when this returns
+    const rows = inferenceStep(() => {
+      let h = inferenceStep(() => ops.addPackedPositions(this.input_proj.forward(x), this.position_embedding, seq.lengths));
+      if (drop) h = ops.dropout(h, drop.p, drop.rng);
+      for (const layer of this.layers) h = layer.forward(h, { queryLayout: layout });
+      const out = this.norm.forward(h);
+      return drop ? ops.dropout(out, drop.p, drop.rng) : out;
+    });
+    return { rows, layout };
   }
 }
 
@@ -252,15 +256,25 @@ export class MerClip extends Module {
     if (e.ndim !== 2 || e.dim(0) !== C) throw new RangeError(`MerClip: label embeddings ${e.toString()} do not match ${C} labels`);
     const q0 = this.label_proj.forward(e); // [C, d]
     const queries = ops.add(zeros([B, C, this.config.width]), q0); // broadcast over the batch
-    const memories = this.config.modalityOrder.map((m) => {
+    const encode = (m: Modality): DecoderMemory | null => {
       const input = batch[m];
       if (!input) return null; // the whole batch lacks m: skip the step
       if (input.lengths.length !== B) throw new RangeError(`MerClip: ${m} lengths has ${input.lengths.length} entries, expected ${B}`);
       if (!input.lengths.some((l) => l > 0)) return null;
       return this.encoders.get(m)!.forward(input, B, drop);
-    });
+    };
+    // The encoders are independent. In inference the longest modality goes first, so the shorter
+    // ones reuse its pooled buffers (pool.ts) and the working set is one encoder's; in training
+    // the order stays the config's (the dropout masks are drawn in that order).
+    const order = this.config.modalityOrder.map((m, i) => ({ m, i, rows: batch[m]?.offsets[B] ?? 0 }));
+    if (!isGradEnabled()) order.sort((a, b) => b.rows - a.rows || a.i - b.i);
+    const memories: (DecoderMemory | null)[] = this.config.modalityOrder.map(() => null);
+    for (const { m, i } of order) memories[i] = encode(m);
     let h = queries;
-    for (const layer of this.decoder.layers) h = layer.forward(h, memories);
+    for (const layer of this.decoder.layers) {
+      const prev = h;
+      h = inferenceStep(() => layer.forward(prev, memories));
+    }
     h = this.decoder.norm.forward(h);
     if (drop) h = ops.dropout(h, drop.p, drop.rng);
     h = this.output_proj.forward(h); // [B, C, E]

@@ -16,8 +16,9 @@
 // (test/model/predictFaults.test.ts terminates a worker mid-kernel 40 times in a child process).
 import { parentPort, workerData } from 'node:worker_threads';
 
+import { backend } from '../backend/index.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
-import { noGrad, tidy } from '../tensor/index.js';
+import { noGrad, pool, tidy } from '../tensor/index.js';
 import { MerClip } from './merclip.js';
 import type { PredictRequest, PredictResponse, PredictWorkerData, WorkerMessage } from './predictorThread.js';
 
@@ -34,6 +35,28 @@ const noTokenizer = new Proxy({}, {
 const model = MerClip.fromWeights(config, weights, noTokenizer);
 
 const stopped = (): boolean => Atomics.load(stop, 0) !== 0;
+
+// Memory at rest: the pool keeps a batch's activation buffers for the next one (fresh memory
+// costs page faults), but once no request has come for IDLE_RELEASE_MS their pages go back to
+// the OS (pool.releaseFreePages: the buffers stay valid, no GC needed), so an idle service holds
+// its weights and little else. A steady stream of requests never pays the re-faulting.
+// MERCLIP_IDLE_RELEASE_MS overrides the delay (0: release after every request; negative: never).
+const IDLE_RELEASE_MS = ((): number => {
+  const v = Number(process.env.MERCLIP_IDLE_RELEASE_MS ?? '');
+  return process.env.MERCLIP_IDLE_RELEASE_MS !== undefined && Number.isFinite(v) ? v : 1000;
+})();
+let idleTimer: ReturnType<typeof setTimeout> | null = null;
+const releaseIdle = (): number => pool.releaseFreePages((ab) => backend.native().releasePages(ab));
+function scheduleRelease(): void {
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = null;
+  if (IDLE_RELEASE_MS < 0) return;
+  if (IDLE_RELEASE_MS === 0) releaseIdle();
+  else idleTimer = setTimeout(() => {
+    idleTimer = null;
+    releaseIdle();
+  }, IDLE_RELEASE_MS);
+}
 
 /** The answer to one request; null when the worker was stopped meanwhile (no one waits for it). */
 function run(req: PredictRequest): PredictResponse | null {
@@ -64,6 +87,7 @@ function errorOf(id: number, err: unknown): PredictResponse {
 
 parentPort!.on('message', (msg: WorkerMessage) => {
   if (msg?.kind === 'close') {
+    releaseIdle(); // the pages go back now, before the isolate's teardown frees the buffers
     process.exit(0); // ends this thread only, from JS (not inside a kernel)
   }
   if (msg?.kind === 'fault') {
@@ -78,6 +102,7 @@ parentPort!.on('message', (msg: WorkerMessage) => {
   } catch (err) {
     res = errorOf(msg?.id, err);
   }
+  scheduleRelease();
   if (res === null || stopped()) return;
   try {
     parentPort!.postMessage(res);

@@ -7,7 +7,7 @@
 // drawn from a seeded Rng in registration order — one seed, bit-identical weights.
 
 import type { GeluApproximate } from '../backend/index.js';
-import { type Rng, ops, type Tensor } from '../tensor/index.js';
+import { empty, inferenceStep, isGradEnabled, type Rng, ops, type Tensor, tidy, wrap } from '../tensor/index.js';
 import { offsetsOf, type SequenceLayout, uniformOffsets } from '../tensor/packed.js';
 import { constant, normal, uniform } from './init.js';
 import { Module, ModuleList } from './module.js';
@@ -160,9 +160,9 @@ export class MultiHeadAttention extends Module {
         cuK = uniformOffsets(B, Lk);
       }
     }
-    const o = ops.attention(this.q_proj.forward(qRows), this.k_proj.forward(sRows), this.v_proj.forward(sRows), {
+    const o = inferenceStep(() => ops.attention(this.q_proj.forward(qRows), this.k_proj.forward(sRows), this.v_proj.forward(sRows), {
       heads: this.heads, cuSeqlensQ: cuQ, cuSeqlensK: cuK, causal: opts.causal ?? false,
-    });
+    })); // in inference q, k, v go back to the pool here
     const y = this.out_proj.forward(o);
     return ql ? y : y.reshape([query.dim(0), query.dim(1), this.dim]);
   }
@@ -216,9 +216,26 @@ export class Mlp extends Module {
     this.fc2 = this.addModule('fc2', new Linear(hidden, dim, rng));
   }
   forward(x: Tensor): Tensor {
-    return this.fc2.forward(applyActivation(this.fc1.forward(x), this.activation));
+    const rows = x.size / this.fc1.inFeatures;
+    if (isGradEnabled() || rows <= 2 * MLP_CHUNK_ROWS) return this.fc2.forward(applyActivation(this.fc1.forward(x), this.activation));
+    // Inference on many rows: MLP_CHUNK_ROWS rows at a time, so the [rows, hidden] activation
+    // never exists whole (12,000 rows × 2048 would be 98 MB; a chunk is 16 MB and its buffers
+    // are reused from the pool). Row-wise op, so the result is the same as in one piece.
+    const dIn = this.fc1.inFeatures, dOut = this.fc2.outFeatures;
+    const out = empty([...x.shape.slice(0, -1), dOut]);
+    for (let r0 = 0; r0 < rows; r0 += MLP_CHUNK_ROWS) {
+      const r1 = Math.min(rows, r0 + MLP_CHUNK_ROWS);
+      tidy(() => {
+        const part = wrap(x.data.subarray(r0 * dIn, r1 * dIn), [r1 - r0, dIn]);
+        out.data.set(this.fc2.forward(applyActivation(this.fc1.forward(part), this.activation)).data, r0 * dOut);
+      });
+    }
+    return out;
   }
 }
+
+/** Rows per piece of an inference MLP over many rows (Mlp.forward). */
+const MLP_CHUNK_ROWS = 2048;
 
 export interface EncoderLayerOptions {
   /** Default 4·dim. */
@@ -246,8 +263,11 @@ export class TransformerEncoderLayer extends Module {
    * `queryLayout`, x is packed [T, dim] (valid tokens only) and so is the result.
    */
   forward(x: Tensor, opts: AttentionCallOptions = {}): Tensor {
-    const h = ops.add(x, this.self_attn.forward(this.layer_norm1.forward(x), undefined, opts));
-    return ops.add(h, this.mlp.forward(this.layer_norm2.forward(h)));
+    // in inference each block's intermediates go back to the pool as it returns, h at the end
+    return inferenceStep(() => {
+      const h = inferenceStep(() => ops.add(x, this.self_attn.forward(this.layer_norm1.forward(x), undefined, opts)));
+      return inferenceStep(() => ops.add(h, this.mlp.forward(this.layer_norm2.forward(h))));
+    });
   }
 }
 

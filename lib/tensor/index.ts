@@ -13,6 +13,7 @@ export {
   parameter,
   unboundParameter,
   tidy,
+  inferenceStep,
   noGrad,
   isGradEnabled,
 } from './tensor.js';

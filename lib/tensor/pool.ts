@@ -11,6 +11,9 @@
 // (each batch packed to its own valid tokens) still reuse buffers. The caller sees a view of
 // exactly n floats; the pool keys free buffers by their ArrayBuffer's capacity. Small requests
 // (< MIN_POOLED floats) are plain allocations — V8 serves those from its heap cheaply.
+// When its own class has no free buffer, a request takes one of the next larger classes up to
+// twice its size, so tokens of different lengths (one modality encoder after another) share
+// buffers. releaseFreePages gives the free buffers' pages back to the OS while they wait.
 //
 // Contents of an acquired buffer are unspecified (the last user's values) unless acquireZeroed.
 
@@ -41,6 +44,8 @@ export function sizeClass(n: number): number {
 
 export class BufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>();
+  /** Free buffers whose pages were given back (releaseFreePages) and not touched since. */
+  private readonly released = new WeakSet<ArrayBuffer>();
   private stats_: PoolStats = { allocations: 0, allocatedBytes: 0, reuses: 0, freeBytes: 0, liveBytes: 0 };
   /** Free bytes above which released buffers are dropped instead of kept (default 4 GiB). */
   maxFreeBytes = 4 * 2 ** 30;
@@ -49,9 +54,9 @@ export class BufferPool {
   acquire(n: number): Float32Array {
     if (n < MIN_POOLED) return new Float32Array(n);
     const cap = sizeClass(n);
-    const list = this.free.get(cap);
-    let ab = list?.pop();
+    let ab = this.free.get(cap)?.pop() ?? this.popLarger(cap);
     if (ab) {
+      this.released.delete(ab);
       this.stats_.reuses++;
       this.stats_.freeBytes -= ab.byteLength;
     } else {
@@ -61,6 +66,17 @@ export class BufferPool {
     }
     this.stats_.liveBytes += ab.byteLength;
     return new Float32Array(ab, 0, n);
+  }
+
+  /**
+   * A free buffer of the smallest class above `cap` and at most twice it, when the exact class has
+   * none: sequences of different lengths (one modality after another) then share buffers instead
+   * of each keeping its own set.
+   */
+  private popLarger(cap: number): ArrayBuffer | undefined {
+    let best = 0;
+    for (const [c, list] of this.free) if (c > cap && c <= 2 * cap && list.length > 0 && (best === 0 || c < best)) best = c;
+    return best ? this.free.get(best)!.pop() : undefined;
   }
 
   /** A Float32Array of n zeros. */
@@ -75,7 +91,8 @@ export class BufferPool {
     if (a.length < MIN_POOLED) return;
     const ab = a.buffer as ArrayBuffer;
     const cap = ab.byteLength / 4;
-    if (a.byteOffset !== 0 || sizeClass(a.length) !== cap) {
+    const want = sizeClass(a.length);
+    if (a.byteOffset !== 0 || cap < want || cap > 2 * want) {
       throw new Error(`BufferPool.release: a buffer of ${a.length} floats that the pool did not hand out`);
     }
     this.stats_.liveBytes -= ab.byteLength;
@@ -88,6 +105,25 @@ export class BufferPool {
 
   stats(): PoolStats {
     return { ...this.stats_ };
+  }
+
+  /**
+   * Gives the pages of every free buffer back to the operating system (`release` is the addon's
+   * releasePages: madvise MADV_DONTNEED). The buffers stay in the free lists and valid — the next
+   * acquire of one faults its pages back in, as zeros — so a process at rest holds only what is
+   * live, without waiting for a GC. Returns the bytes given back. Buffers already released and not
+   * used since are skipped.
+   */
+  releaseFreePages(release: (ab: ArrayBuffer) => number): number {
+    let bytes = 0;
+    for (const list of this.free.values()) {
+      for (const ab of list) {
+        if (this.released.has(ab)) continue;
+        bytes += release(ab);
+        this.released.add(ab);
+      }
+    }
+    return bytes;
   }
 
   /** Drops every free buffer (the GC reclaims them). */

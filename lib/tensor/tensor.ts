@@ -129,6 +129,16 @@ export function tidy<T extends TensorContainer>(fn: () => T): T {
   return result;
 }
 
+/**
+ * tidy(fn) when no gradient is being recorded, fn() otherwise. Layers wrap their sub-blocks in it
+ * so that inference hands each intermediate back to the pool as soon as the block that made it
+ * returns (the working set of a forward is then a few activations, not all of them), while
+ * training keeps every intermediate the backward pass needs.
+ */
+export function inferenceStep<T extends TensorContainer>(fn: () => T): T {
+  return gradEnabled ? fn() : tidy(fn);
+}
+
 function track(t: Tensor): void {
   scopes[scopes.length - 1]?.add(t);
 }

@@ -6,6 +6,7 @@
 #include "merclip/cpu_features.h"
 #include "merclip/cuda.h"
 #include "merclip/machine.h"
+#include "merclip/memory.h"
 #include "merclip/thread_pool.h"
 
 namespace merclip_binding {
@@ -186,6 +187,23 @@ Napi::Value measure_triad_bandwidth(const Napi::CallbackInfo& cb) {
   return Napi::Number::New(cb.Env(), g);
 }
 
+// releasePages(buffer: ArrayBuffer): the whole pages of an ArrayBuffer the caller no longer needs
+// the contents of leave the resident set (merclip/memory.h); returns the bytes given back.
+Napi::Value release_pages(const Napi::CallbackInfo& cb) {
+  Napi::Env env = cb.Env();
+  if (cb.Length() < 1 || !cb[0].IsArrayBuffer())
+    throw Napi::TypeError::New(env, "releasePages: expected buffer to be an ArrayBuffer, received " +
+                                        describe(cb.Length() > 0 ? cb[0] : env.Undefined()));
+  Napi::ArrayBuffer ab = cb[0].As<Napi::ArrayBuffer>();
+  size_t released = 0;
+  try {
+    released = merclip::release_pages(ab.Data(), ab.ByteLength());
+  } catch (...) {
+    rethrow_core_error(env, "releasePages");
+  }
+  return Napi::Number::New(env, static_cast<double>(released));
+}
+
 }  // namespace
 
 void register_machine(Napi::Env env, Napi::Object exports) {
@@ -196,6 +214,7 @@ void register_machine(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, get_num_threads, "getNumThreads"));
   exports.Set("setNumThreads", Napi::Function::New(env, set_num_threads, "setNumThreads"));
   exports.Set("measurePeakFlops", Napi::Function::New(env, measure_peak, "measurePeakFlops"));
+  exports.Set("releasePages", Napi::Function::New(env, release_pages, "releasePages"));
   exports.Set("measureReadBandwidth",
               Napi::Function::New(env, measure_bandwidth, "measureReadBandwidth"));
   exports.Set("measureTriadBandwidth",
