@@ -10,11 +10,15 @@ import { tidy } from '../lib/tensor/index.js';
 
 export const B = 32;
 
+/** The synthetic split the bench batch comes from (seed 7; its first B samples). */
+export function paperBatchSplit() {
+  return generateSynthetic({ seed: 7, sizes: { train: B, valid: 1, test: 1 } }).splits.train;
+}
+
 export function paperTrainingSetup() {
   const config = makeConfig('paper');
   const model = new MerClip(config, undefined, { seed: 1 });
-  const ds = generateSynthetic({ seed: 7, sizes: { train: B, valid: 1, test: 1 } });
-  const batch = gatherBatch(ds.splits.train, Int32Array.from({ length: B }, (_, i) => i));
+  const batch = gatherBatch(paperBatchSplit(), Int32Array.from({ length: B }, (_, i) => i));
   const params = model.trainableParameters();
   const opt = new AdamW(params, { lr: 1e-4 });
   const step = (): void => {

@@ -3,13 +3,22 @@
 // warm-up step runs, then the given number of steps (default 1) are timed; GEMMs are grouped by
 // transposition and shape class, with their GFLOP/s. The rest of the step is the TypeScript
 // layer (the "JS/other" line). Prints only; nothing is asserted.
+// `--one`: instead, the inference forward of ONE sample (lengths 49/370/478: what predict() of a
+// single sample runs), timed in process CPU time rather than wall time — with MERCLIP_NUM_THREADS=1
+// that is the work itself, unaffected by other processes on the machine — against the 1-thread
+// FMA peak measured here (issue 16's latency analysis).
 import { loadNative } from '../lib/backend/load.js';
 import { backend } from '../lib/index.js';
-import { B, paperTrainingSetup } from './paperStep.js';
+import { gatherBatch } from '../lib/data/batch.js';
+import { noGrad, tidy } from '../lib/tensor/index.js';
+import { B, paperBatchSplit, paperTrainingSetup } from './paperStep.js';
 import { runTorch } from './torch.js';
 
 const steps = Number(process.argv.slice(2).find((a) => !a.startsWith('-')) ?? 1);
 const withTorch = process.argv.includes('--torch');
+const one = process.argv.includes('--one');
+// ms of wall time, or with --one of process CPU time (user + system)
+const clock = one ? (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; } : (): number => performance.now();
 const native = loadNative() as unknown as Record<string, (...a: unknown[]) => unknown>;
 const times = new Map<string, { ms: number; calls: number; flops: number }>();
 let on = false;
@@ -18,13 +27,13 @@ for (const name of Object.keys(native)) {
   const f = native[name];
   if (typeof f !== 'function') continue;
   native[name] = (...args: unknown[]) => {
-    const t0 = performance.now();
+    const t0 = clock();
     const r = f.apply(native, args);
     if (on) {
       const o = args[0] as Record<string, number | boolean>;
       const key = name === 'gemm' ? `gemm ${o.transA ? 'T' : 'N'}${o.transB ? 'T' : 'N'} m${size(o.m as number)} n${size(o.n as number)} k${size(o.k as number)}` : name;
       const e = times.get(key) ?? { ms: 0, calls: 0, flops: 0 };
-      e.ms += performance.now() - t0;
+      e.ms += clock() - t0;
       e.calls++;
       if (name === 'gemm') e.flops += 2 * (o.m as number) * (o.n as number) * (o.k as number);
       if (name === 'attentionForward' || name === 'attentionBackward') {
@@ -40,19 +49,31 @@ for (const name of Object.keys(native)) {
   };
 }
 
-const { batch, step } = paperTrainingSetup();
-step();
+const { model, batch, step: trainStep } = paperTrainingSetup();
+let step = trainStep;
+let peak = 0;
+if (one) {
+  const single = gatherBatch(paperBatchSplit(), Int32Array.from([0]));
+  const e = model.labels.encode(model.config.labels);
+  step = () => noGrad(() => tidy(() => void model.forward(single, model.labelSet, e).probs.data[0]));
+  peak = loadNative().measurePeakFlops({ threads: backend.getNumThreads(), seconds: 0.5 });
+  console.log(`one sample: lengths ${single.text.maxLength}/${single.audio.maxLength}/${single.vision.maxLength}; ${backend.getNumThreads()} thread(s), FMA peak ${peak.toFixed(1)} GFLOP/s (${backend.getSimdLevel()}); times are process CPU time`);
+}
+for (let i = 0; i < (one ? 3 : 1); i++) step();
 on = true;
-const t0 = performance.now();
+const t0 = clock();
 for (let i = 0; i < steps; i++) step();
-const total = (performance.now() - t0) / steps;
-let nativeMs = 0;
+const total = (clock() - t0) / steps;
+let nativeMs = 0, gemmFlops = 0;
 for (const e of times.values()) nativeMs += e.ms / steps;
-console.log(`MER-CLIP paper-size training step (batch ${B}, longest lengths ${batch.text.maxLength}/${batch.audio.maxLength}/${batch.vision.maxLength}): ${total.toFixed(0)} ms; native ${nativeMs.toFixed(0)} ms; JS/other ${(total - nativeMs).toFixed(0)} ms`);
+for (const [k, e] of times) if (k.startsWith('gemm ')) gemmFlops += e.flops / steps;
+if (one) console.log(`MER-CLIP paper-size forward of one sample: ${total.toFixed(1)} ms; native ${nativeMs.toFixed(1)} ms; JS/other ${(total - nativeMs).toFixed(1)} ms; its GEMMs alone would take ${(gemmFlops / peak / 1e6).toFixed(1)} ms at the peak`);
+else console.log(`MER-CLIP paper-size training step (batch ${B}, longest lengths ${batch.text.maxLength}/${batch.audio.maxLength}/${batch.vision.maxLength}): ${total.toFixed(0)} ms; native ${nativeMs.toFixed(0)} ms; JS/other ${(total - nativeMs).toFixed(0)} ms`);
 for (const [k, e] of [...times].sort((a, b) => b[1].ms - a[1].ms)) {
   const ms = e.ms / steps;
-  if (ms < 1) continue;
-  console.log(`${k.padEnd(34)} ${ms.toFixed(0).padStart(7)} ms ${String(e.calls / steps).padStart(5)} calls${e.flops ? `  ${(e.flops / e.ms / 1e6).toFixed(1)} GFLOP/s` : ''}`);
+  if (ms < (one ? 0.1 : 1)) continue;
+  const rate = e.flops ? `  ${(e.flops / e.ms / 1e6).toFixed(1)} GFLOP/s${peak ? ` (${((100 * e.flops) / e.ms / 1e6 / peak).toFixed(0)} % of peak)` : ''}` : '';
+  console.log(`${k.padEnd(34)} ${ms.toFixed(one ? 2 : 0).padStart(7)} ms ${String(e.calls / steps).padStart(5)} calls${rate}`);
 }
 
 // --torch: PyTorch's per-op profile (torch.profiler, self CPU time) of one step of the same model
