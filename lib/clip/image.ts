@@ -183,8 +183,8 @@ export function centerCropOffsets(width: number, height: number, crop: number): 
 // ---------------------------------------------------------------------------------------------
 // the pipeline
 
-function checkFrame(f: RgbFrame, i: number): void {
-  const where = `preprocessImages: frame ${i}`;
+/** Checks one frame (shape, type, length, finite values); errors name it (`where`). */
+export function checkFrame(f: RgbFrame, i: number, where = `preprocessImages: frame ${i}`): void {
   if (typeof f !== 'object' || f === null) throw new ImagePreprocessError(`${where}: expected { data, width, height, channels }, received ${String(f)}`);
   const { width, height, channels, data } = f;
   if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1) {
@@ -221,7 +221,7 @@ function checkOptions(opts: PreprocessOptions): { size: number; crop: number; me
 export function preprocessImagesData(frames: readonly RgbFrame[], opts: PreprocessOptions = {}): { data: Float32Array; shape: [number, number, number, number] } {
   if (!Array.isArray(frames)) throw new ImagePreprocessError('preprocessImages: expected an array of frames');
   const { size, crop, mean, std } = checkOptions(opts);
-  frames.forEach(checkFrame);
+  frames.forEach((f, i) => checkFrame(f, i));
   const N = frames.length;
   const plane = crop * crop;
   const out = new Float32Array(N * 3 * plane);

@@ -21,9 +21,11 @@ import type { ModelBatch, Sample } from './batch.js';
 import { packSamples } from './batch.js';
 import { type BatchInfo, type CloseResult, DynamicBatcher } from './batcher.js';
 import type { MerClipConfig } from './config.js';
+import { decodeSamples } from './decode.js';
+import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { PredictorThread, type WeightSource } from './predictorThread.js';
 
-export type { Sample, SampleInput, SampleModality } from './batch.js';
+export type { FrameInput, FramesInput, Sample, SampleInput, SampleModality } from './batch.js';
 
 export interface PredictOptions {
   /** Another label set (encoded on the fly by the label encoder). */
@@ -62,6 +64,8 @@ export interface PredictorModel extends WeightSource {
   readonly labels: {
     tokenize(labels: readonly string[]): { ids: Int32Array; length: number };
     cacheKey(labels: readonly string[]): string;
+    /** Also tokenizes transcripts (text source 'clip'). */
+    readonly tokenizer?: ClipTokenizer;
   };
 }
 
@@ -99,7 +103,8 @@ export class Predictor {
     this.batcher_ = null;
     if (opts) {
       const { maxBatchSize } = opts;
-      this.batcher_ = predictBatcher(this.model.config, (items, o) => this.predictNow(items, { ...o, batchSize: maxBatchSize }), opts);
+      const tokenizer = this.model.labels.tokenizer;
+      this.batcher_ = predictBatcher(this.model.config, (items, o) => this.predictNow(items, { ...o, batchSize: maxBatchSize }), { ...opts, ...(tokenizer ? { tokenizer } : {}) });
     }
     return old ? old.close({ drain: true }) : null;
   }
@@ -109,7 +114,8 @@ export class Predictor {
   predict(samples: Sample | readonly Sample[], opts?: PredictOptions): Promise<Prediction | Prediction[]>;
   async predict(samples: Sample | readonly Sample[], opts: PredictOptions = {}): Promise<Prediction | Prediction[]> {
     const single = !Array.isArray(samples);
-    const list = single ? [samples as Sample] : (samples as readonly Sample[]);
+    // image files / encoded frames decoded first (async, sharp's threads): packing is synchronous
+    const list = await decodeSamples(single ? [samples as Sample] : (samples as readonly Sample[]));
     let preds: Prediction[];
     if (this.batcher_ && list.length > 0) {
       const options: LabelSet = {};
@@ -130,7 +136,8 @@ export class Predictor {
   /** One call's samples, as its own batches, on the worker thread. */
   private async predictNow(list: readonly Sample[], opts: PredictOptions): Promise<Prediction[]> {
     const { labels, values } = resolveLabelSet(this.model.config, opts);
-    const batches: ModelBatch[] = packSamples(list, this.model.config, opts.batchSize ?? 32);
+    const tokenizer = this.model.labels.tokenizer;
+    const batches: ModelBatch[] = packSamples(list, this.model.config, opts.batchSize ?? 32, tokenizer ? { tokenizer } : {});
     if (batches.length === 0) return [];
     const { ids, length } = this.model.labels.tokenize(labels);
     if (!this.thread_) {
@@ -169,8 +176,9 @@ export class Predictor {
 export function predictBatcher<O extends LabelSet>(
   config: MerClipConfig,
   run: (items: Sample[], options: O | undefined) => Promise<Prediction[]>,
-  opts: BatchingOptions & { onBatch?: (info: BatchInfo) => void },
+  opts: BatchingOptions & { onBatch?: (info: BatchInfo) => void; tokenizer?: ClipTokenizer },
 ): DynamicBatcher<Sample, Prediction, O> {
+  const pack = opts.tokenizer ? { tokenizer: opts.tokenizer } : {};
   return new DynamicBatcher<Sample, Prediction, O>(run, {
     maxBatchSize: opts.maxBatchSize,
     maxDelayMs: opts.maxDelayMs,
@@ -178,7 +186,7 @@ export function predictBatcher<O extends LabelSet>(
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
     validate: (items, o) => {
       resolveLabelSet(config, o ?? {});
-      packSamples(items, config, items.length);
+      packSamples(items, config, items.length, pack); // raw inputs: decoded already (decodeSamples)
     },
     keyOf: (o) => (o?.labels ? JSON.stringify([o.labels, o.values ?? null]) : ''),
   });
