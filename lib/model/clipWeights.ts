@@ -70,7 +70,7 @@ export function copyClipWeights(targets: ClipTargets, clip: Clip): void {
 export function configFromClip(
   clip: Clip | ClipConfig,
   base: MerClipConfig,
-  sources: { text?: TextClipOptions | true; vision?: Omit<VisionClipOptions, 'vision_config'> & { maxLength?: number } | true } = {},
+  sources: { text?: (TextClipOptions & { maxLength?: number }) | true; vision?: Omit<VisionClipOptions, 'vision_config'> & { maxLength?: number } | true } = {},
 ): MerClipConfig {
   const cc = 'config' in clip && 'text_model' in clip ? clip.config : (clip as ClipConfig);
   const out = JSON.parse(JSON.stringify(base)) as MerClipConfig;

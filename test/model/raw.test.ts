@@ -101,13 +101,13 @@ describe('raw text through the CLIP text tower', () => {
 
   it('cuts a transcript longer than maxLength to maxLength tokens with EOT last (truncate, the default), or rejects it', async () => {
     const long = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
-    const short = configFromClip(clip, BASE, { text: { maxLength: 10 } as never });
+    const short = configFromClip(clip, BASE, { text: { maxLength: 10 } });
     expect(short.modalities.text.maxLength).toBe(10);
     const [b] = packSamples([{ text: long }], short, 1);
     const full = model.labels.tokenizer.encode(long);
     expect(full.length).toBeGreaterThan(10);
     expect([...b!.raw!.text!.ids]).toEqual([...full.slice(0, 9), 49407]);
-    const strict = configFromClip(clip, BASE, { text: { maxLength: 10, truncate: false } as never });
+    const strict = configFromClip(clip, BASE, { text: { maxLength: 10, truncate: false } });
     expect(() => packSamples([{ text: long }], strict, 1)).toThrow(/sample 0 text.*tokens.*more than the context length 10.*maxLength is 10/s);
   });
 });
