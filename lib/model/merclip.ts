@@ -301,7 +301,7 @@ export class MerClip extends Module {
     if (e.ndim !== 2 || e.dim(0) !== C) throw new RangeError(`MerClip: label embeddings ${e.toString()} do not match ${C} labels`);
     const q0 = this.label_proj.forward(e); // [C, d]
     const queries = ops.add(zeros([B, C, this.config.width]), q0); // broadcast over the batch
-    const towers = this.towerRows(batch);
+    const towers = this.towerRows(batch, this.config.modalityOrder);
     const memories = this.config.modalityOrder.map((m) => {
       const input = batch[m];
       if (!input) return null; // the whole batch lacks m: skip the step
@@ -329,18 +329,18 @@ export class MerClip extends Module {
    * vision [Σ frames, dim], each in the batch's sample order (raw samples only). Frozen towers
    * run under noGrad. What forward feeds the modality encoders, and what featurize() stores.
    */
-  towerRows(batch: ModelBatch): { text?: Tensor; vision?: Tensor } {
+  towerRows(batch: ModelBatch, only: readonly Modality[] = ['text', 'vision']): { text?: Tensor; vision?: Tensor } {
     const out: { text?: Tensor; vision?: Tensor } = {};
     const raw = batch.raw;
     if (!raw) return out;
-    if (raw.text) {
+    if (raw.text && only.includes('text')) {
       const t = textClipSource(this.config);
       if (!t) throw new RangeError('MerClip: the batch has raw text, but modalities.text.source is not "clip"');
       if (raw.text.lengths.length !== batch.count) throw new RangeError(`MerClip: raw text lengths has ${raw.text.lengths.length} entries, expected ${batch.count}`);
       const tower = t.tower === 'own' ? this.text_tower!.text_model : this.label_encoder.text_model;
       out.text = maybeNoGrad(t.frozen, () => encodeTranscripts(tower, raw.text!));
     }
-    if (raw.vision) {
+    if (raw.vision && only.includes('vision')) {
       const v = visionClipSource(this.config);
       if (!v || !this.vision_tower) throw new RangeError('MerClip: the batch has raw frames, but modalities.vision.source is not "clip"');
       if (raw.vision.lengths.length !== batch.count) throw new RangeError(`MerClip: raw vision lengths has ${raw.vision.lengths.length} entries, expected ${batch.count}`);

@@ -21,7 +21,7 @@ import type { ModelBatch, Sample } from './batch.js';
 import { packSamples } from './batch.js';
 import { type BatchInfo, type CloseResult, DynamicBatcher } from './batcher.js';
 import type { MerClipConfig } from './config.js';
-import { decodeSamples } from './decode.js';
+import { decodeSamples, needsDecoding } from './decode.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { PredictorThread, type WeightSource } from './predictorThread.js';
 
@@ -114,8 +114,10 @@ export class Predictor {
   predict(samples: Sample | readonly Sample[], opts?: PredictOptions): Promise<Prediction | Prediction[]>;
   async predict(samples: Sample | readonly Sample[], opts: PredictOptions = {}): Promise<Prediction | Prediction[]> {
     const single = !Array.isArray(samples);
-    // image files / encoded frames decoded first (async, sharp's threads): packing is synchronous
-    const list = await decodeSamples(single ? [samples as Sample] : (samples as readonly Sample[]));
+    let list = single ? [samples as Sample] : (samples as readonly Sample[]);
+    // image files / encoded frames decoded first (async, sharp's threads): packing is synchronous.
+    // Only then: a call without them is submitted synchronously (its order among calls kept).
+    if (needsDecoding(list, this.model.config)) list = await decodeSamples(list, this.model.config);
     let preds: Prediction[];
     if (this.batcher_ && list.length > 0) {
       const options: LabelSet = {};

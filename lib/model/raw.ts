@@ -38,7 +38,7 @@ function splitRows(rows: Float32Array, lengths: Int32Array, dim: number): Array<
 export async function featurize(model: MerClip, samples: readonly Sample[], opts: FeaturizeOptions = {}): Promise<Sample[]> {
   const batchSize = opts.batchSize ?? 32;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`featurize: batchSize must be a positive integer, received ${batchSize}`);
-  const decoded = await decodeSamples(samples);
+  const decoded = await decodeSamples(samples, model.config);
   const out: Sample[] = decoded.map((s) => ({ ...s }));
   const tokenizer = model.labels.tokenizer;
   for (let s0 = 0; s0 < decoded.length; s0 += batchSize) {
