@@ -88,6 +88,8 @@ export interface Sample {
 type Raw = { ids: Int32Array } | { frames: RgbFrame[] } | null;
 
 function sourceMismatch(where: string, what: string, m: Modality, config: MerClipConfig): RangeError {
+  if (m === 'audio') return new RangeError(`${where}: ${what} is not an audio input (this model reads audio as features [L, ${config.modalities.audio.dim}])`);
+  if ((m === 'text') !== (what === 'a string')) return new RangeError(`${where}: ${what} ${m === 'text' ? 'are' : 'is'} not a ${m} input (${m === 'text' ? 'a transcript string' : '{ frames }'} or features)`);
   return new RangeError(`${where}: ${what} needs modalities.${m}.source "clip" (this model reads ${m} as features [L, ${config.modalities[m].dim}]); ` +
     'build the model with withClipSources, or give features');
 }

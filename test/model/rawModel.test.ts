@@ -60,7 +60,9 @@ describe('raw input errors', () => {
     await expect(plain.predict({ text: 'hello' })).rejects.toThrow(RangeError);
     await expect(plain.predict({ text: 'hello' })).rejects.toThrow(/sample 0 text: a string needs modalities\.text\.source "clip" \(this model reads text as features \[L, 12\]\)/);
     await expect(plain.predict({ vision: { frames: [frame()] } })).rejects.toThrow(/sample 0 vision: frames needs modalities\.vision\.source "clip"/);
-    await expect(plain.predict({ audio: 'speech' as never })).rejects.toThrow(/sample 0 audio: a string needs modalities\.audio\.source "clip"/);
+    await expect(plain.predict({ audio: 'speech' as never })).rejects.toThrow(/sample 0 audio: a string is not an audio input \(this model reads audio as features \[L, 5\]\)/);
+    await expect(model.predict({ vision: 'a cat' as never })).rejects.toThrow(/sample 0 vision: a string is not a vision input \(\{ frames \} or features\)/);
+    await expect(model.predict({ text: { frames: [frame()] } as never })).rejects.toThrow(/sample 0 text: frames are not a text input \(a transcript string or features\)/);
     // a 'clip' modality takes features of its dim only
     await expect(model.predict({ text: new Float32Array(7) })).rejects.toThrow(/sample 0 text: 7 values are not a whole number of rows of 16 features/);
     await expect(model.predict({ vision: { features: [[1, 2, 3]] } })).rejects.toThrow(/sample 0 vision: row 0 must hold 12 numbers/);
