@@ -67,7 +67,7 @@ export function runClipBench(limits: MachineLimits): { rows: Row[]; results: unk
 
   const rows: Row[] = [
     { case: `vision tower ViT-B/32 (224², patch 32, 768 × 12) + projection, B${B} frames`, ms: tVision * 1e3, 'items/s': B / tVision, GFLOP: visionFlops / 1e9, 'GFLOP/s': visionFlops / tVision / 1e9, '% peak': pct(visionFlops, tVision) },
-    { case: `CLIP preprocessing, B${B} frames 640×360 → 224² (JS, main thread)`, ms: tPre * 1e3, 'items/s': B / tPre, GFLOP: '-', 'GFLOP/s': '-', '% peak': '-' },
+    { case: `CLIP preprocessing, B${B} frames 640×360 → 224² (JS; predict() runs it on its worker)`, ms: tPre * 1e3, 'items/s': B / tPre, GFLOP: '-', 'GFLOP/s': '-', '% peak': '-' },
     { case: `text tower ViT-B/32 (512 × 12), B${B} transcripts, ${T} tokens (mean ${(T / B).toFixed(1)}), packed`, ms: tText * 1e3, 'items/s': B / tText, GFLOP: textFlops / 1e9, 'GFLOP/s': textFlops / tText / 1e9, '% peak': pct(textFlops, tText) },
     { case: `CLIP tokenizer, B${B} transcripts`, ms: tTok * 1e3, 'items/s': B / tTok, GFLOP: '-', 'GFLOP/s': '-', '% peak': '-' },
   ];
