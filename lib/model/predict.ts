@@ -5,7 +5,8 @@
 // thread (predictorThread.ts / predictWorker.ts) that shares the model's weights (they live in
 // SharedArrayBuffers) and runs the forward pass there; the event loop only packs inputs. Each
 // predict() call is processed as its own batches, in order, so concurrent calls give exactly the
-// results sequential calls give.
+// results sequential calls give. (A call whose frames are image files or bytes is submitted once
+// sharp has decoded them: later calls may overtake it.)
 //
 // Dynamic batching (opt-in, model.setBatching({ maxBatchSize, maxDelayMs, maxQueue })): calls
 // are then queued in a DynamicBatcher (batcher.ts) and those that arrive while the worker is busy,
