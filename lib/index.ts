@@ -44,12 +44,18 @@ export {
 export { Clip, parseClipConfig, type ClipConfig } from './clip/model.js';
 export { ClipTextTransformer, type ClipTextConfig } from './clip/text.js';
 export { ClipVisionTransformer, type ClipVisionConfig } from './clip/vision.js';
-export { preprocessImages } from './clip/image.js';
+export { preprocessImages, type RgbFrame } from './clip/image.js';
+export { decodeFrame, FrameDecodeError, type FrameInput } from './clip/frames.js';
 export { LabelEncoder, DEFAULT_TEMPLATE } from './clip/labels.js';
 export { defaultTokenizer } from './clip/assets.js';
 export { MerClip, saveModel, loadModel, type ModelBatch, type ForwardResult, type LabelSet } from './model/merclip.js';
-export { makeConfig, PRESETS, SENTIMENT_LABELS, SENTIMENT_VALUES, type MerClipConfig, type Modality } from './model/config.js';
-export type { Sample, SampleModality, Prediction, PredictOptions, BatchingOptions } from './model/predict.js';
+export {
+  makeConfig, PRESETS, SENTIMENT_LABELS, SENTIMENT_VALUES, withClipSources, type MerClipConfig, type Modality, type ModalityConfig,
+  type ModalitySource, type TextClipOptions, type VisionClipOptions,
+} from './model/config.js';
+export type { Sample, SampleModality, SampleInput, FramesInput, Prediction, PredictOptions, BatchingOptions } from './model/predict.js';
+export { configFromClip } from './model/clipWeights.js';
+export { featurize, type FeaturizeOptions } from './model/raw.js';
 export { BatcherError, DynamicBatcher, type CloseResult } from './model/batcher.js';
 export { PredictWorkerError } from './model/predictorThread.js';
 export { generateSynthetic, type SyntheticOptions } from './data/synth.js';

@@ -7,7 +7,9 @@ import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 
+import { Clip } from '../clip/model.js';
 import type { DataSplit } from '../data/batch.js';
+import { configFromClip } from '../model/clipWeights.js';
 import { generateSynthetic } from '../data/synth.js';
 import { formatMeanStdTable, formatMetricTable, meanStd, type RegressionMetrics } from '../eval/metrics.js';
 import { MODALITIES, makeConfig, type Modality, type MerClipConfig, validateConfig } from '../model/config.js';
@@ -66,6 +68,8 @@ interface RunOptions {
   patience?: number;
   warmupFloor?: number;
   monitor?: 'mae' | 'loss';
+  /** CLIP weights for the label encoder and the towers (train --clip). */
+  clipModel?: Clip;
 }
 
 /** A progress reporter: a cli-progress bar on stderr plus one line per epoch. */
@@ -124,6 +128,7 @@ async function runTraining(
         resume: opts.resume ?? false, drop: opts.drop ?? [], checkpointEvery: opts.checkpointEvery ?? 0, onEvent: rep.onEvent,
         ...(opts.patience !== undefined ? { patience: opts.patience } : {}), ...(opts.warmupFloor !== undefined ? { warmupFloor: opts.warmupFloor } : {}),
         ...(opts.monitor !== undefined ? { monitor: opts.monitor } : {}),
+        ...(opts.clipModel ? { clip: opts.clipModel } : {}),
       }));
     } finally {
       rep.stop();
@@ -202,18 +207,38 @@ export function registerTrain(program: Command, out: (s: string) => void): void 
     .option('--monitor <mae|loss>', 'what picks the best epoch and drives early stopping: the valid MAE or the valid loss (L1 + λ·CE)', parseMonitor, TRAIN_DEFAULTS.monitor)
     .option('--warmup-floor <n>', 'fewest learning-rate warmup steps (warmup is 5 % of the steps, at least this, at most a quarter)', parseIntOption('--warmup-floor', 0), TRAIN_DEFAULTS.warmupFloor)
     .option('--resume', 'continue from the checkpoint in --out')
+    .option('--clip <dir>', 'a Hugging Face CLIP directory (openai/clip-vit-base-patch32 layout): its text tower becomes the label encoder')
+    .option('--clip-inputs <modalities>', 'with --clip: modalities whose features came from its towers (text,vision; merclip extract): the model then also takes raw transcripts / frames', parseDrop)
     .option('--out <dir>', 'output directory (checkpoint, best/, metrics.jsonl)', 'merclip-run')
     .option('--quiet', 'no progress output')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: RunOptions & { data: string; config: string }) => {
+    .action(async (opts: RunOptions & { data: string; config: string; clip?: string; clipInputs?: Modality[] }) => {
       const { splits } = await readDataset(opts.data);
       if (!splits.train || !splits.valid) throw new Error(`${opts.data}: training needs a train and a valid split (it has ${Object.keys(splits).join(', ') || 'none'})`);
-      const model = opts.config === 'tiny' || opts.config === 'paper'
+      let model = opts.config === 'tiny' || opts.config === 'paper'
         ? makeConfig(opts.config)
         : validateConfig(JSON.parse(readFileSync(opts.config, 'utf8')) as MerClipConfig, opts.config);
       // the model follows the data's feature sizes
+      const longest = (m: Modality): number => Math.max(splits.train![m].length, splits.valid![m].length, splits.test?.[m].length ?? 0);
       for (const m of MODALITIES) {
-        model.modalities[m] = { dim: splits.train[m].dim, maxLength: Math.max(model.modalities[m].maxLength, splits.train[m].length, splits.valid[m].length, splits.test?.[m].length ?? 0) };
+        model.modalities[m] = { ...model.modalities[m], dim: splits.train[m].dim, maxLength: Math.max(model.modalities[m].maxLength, longest(m)) };
+      }
+      if (opts.clipInputs?.length && !opts.clip) throw new InvalidArgumentError('--clip-inputs needs --clip DIR.');
+      if (opts.clip) {
+        const clip = await Clip.fromPretrained(opts.clip);
+        const inputs = opts.clipInputs ?? [];
+        if (inputs.includes('audio')) throw new InvalidArgumentError('--clip-inputs: audio has no CLIP tower (text, vision).');
+        const sources: Parameters<typeof configFromClip>[2] = {};
+        if (inputs.includes('text')) sources.text = { maxLength: Math.min(model.modalities.text.maxLength, clip.config.text_config.max_position_embeddings) };
+        if (inputs.includes('vision')) sources.vision = { maxLength: model.modalities.vision.maxLength };
+        model = configFromClip(clip, model, sources);
+        for (const m of inputs) {
+          if (model.modalities[m].dim !== splits.train[m].dim) {
+            throw new Error(`--clip-inputs ${m}: the data's ${m} features have dim ${splits.train[m].dim}, the CLIP ${m} tower gives ${model.modalities[m].dim} (extract them with merclip extract --clip ${opts.clip})`);
+          }
+          if (longest(m) > model.modalities[m].maxLength) throw new Error(`--clip-inputs ${m}: the data's ${m} sequences (${longest(m)}) are longer than the CLIP tower allows (${model.modalities[m].maxLength})`);
+        }
+        opts.clipModel = clip;
       }
       const { results, dirs } = await runTraining({ train: splits.train, valid: splits.valid, test: splits.test }, model, opts, out, 'train');
       report(results, dirs, opts, out, { data: opts.data });

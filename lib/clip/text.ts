@@ -12,6 +12,7 @@
 
 import { Embedding, LayerNorm, Module, ModuleList, TransformerEncoderLayer, activationOf } from '../nn/index.js';
 import { type Rng, ops, type Tensor } from '../tensor/index.js';
+import type { SequenceLayout } from '../tensor/packed.js';
 
 /** HF's text_config fields (snake_case, as config.json writes them). */
 export interface ClipTextConfig {
@@ -120,6 +121,31 @@ export class ClipTextTransformer extends Module {
     for (const layer of this.encoder.layers) h = layer.forward(h, { causal: true, keyLengths: opts.lengths ?? null });
     const last = this.final_layer_norm.forward(h);
     return { lastHiddenState: last, pooled: ops.gatherSeq(last, this.eosPositions(ids, batch, length)) };
+  }
+
+  /**
+   * Hidden states after final_layer_norm for packed token rows: `ids` [T] holds each sample's
+   * tokens one after the other (layout.offsets), positions restart at 0 in every sample; causal
+   * attention within each sample, no padding anywhere → [T, D]. Row for row the same numbers as
+   * forward().lastHiddenState's valid positions (the tower is causal).
+   */
+  hiddenStatesPacked(ids: Int32Array, layout: SequenceLayout): Tensor {
+    const c = this.config;
+    const B = layout.lengths.length;
+    const T = layout.offsets[B]!;
+    if (ids.length !== T || T < 1) throw new RangeError(`ClipTextTransformer: ids has ${ids.length} entries, the layout ${T} rows (≥ 1)`);
+    const pos = new Int32Array(T);
+    for (let b = 0; b < B; b++) {
+      const L = layout.lengths[b]!;
+      if (L > c.max_position_embeddings) throw new RangeError(`ClipTextTransformer: sample ${b} has ${L} tokens, more than max_position_embeddings ${c.max_position_embeddings}`);
+      for (let l = 0; l < L; l++) pos[layout.offsets[b]! + l] = l;
+    }
+    for (let t = 0; t < T; t++) {
+      if (!(ids[t]! >= 0 && ids[t]! < c.vocab_size)) throw new RangeError(`ClipTextTransformer: token id ${ids[t]} at row ${t} is outside the vocabulary [0, ${c.vocab_size})`);
+    }
+    let h = ops.add(this.embeddings.token_embedding.forward(ids, [T]), this.embeddings.position_embedding.forward(pos, [T]));
+    for (const layer of this.encoder.layers) h = layer.forward(h, { queryLayout: layout, causal: true });
+    return this.final_layer_norm.forward(h);
   }
 
   /**

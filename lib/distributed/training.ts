@@ -81,7 +81,7 @@ export interface TrainJobResult {
 export function sweepModelConfig(config: string, splits: { train: DataSplit; valid: DataSplit; test?: DataSplit | undefined }): MerClipConfig {
   const model = config === 'tiny' || config === 'paper' ? makeConfig(config) : validateConfig(JSON.parse(readFileSync(config, 'utf8')) as MerClipConfig, config);
   for (const m of MODALITIES) {
-    model.modalities[m] = { dim: splits.train[m].dim, maxLength: Math.max(model.modalities[m].maxLength, splits.train[m].length, splits.valid[m].length, splits.test?.[m].length ?? 0) };
+    model.modalities[m] = { ...model.modalities[m], dim: splits.train[m].dim, maxLength: Math.max(model.modalities[m].maxLength, splits.train[m].length, splits.valid[m].length, splits.test?.[m].length ?? 0) };
   }
   return model;
 }

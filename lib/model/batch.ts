@@ -7,10 +7,45 @@
 // the model's modalities (config.modalityOrder): with none there is nothing to predict from (a
 // RangeError names the sample). packSamples copies the valid rows of each sample into one
 // PackedSequence per modality and batch (lib/tensor/packed.ts): no padding is made.
+//
+// Raw inputs (a modality with source 'clip', config.ts): a transcript string, or { frames } (each
+// an RgbFrame — image files and encoded bytes are decoded before packing, by decodeSamples in
+// raw.ts). packSamples tokenizes the text (CLIP BPE, SOT … EOT, cut to maxLength with the end
+// token kept unless truncate is false) and copies the frames (they are then transferred to the
+// predict worker, never the caller's arrays); they travel in ModelBatch.raw and MerClip.forward
+// runs the towers. The modality's PackedSequence still describes the whole batch (lengths =
+// tokens / frames of each raw sample); the rows of raw samples are zero placeholders that
+// forward replaces with the tower's output. A 'clip' modality also takes features of its dim.
 
+import { defaultTokenizer } from '../clip/assets.js';
+import { isRgbFrame, type FrameInput } from '../clip/frames.js';
+import { checkFrame, type RgbFrame } from '../clip/image.js';
+import { type ClipTokenizer, TokenizerError } from '../clip/tokenizer.js';
 import { MODALITIES, type PackedSequence } from '../data/batch.js';
 import { layoutOf } from '../tensor/packed.js';
-import type { Modality, MerClipConfig } from './config.js';
+import { type Modality, type MerClipConfig, textClipSource } from './config.js';
+
+export type { FrameInput } from '../clip/frames.js';
+
+/** Transcripts of a batch's raw text samples: token ids packed in sample order (SOT … EOT each). */
+export interface RawTokens {
+  ids: Int32Array;
+  /** [B] tokens of sample b (0: not raw). */
+  lengths: Int32Array;
+}
+
+/** Frames of a batch's raw vision samples, in sample order (owned by the batch). */
+export interface RawFrames {
+  frames: RgbFrame[];
+  /** [B] frames of sample b (0: not raw). */
+  lengths: Int32Array;
+}
+
+/** Raw inputs of a batch, for the modalities whose source is 'clip'. */
+export interface RawInputs {
+  text?: RawTokens | null;
+  vision?: RawFrames | null;
+}
 
 /** A batch as the model reads it (lib/data's Batch is one). */
 export interface ModelBatch {
@@ -20,6 +55,8 @@ export interface ModelBatch {
   text?: PackedSequence | null;
   audio?: PackedSequence | null;
   vision?: PackedSequence | null;
+  /** Raw inputs the towers turn into rows of text / vision (absent: every row is a feature row). */
+  raw?: RawInputs;
 }
 
 export interface SampleModality {
@@ -31,11 +68,64 @@ export interface SampleModality {
 
 export type SampleInput = Float32Array | SampleModality | null | undefined;
 
+/** Video frames for a vision modality with source 'clip' (one CLIP embedding per frame). */
+export interface FramesInput {
+  frames: readonly FrameInput[];
+  /** Frames per second (informational: the model reads the frame order, not the time). */
+  fps?: number;
+}
+
 /** One sample given to predict(). */
 export interface Sample {
-  text?: SampleInput;
+  /** Features, or (source 'clip') a transcript. */
+  text?: SampleInput | string;
   audio?: SampleInput;
-  vision?: SampleInput;
+  /** Features, or (source 'clip') frames. */
+  vision?: SampleInput | FramesInput;
+}
+
+/** One sample's raw input, parsed: token ids or frames (copied), or null when it brings features. */
+type Raw = { ids: Int32Array } | { frames: RgbFrame[] } | null;
+
+function sourceMismatch(where: string, what: string, m: Modality, config: MerClipConfig): RangeError {
+  if (m === 'audio') return new RangeError(`${where}: ${what} is not an audio input (this model reads audio as features [L, ${config.modalities.audio.dim}])`);
+  if ((m === 'text') !== (what === 'a string')) return new RangeError(`${where}: ${what} ${m === 'text' ? 'are' : 'is'} not a ${m} input (${m === 'text' ? 'a transcript string' : '{ frames }'} or features)`);
+  return new RangeError(`${where}: ${what} needs modalities.${m}.source "clip" (this model reads ${m} as features [L, ${config.modalities[m].dim}]); ` +
+    'build the model with withClipSources, or give features');
+}
+
+/** A raw input (string / { frames }) as token ids or frames; null when the input is features. */
+function rawOf(m: Modality, i: number, input: unknown, config: MerClipConfig, tokenizer: () => ClipTokenizer): Raw {
+  const where = `predict: sample ${i} ${m}`;
+  const { maxLength, source } = config.modalities[m];
+  if (typeof input === 'string') {
+    if (m !== 'text' || source !== 'clip') throw sourceMismatch(where, 'a string', m, config);
+    const { truncate } = textClipSource(config)!;
+    try {
+      return { ids: Int32Array.from(tokenizer().encodeFitted(input, { contextLength: maxLength, truncate }, `${where}:`)) };
+    } catch (err) {
+      if (err instanceof TokenizerError && err.code === 'TOO_LONG') {
+        throw new RangeError(`${err.message} (the model's modalities.text.maxLength is ${maxLength}; modalities.text.clip.truncate false)`);
+      }
+      throw err;
+    }
+  }
+  if (typeof input === 'object' && input !== null && 'frames' in input) {
+    if (m !== 'vision' || source !== 'clip') throw sourceMismatch(where, 'frames', m, config);
+    const { frames, fps } = input as FramesInput;
+    if (!Array.isArray(frames)) throw new TypeError(`${where}: frames must be an array`);
+    if (fps !== undefined && !(typeof fps === 'number' && fps > 0 && Number.isFinite(fps))) throw new RangeError(`${where}: fps must be a positive number, received ${JSON.stringify(fps)}`);
+    if (frames.length > maxLength) throw new RangeError(`${where}: ${frames.length} frames exceed the model's maxLength ${maxLength}`);
+    return {
+      frames: frames.map((f: FrameInput, j) => {
+        const at = `${where} frame ${j}`;
+        if (!isRgbFrame(f)) throw new TypeError(`${at}: an image file or encoded bytes must be decoded first (predict() and featurize() do it; decodeSamples in raw.ts)`);
+        checkFrame(f, j, at);
+        return { data: f.data.slice(), width: f.width, height: f.height, channels: 3 };
+      }),
+    };
+  }
+  return null;
 }
 
 /** The valid rows [len, dim] of one sample's modality (validated), or null when absent. */
@@ -72,8 +162,13 @@ function rowsOf(m: Modality, i: number, input: SampleInput, dim: number, maxLeng
   return data.subarray(0, len * dim);
 }
 
-/** Validates samples and packs them into batches of at most batchSize (a PackedSequence per modality). */
-export function packSamples(samples: readonly Sample[], config: MerClipConfig, batchSize = 32): ModelBatch[] {
+/**
+ * Validates samples and packs them into batches of at most batchSize (a PackedSequence per
+ * modality; raw inputs tokenized / copied into batch.raw). The tokenizer (for transcripts)
+ * defaults to the bundled CLIP vocabulary, loaded only when a transcript is given.
+ */
+export function packSamples(samples: readonly Sample[], config: MerClipConfig, batchSize = 32, opts: { tokenizer?: ClipTokenizer } = {}): ModelBatch[] {
+  const tokenizer = (): ClipTokenizer => opts.tokenizer ?? defaultTokenizer();
   if (!Array.isArray(samples)) throw new TypeError('predict: expected an array of samples');
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`predict: batchSize must be a positive integer, received ${batchSize}`);
   const batches: ModelBatch[] = [];
@@ -83,20 +178,36 @@ export function packSamples(samples: readonly Sample[], config: MerClipConfig, b
     const batch: ModelBatch = { count: B };
     for (const m of MODALITIES) {
       const { dim, maxLength } = config.modalities[m];
+      const raws: Raw[] = [];
       const parsed = chunk.map((x, r) => {
         if (typeof x !== 'object' || x === null) throw new TypeError(`predict: sample ${s + r} must be an object with text / audio / vision`);
-        return rowsOf(m, s + r, x[m], dim, maxLength);
+        const raw = rawOf(m, s + r, x[m], config, tokenizer);
+        raws.push(raw);
+        return raw ? null : rowsOf(m, s + r, x[m] as SampleInput, dim, maxLength);
       });
-      const layout = layoutOf(parsed.map((p) => (p ? p.length / dim : 0)), undefined, `predict ${m} lengths`);
+      const rawLength = (q: Raw): number => (!q ? 0 : 'ids' in q ? q.ids.length : q.frames.length);
+      const layout = layoutOf(parsed.map((p, r) => (p ? p.length / dim : rawLength(raws[r]!))), undefined, `predict ${m} lengths`);
       if (layout.offsets[B] === 0) {
         batch[m] = null;
         continue;
       }
-      const rows = new Float32Array(layout.offsets[B]! * dim);
+      const rows = new Float32Array(layout.offsets[B]! * dim); // raw samples: zero placeholders
       parsed.forEach((p, r) => {
         if (p) rows.set(p, layout.offsets[r]! * dim);
       });
       batch[m] = { rows, dim, ...layout };
+      if (raws.some((q) => q && rawLength(q) > 0)) {
+        const lengths = Int32Array.from(raws, rawLength);
+        batch.raw ??= {};
+        if (m === 'text') {
+          const ids = new Int32Array(lengths.reduce((a, b) => a + b, 0));
+          let o = 0;
+          for (const q of raws) if (q && 'ids' in q) (ids.set(q.ids, o), (o += q.ids.length));
+          batch.raw.text = { ids, lengths };
+        } else if (m === 'vision') {
+          batch.raw.vision = { frames: raws.flatMap((q) => (q && 'frames' in q ? q.frames : [])), lengths };
+        }
+      }
     }
     // A sample needs at least one of the model's modalities: with none, every cross-attention
     // step is skipped and the "prediction" would come from the label queries alone.

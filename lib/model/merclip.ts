@@ -11,7 +11,14 @@
 // Parameter names (PyTorch style, what save() writes): label_encoder.text_model.…,
 // label_encoder.text_projection.weight, label_proj.*, encoders.<m>.input_proj.*,
 // encoders.<m>.position_embedding, encoders.<m>.layers.N.…, encoders.<m>.norm.*,
-// decoder.layers.N.{self_attn, cross_attn.i, …}, decoder.norm.*, output_proj.*, logit_scale.
+// decoder.layers.N.{self_attn, cross_attn.i, …}, decoder.norm.*, output_proj.*, logit_scale;
+// with CLIP sources (config.ts, towers.ts) also text_tower.text_model.… (text tower 'own') and
+// vision_tower.{vision_model.…, visual_projection.weight}.
+//
+// Raw inputs: a batch may carry transcripts / frames (ModelBatch.raw, packed by packSamples);
+// forward runs the CLIP towers on them first (towerRows, the code featurize() uses too) and the
+// modality encoders read the towers' rows. CLIP weights come from an HF CLIP directory through
+// MerClip.fromClip / loadClip (clipWeights.ts).
 //
 // Layout: a batch brings each modality as a PackedSequence (lib/tensor/packed.ts: the valid rows
 // [T, D] of its samples with their offsets); the encoders run on those rows as they are — the
@@ -28,6 +35,7 @@ import { join } from 'node:path';
 
 import { defaultTokenizer } from '../clip/assets.js';
 import { LabelEncoder } from '../clip/labels.js';
+import { Clip } from '../clip/model.js';
 import { ClipTextTransformer } from '../clip/text.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { readSafetensors, type WritableTensor, writeFileAtomic, writeSafetensors } from '../io/index.js';
@@ -35,7 +43,9 @@ import { bindParameters, constantInit, CrossModalDecoderLayer, type DecoderMemor
 import { type PackedSequence, type SequenceLayout, validatePacked } from '../tensor/packed.js';
 import { inferenceStep, isGradEnabled, ops, Rng, type Tensor, wrap, zeros } from '../tensor/index.js';
 import type { ModelBatch, Sample } from './batch.js';
-import { type Modality, type MerClipConfig, sentimentClass, validateConfig } from './config.js';
+import { type Modality, type MerClipConfig, sentimentClass, textClipSource, validateConfig, visionClipSource } from './config.js';
+import { copyClipWeights } from './clipWeights.js';
+import { encodeTranscripts, maybeNoGrad, mergeTowerRows, TextTower, VisionTower } from './towers.js';
 import type { CloseResult } from './batcher.js';
 import { type BatchingOptions, type Prediction, type PredictOptions, Predictor } from './predict.js';
 import type { PredictorThread } from './predictorThread.js';
@@ -88,22 +98,22 @@ class ModalityEncoder extends Module {
    * The valid tokens only (SPEC §7: padding is not work): the batch's rows [T, D] as they come
    * (no copy), every op on those T rows — the attention kernel too (per-sample offsets).
    */
-  forward(seq: PackedSequence, batch: number, drop: Dropout | null = null): DecoderMemory {
+  forward(seq: PackedSequence, batch: number, drop: Dropout | null = null, rows: Tensor | null = null): DecoderMemory {
     if (seq.dim !== this.dim) throw new RangeError(`MerClip: ${this.name} features have dim ${seq.dim}, the model expects ${this.dim}`);
     validatePacked(seq, batch, `MerClip ${this.name}`);
     const longest = seq.lengths.reduce((m, l) => Math.max(m, l), 0);
     if (longest > this.maxLength) throw new RangeError(`MerClip: ${this.name} sequences of length ${longest} exceed the model's maxLength ${this.maxLength}`);
     const layout: SequenceLayout = { lengths: seq.lengths, offsets: seq.offsets, maxLength: seq.maxLength };
-    const x = wrap(seq.rows, [seq.offsets[batch]!, seq.dim]);
+    const x = rows ?? wrap(seq.rows, [seq.offsets[batch]!, seq.dim]);
     // in inference, every intermediate but the output goes back to the pool when this returns
-    const rows = inferenceStep(() => {
+    const out = inferenceStep(() => {
       let h = inferenceStep(() => ops.addPackedPositions(this.input_proj.forward(x), this.position_embedding, seq.lengths));
       if (drop) h = ops.dropout(h, drop.p, drop.rng);
       for (const layer of this.layers) h = layer.forward(h, { queryLayout: layout });
-      const out = this.norm.forward(h);
-      return drop ? ops.dropout(out, drop.p, drop.rng) : out;
+      const n = this.norm.forward(h);
+      return drop ? ops.dropout(n, drop.p, drop.rng) : n;
     });
-    return { rows, layout };
+    return { rows: out, layout };
   }
 }
 
@@ -142,6 +152,10 @@ export class MerClip extends Module {
   readonly output_proj: Linear;
   readonly logit_scale: Tensor;
   readonly labels: LabelEncoder;
+  /** Text tower 'own' (source 'clip'); null otherwise. */
+  readonly text_tower: TextTower | null = null;
+  /** The vision tower (vision source 'clip'); null otherwise. */
+  readonly vision_tower: VisionTower | null = null;
   private readonly predictor: Predictor;
 
   constructor(config: MerClipConfig, tokenizer: ClipTokenizer = defaultTokenizer(), opts: { seed?: number } = {}) {
@@ -165,6 +179,17 @@ export class MerClip extends Module {
     this.logit_scale = this.addParameter('logit_scale', constantInit(1, c.logitScaleInit), []);
     this.labels = new LabelEncoder(this.label_encoder, tokenizer, c.template, { frozen: c.freezeLabelEncoder });
     if (c.freezeLabelEncoder) this.label_encoder.freeze();
+    // the towers come last, so a model without them initialises exactly as before
+    const text = textClipSource(c);
+    if (text?.tower === 'own') {
+      this.text_tower = this.addModule('text_tower', new TextTower(c.clip.text_config, rng));
+      if (text.frozen) this.text_tower.freeze();
+    }
+    const vision = visionClipSource(c);
+    if (vision) {
+      this.vision_tower = this.addModule('vision_tower', new VisionTower(vision, rng));
+      if (vision.frozen) this.vision_tower.freeze();
+    }
     this.predictor = new Predictor(this);
   }
 
@@ -182,6 +207,30 @@ export class MerClip extends Module {
   override loadStateDict(...args: Parameters<Module['loadStateDict']>): void {
     super.loadStateDict(...args);
     this.label_encoder.weightsVersion++;
+  }
+
+  /**
+   * A model whose CLIP parts come from a Hugging Face CLIP model (a directory in the
+   * openai/clip-vit-base-patch32 layout, read with Clip.fromPretrained, or a loaded Clip): the
+   * label encoder, the text tower 'own' and the vision tower (see loadClip); everything else is
+   * initialised from `seed`. The tokenizer is the directory's (vocab.json + merges.txt) when it
+   * has one. The config must match the checkpoint: build it with configFromClip.
+   */
+  static async fromClip(config: MerClipConfig, clip: string | Clip, opts: { tokenizer?: ClipTokenizer; seed?: number } = {}): Promise<MerClip> {
+    const c = typeof clip === 'string' ? await Clip.fromPretrained(clip) : clip;
+    const model = new MerClip(config, opts.tokenizer ?? c.tokenizer ?? defaultTokenizer(), opts.seed !== undefined ? { seed: opts.seed } : {});
+    model.loadClip(c);
+    return model;
+  }
+
+  /**
+   * Copies a CLIP model's weights in: text_model + text_projection → the label encoder (and
+   * text_model → text tower 'own'), vision_model + visual_projection → the vision tower. A
+   * RangeError naming the first differing field when the architectures differ (nothing copied).
+   */
+  loadClip(clip: Clip): void {
+    copyClipWeights(this, clip);
+    this.labels.clear();
   }
 
   save(dir: string): Promise<void> {
@@ -256,12 +305,15 @@ export class MerClip extends Module {
     if (e.ndim !== 2 || e.dim(0) !== C) throw new RangeError(`MerClip: label embeddings ${e.toString()} do not match ${C} labels`);
     const q0 = this.label_proj.forward(e); // [C, d]
     const queries = ops.add(zeros([B, C, this.config.width]), q0); // broadcast over the batch
+    const towers = this.towerRows(batch, this.config.modalityOrder);
     const encode = (m: Modality): DecoderMemory | null => {
       const input = batch[m];
       if (!input) return null; // the whole batch lacks m: skip the step
       if (input.lengths.length !== B) throw new RangeError(`MerClip: ${m} lengths has ${input.lengths.length} entries, expected ${B}`);
       if (!input.lengths.some((l) => l > 0)) return null;
-      return this.encoders.get(m)!.forward(input, B, drop);
+      const tower = m === 'audio' ? undefined : towers[m];
+      const rows = tower ? mergeTowerRows(tower, input.rows, input.offsets, batch.raw![m as 'text' | 'vision']!.lengths, input.dim) : null;
+      return this.encoders.get(m)!.forward(input, B, drop, rows);
     };
     // The encoders are independent. In inference the longest modality goes first, so the shorter
     // ones reuse its pooled buffers (pool.ts) and the working set is one encoder's; in training
@@ -284,6 +336,31 @@ export class MerClip extends Module {
     values.data.set(labelSet.values);
     const score = ops.sum(ops.mul(probs, values), -1);
     return { logits, probs, score };
+  }
+
+  /**
+   * The CLIP towers' rows for a batch's raw inputs (batch.raw): text [Σ tokens, hidden_size],
+   * vision [Σ frames, dim], each in the batch's sample order (raw samples only). Frozen towers
+   * run under noGrad. What forward feeds the modality encoders, and what featurize() stores.
+   */
+  towerRows(batch: ModelBatch, only: readonly Modality[] = ['text', 'vision']): { text?: Tensor; vision?: Tensor } {
+    const out: { text?: Tensor; vision?: Tensor } = {};
+    const raw = batch.raw;
+    if (!raw) return out;
+    if (raw.text && only.includes('text')) {
+      const t = textClipSource(this.config);
+      if (!t) throw new RangeError('MerClip: the batch has raw text, but modalities.text.source is not "clip"');
+      if (raw.text.lengths.length !== batch.count) throw new RangeError(`MerClip: raw text lengths has ${raw.text.lengths.length} entries, expected ${batch.count}`);
+      const tower = t.tower === 'own' ? this.text_tower!.text_model : this.label_encoder.text_model;
+      out.text = maybeNoGrad(t.frozen, () => encodeTranscripts(tower, raw.text!));
+    }
+    if (raw.vision && only.includes('vision')) {
+      const v = visionClipSource(this.config);
+      if (!v || !this.vision_tower) throw new RangeError('MerClip: the batch has raw frames, but modalities.vision.source is not "clip"');
+      if (raw.vision.lengths.length !== batch.count) throw new RangeError(`MerClip: raw vision lengths has ${raw.vision.lengths.length} entries, expected ${batch.count}`);
+      out.vision = maybeNoGrad(v.frozen, () => this.vision_tower!.encodeFrames(raw.vision!.frames));
+    }
+    return out;
   }
 
   /** L1(ŷ, y) + λ·CE(logits, class(y)); the class targets need the 7-level sentiment set. */

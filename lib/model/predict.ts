@@ -5,7 +5,8 @@
 // thread (predictorThread.ts / predictWorker.ts) that shares the model's weights (they live in
 // SharedArrayBuffers) and runs the forward pass there; the event loop only packs inputs. Each
 // predict() call is processed as its own batches, in order, so concurrent calls give exactly the
-// results sequential calls give.
+// results sequential calls give. (A call whose frames are image files or bytes is submitted once
+// sharp has decoded them: later calls may overtake it.)
 //
 // Dynamic batching (opt-in, model.setBatching({ maxBatchSize, maxDelayMs, maxQueue })): calls
 // are then queued in a DynamicBatcher (batcher.ts) and those that arrive while the worker is busy,
@@ -21,9 +22,11 @@ import type { ModelBatch, Sample } from './batch.js';
 import { packSamples } from './batch.js';
 import { type BatchInfo, type CloseResult, DynamicBatcher } from './batcher.js';
 import type { MerClipConfig } from './config.js';
+import { decodeSamples, needsDecoding } from './decode.js';
+import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { PredictorThread, type WeightSource } from './predictorThread.js';
 
-export type { Sample, SampleInput, SampleModality } from './batch.js';
+export type { FrameInput, FramesInput, Sample, SampleInput, SampleModality } from './batch.js';
 
 export interface PredictOptions {
   /** Another label set (encoded on the fly by the label encoder). */
@@ -62,6 +65,8 @@ export interface PredictorModel extends WeightSource {
   readonly labels: {
     tokenize(labels: readonly string[]): { ids: Int32Array; length: number };
     cacheKey(labels: readonly string[]): string;
+    /** Also tokenizes transcripts (text source 'clip'). */
+    readonly tokenizer?: ClipTokenizer;
   };
 }
 
@@ -99,7 +104,8 @@ export class Predictor {
     this.batcher_ = null;
     if (opts) {
       const { maxBatchSize } = opts;
-      this.batcher_ = predictBatcher(this.model.config, (items, o) => this.predictNow(items, { ...o, batchSize: maxBatchSize }), opts);
+      const tokenizer = this.model.labels.tokenizer;
+      this.batcher_ = predictBatcher(this.model.config, (items, o) => this.predictNow(items, { ...o, batchSize: maxBatchSize }), { ...opts, ...(tokenizer ? { tokenizer } : {}) });
     }
     return old ? old.close({ drain: true }) : null;
   }
@@ -109,7 +115,10 @@ export class Predictor {
   predict(samples: Sample | readonly Sample[], opts?: PredictOptions): Promise<Prediction | Prediction[]>;
   async predict(samples: Sample | readonly Sample[], opts: PredictOptions = {}): Promise<Prediction | Prediction[]> {
     const single = !Array.isArray(samples);
-    const list = single ? [samples as Sample] : (samples as readonly Sample[]);
+    let list = single ? [samples as Sample] : (samples as readonly Sample[]);
+    // image files / encoded frames decoded first (async, sharp's threads): packing is synchronous.
+    // Only then: a call without them is submitted synchronously (its order among calls kept).
+    if (needsDecoding(list, this.model.config)) list = await decodeSamples(list, this.model.config);
     let preds: Prediction[];
     if (this.batcher_ && list.length > 0) {
       const options: LabelSet = {};
@@ -130,7 +139,8 @@ export class Predictor {
   /** One call's samples, as its own batches, on the worker thread. */
   private async predictNow(list: readonly Sample[], opts: PredictOptions): Promise<Prediction[]> {
     const { labels, values } = resolveLabelSet(this.model.config, opts);
-    const batches: ModelBatch[] = packSamples(list, this.model.config, opts.batchSize ?? 32);
+    const tokenizer = this.model.labels.tokenizer;
+    const batches: ModelBatch[] = packSamples(list, this.model.config, opts.batchSize ?? 32, tokenizer ? { tokenizer } : {});
     if (batches.length === 0) return [];
     const { ids, length } = this.model.labels.tokenize(labels);
     if (!this.thread_) {
@@ -169,8 +179,9 @@ export class Predictor {
 export function predictBatcher<O extends LabelSet>(
   config: MerClipConfig,
   run: (items: Sample[], options: O | undefined) => Promise<Prediction[]>,
-  opts: BatchingOptions & { onBatch?: (info: BatchInfo) => void },
+  opts: BatchingOptions & { onBatch?: (info: BatchInfo) => void; tokenizer?: ClipTokenizer },
 ): DynamicBatcher<Sample, Prediction, O> {
+  const pack = opts.tokenizer ? { tokenizer: opts.tokenizer } : {};
   return new DynamicBatcher<Sample, Prediction, O>(run, {
     maxBatchSize: opts.maxBatchSize,
     maxDelayMs: opts.maxDelayMs,
@@ -178,7 +189,7 @@ export function predictBatcher<O extends LabelSet>(
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
     validate: (items, o) => {
       resolveLabelSet(config, o ?? {});
-      packSamples(items, config, items.length);
+      packSamples(items, config, items.length, pack); // raw inputs: decoded already (decodeSamples)
     },
     keyOf: (o) => (o?.labels ? JSON.stringify([o.labels, o.values ?? null]) : ''),
   });

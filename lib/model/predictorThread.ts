@@ -222,6 +222,12 @@ export class PredictorThread {
       const x = b[m];
       if (x) transfer.push(x.rows.buffer as ArrayBuffer, x.lengths.buffer as ArrayBuffer, x.offsets.buffer as ArrayBuffer);
     }
+    // raw inputs (packSamples made these arrays: the caller's are never transferred)
+    for (const b of req.batches) {
+      const t = b.raw?.text, v = b.raw?.vision;
+      if (t) transfer.push(t.ids.buffer as ArrayBuffer, t.lengths.buffer as ArrayBuffer);
+      if (v) transfer.push(v.lengths.buffer as ArrayBuffer, ...v.frames.map((f) => f.data.buffer as ArrayBuffer));
+    }
     const live = (this.live ??= this.start());
     const id = this.nextId++;
     const context = new Error();

@@ -29,6 +29,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
+import type { Clip } from '../clip/model.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { batchIndices, gatherBatch, type DataSplit, withoutModalities } from '../data/batch.js';
 import { evaluateRegression, type RegressionMetrics } from '../eval/metrics.js';
@@ -84,6 +85,12 @@ export interface TrainOptions {
   /** Modalities removed from every sample (an ablation: the model never sees them). */
   drop?: Modality[];
   tokenizer?: ClipTokenizer;
+  /**
+   * CLIP weights (an HF CLIP model, Clip.fromPretrained) copied into the fresh model before
+   * training (MerClip.loadClip): the label encoder, and the towers of 'clip' sources. The config
+   * must match it (configFromClip).
+   */
+  clip?: Clip;
   /** Default: the training batch size (its activation buffers are then reused from the pool). */
   evalBatchSize?: number;
   onEvent?: (e: TrainEvent) => void;
@@ -341,7 +348,8 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
   if (!Number.isSafeInteger(seed)) throw new RangeError(`train: seed must be a safe integer, received ${seed}`);
   if (data.train.count < 1 || data.valid.count < 1) throw new RangeError('train: the train and valid splits must not be empty');
 
-  const model = new MerClip(config, options.tokenizer, { seed });
+  const model = new MerClip(config, options.tokenizer ?? options.clip?.tokenizer ?? undefined, { seed });
+  if (options.clip) model.loadClip(options.clip);
   const trainable = model.trainableParameters();
   const opt = new AdamW(trainable, { lr, weightDecay: options.weightDecay ?? TRAIN_DEFAULTS.weightDecay });
   const stepsPerEpoch = Math.ceil(data.train.count / bs);

@@ -73,3 +73,31 @@ export function visionTowerRef(pixels: ArrayLike<number>, p: P, B: number, cfg: 
   for (let b = 0; b < B; b++) first.set(x.subarray(b * L * D, b * L * D + D), b * D);
   return { lastHiddenState: x, pooled: ln(first, p, 'post_layernorm', D, eps) };
 }
+
+export interface TextRefConfig {
+  hidden: number;
+  layers: number;
+  heads: number;
+  intermediate: number;
+  eps: number;
+  act: Activation;
+}
+
+/**
+ * HF CLIPTextTransformer in float64 for one token row ids [L] (causal): the hidden states after
+ * final_layer_norm [L, D]. Weights relative to the tower (embeddings.…, encoder.layers.N.…).
+ */
+export function textTowerRef(ids: ArrayLike<number>, p: P, cfg: TextRefConfig): Float64Array {
+  const D = cfg.hidden, L = ids.length;
+  const tok = get(p, 'embeddings.token_embedding.weight');
+  const pos = get(p, 'embeddings.position_embedding.weight');
+  let h: Float64Array = new Float64Array(L * D);
+  for (let l = 0; l < L; l++) for (let d = 0; d < D; d++) h[l * D + d] = tok[ids[l]! * D + d]! + pos[l * D + d]!;
+  for (let i = 0; i < cfg.layers; i++) h = encoderRef(h, scoped(p, `encoder.layers.${i}.`), 1, L, D, cfg.heads, cfg.intermediate, cfg.act, null, true, cfg.eps);
+  return ln(h, p, 'final_layer_norm', D, cfg.eps);
+}
+
+/** x [N, nIn] · Wᵀ (W [nOut, nIn], no bias) in float64. */
+export function projectRef(x: Float64Array, w: Float64Array, nIn: number, nOut: number): Float64Array {
+  return R.gemm({ a: x, b: w, m: x.length / nIn, n: nOut, k: nIn, transB: true });
+}
