@@ -1,0 +1,211 @@
+// native/core/cpu/logmel.cc — fast CPU log-mel spectrogram (merclip::cpu, declared and defined
+// in merclip/logmel.h; the readable twin is ref/logmel_ref.cc, tests/test_logmel.cc holds them
+// together).
+//
+// Per frame: window (periodic Hann) → real FFT of size 512 → |X|² → sparse mel filterbank →
+// ln(max(·, 1e-10)). The real FFT is the classic "half-size complex FFT" scheme:
+//   z[n] = v[2n] + i·v[2n+1] (n = 0 … 255, v the windowed, zero-padded frame),
+//   Z = FFT256(z)  — iterative radix-2 decimation in time, split re/im arrays, the input written
+//                    straight into bit-reversed order, twiddles per stage stored contiguously
+//                    so every butterfly loop is a unit-stride loop the compiler vectorises;
+//   X[k] = ½(Z[k] + Z̄[256−k]) − ½i·e^(−2πik/512)·(Z[k] − Z̄[256−k]),  k = 0 … 256, Z[256] = Z[0].
+// Plain portable C++ (no intrinsics); the generic build flags (-O3, -march=native unless
+// portable) do the vectorising. Tables (window, bit reversal, twiddles computed in double and
+// rounded once, the filterbank as [start, length, weights] per filter) are built on first use.
+//
+// Threads: contiguous chunks of >= kFrameGrain frames over merclip::parallel_for, each chunk with
+// its own scratch; a frame is computed the same way whatever the split, so the output is bitwise
+// independent of the thread count. Race-free: chunk c writes only its own rows of out.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "merclip/error.h"
+#include "merclip/logmel.h"
+#include "merclip/thread_pool.h"
+
+namespace merclip {
+namespace cpu {
+
+namespace {
+
+constexpr int kHalf = kLogmelFft / 2;  // 256-point complex FFT
+constexpr int kLog2Half = 8;
+constexpr int64_t kFrameGrain = 16;
+constexpr double kPi = 3.14159265358979323846;
+
+struct Tables {
+  float window[kLogmelFrame];
+  int rev[kHalf];                    // 8-bit bit reversal
+  float tw_re[kHalf], tw_im[kHalf];  // stage with half-size h: e^(−iπj/h) at [h + j], j < h
+  float post_re[kHalf + 1], post_im[kHalf + 1];  // e^(−2πik/512), k = 0 … 256
+  int mel_start[kLogmelBins], mel_len[kLogmelBins];
+  std::vector<float> mel_w;  // filter m's weights at mel_w[mel_off[m] …]
+  int mel_off[kLogmelBins];
+
+  Tables() {
+    for (int j = 0; j < kLogmelFrame; ++j)
+      window[j] = static_cast<float>(0.5 - 0.5 * std::cos(2.0 * kPi * j / kLogmelFrame));
+    for (int n = 0; n < kHalf; ++n) {
+      int r = 0;
+      for (int b = 0; b < kLog2Half; ++b) r |= ((n >> b) & 1) << (kLog2Half - 1 - b);
+      rev[n] = r;
+    }
+    tw_re[0] = 1.0f, tw_im[0] = 0.0f;  // unused slot
+    for (int h = 1; h < kHalf; h <<= 1) {
+      for (int j = 0; j < h; ++j) {
+        tw_re[h + j] = static_cast<float>(std::cos(kPi * j / h));
+        tw_im[h + j] = static_cast<float>(-std::sin(kPi * j / h));
+      }
+    }
+    for (int k = 0; k <= kHalf; ++k) {
+      post_re[k] = static_cast<float>(std::cos(2.0 * kPi * k / kLogmelFft));
+      post_im[k] = static_cast<float>(-std::sin(2.0 * kPi * k / kLogmelFft));
+    }
+    std::vector<double> fb(static_cast<size_t>(kLogmelBins) * kLogmelFreqs);
+    logmel_filterbank(fb.data());
+    for (int m = 0; m < kLogmelBins; ++m) {
+      const double* row = fb.data() + static_cast<size_t>(m) * kLogmelFreqs;
+      int lo = 0, hi = kLogmelFreqs;
+      while (lo < kLogmelFreqs && row[lo] == 0.0) ++lo;
+      while (hi > lo && row[hi - 1] == 0.0) --hi;
+      mel_start[m] = lo;
+      mel_len[m] = hi - lo;
+      mel_off[m] = static_cast<int>(mel_w.size());
+      for (int k = lo; k < hi; ++k) mel_w.push_back(static_cast<float>(row[k]));
+    }
+  }
+};
+
+const Tables& tables() {
+  static const Tables t;  // thread-safe initialisation (C++11)
+  return t;
+}
+
+// In-place radix-2 DIT butterflies over re/im, which hold z in bit-reversed order.
+void fft256(float* re, float* im, const Tables& tb) {
+  for (int h = 1; h < kHalf; h <<= 1) {
+    const float* wr = tb.tw_re + h;
+    const float* wi = tb.tw_im + h;
+    for (int g = 0; g < kHalf; g += 2 * h) {
+      float* ar = re + g;
+      float* ai = im + g;
+      float* br = re + g + h;
+      float* bi = im + g + h;
+      for (int j = 0; j < h; ++j) {
+        const float tr = br[j] * wr[j] - bi[j] * wi[j];
+        const float ti = br[j] * wi[j] + bi[j] * wr[j];
+        br[j] = ar[j] - tr;
+        bi[j] = ai[j] - ti;
+        ar[j] = ar[j] + tr;
+        ai[j] = ai[j] + ti;
+      }
+    }
+  }
+}
+
+// v [512] real (only v[0 … 399] may be non-zero; v[j] for j >= count is 0) → power [257].
+// `frame` points at the frame's first sample, `count` = samples available (<= 400).
+struct Scratch {
+  float re[kHalf], im[kHalf], power[kLogmelFreqs];
+};
+
+void frame_power(Scratch& s, const float* frame, int count, const Tables& tb) {
+  for (int n = 0; n < kHalf; ++n) {
+    const int j0 = 2 * n, j1 = 2 * n + 1;
+    const float a = j0 < count ? tb.window[j0] * frame[j0] : 0.0f;
+    const float b = j1 < count ? tb.window[j1] * frame[j1] : 0.0f;
+    s.re[tb.rev[n]] = a;
+    s.im[tb.rev[n]] = b;
+  }
+  fft256(s.re, s.im, tb);
+  // Split Z into the spectra of the even (E) and odd (O) samples, then X = E + e^(−2πik/512)·O.
+  for (int k = 0; k <= kHalf; ++k) {
+    const int k0 = k & (kHalf - 1), k1 = (kHalf - k) & (kHalf - 1);
+    const float zr = s.re[k0], zi = s.im[k0], cr = s.re[k1], ci = -s.im[k1];  // Z[k], conj Z[256−k]
+    const float er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
+    // O = (Z[k] − conj Z[256−k]) / (2i)
+    const float orr = 0.5f * (zi - ci), oi = -0.5f * (zr - cr);
+    const float xr = er + tb.post_re[k] * orr - tb.post_im[k] * oi;
+    const float xi = ei + tb.post_re[k] * oi + tb.post_im[k] * orr;
+    s.power[k] = xr * xr + xi * xi;
+  }
+}
+
+void mel_log(float* out, const Scratch& s, const Tables& tb) {
+  for (int m = 0; m < kLogmelBins; ++m) {
+    const float* w = tb.mel_w.data() + tb.mel_off[m];
+    const float* p = s.power + tb.mel_start[m];
+    float acc = 0.0f;
+    for (int k = 0; k < tb.mel_len[m]; ++k) acc += w[k] * p[k];
+    out[m] = std::log(std::max(acc, static_cast<float>(kLogmelFloor)));
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// out [T, 80], x [n]; T = logmel_frames(n).
+void logmel_forward(float* out, const float* x, int64_t n) {
+  MERCLIP_CHECK(n >= 0, "logmel_forward: n must be >= 0");
+  const int64_t T = logmel_frames(n);
+  if (T == 0) return;
+  MERCLIP_CHECK(out != nullptr && x != nullptr, "logmel_forward: null pointer");
+  const Tables& tb = tables();
+  parallel_for(0, T, kFrameGrain, [&](int64_t lo, int64_t hi) {
+    Scratch s;
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t start = t * kLogmelHop;
+      const int count = static_cast<int>(std::min<int64_t>(kLogmelFrame, n - start));
+      frame_power(s, x + start, count, tb);
+      mel_log(out + t * kLogmelBins, s, tb);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bench hook: frame_power (window + packing, 8 butterfly stages, the split, |X|²) on a frame that
+// stays in L1, counted as a real FFT's 5·N·log2(N)/2 flops only (the window and |X|² are extra).
+double measure_rfft512_gflops(int threads, double seconds) {
+  MERCLIP_CHECK(threads >= 1, "measure_rfft512_gflops: threads must be >= 1");
+  MERCLIP_CHECK(seconds > 0 && seconds <= 60, "measure_rfft512_gflops: seconds must be in (0, 60]");
+  ThreadPool& pool = ThreadPool::global();
+  threads = std::min(threads, pool.size());
+  const Tables& tb = tables();
+  using Clock = std::chrono::steady_clock;
+  constexpr double kFlops = 5.0 * kLogmelFft * 9 / 2;  // 5·N·log2 N / 2, N = 512
+  std::vector<float> frame(kLogmelFrame);
+  for (int j = 0; j < kLogmelFrame; ++j) frame[j] = static_cast<float>(std::sin(0.37 * j));
+  const int64_t reps = 20000;
+  struct Restore {  // the caller's thread limit comes back, even on an exception
+    ThreadPool& p;
+    int prev;
+    ~Restore() { p.set_active_threads(prev); }
+  } restore{pool, pool.active_threads()};
+  pool.set_active_threads(threads);
+  double best = 0.0;
+  std::vector<float> sink(static_cast<size_t>(threads));
+  const auto start = Clock::now();
+  do {
+    const auto t0 = Clock::now();
+    pool.run(threads, [&](int64_t task) {
+      Scratch s;
+      float acc = 0.0f;
+      for (int64_t r = 0; r < reps; ++r) {
+        frame_power(s, frame.data(), kLogmelFrame, tb);
+        acc += s.power[r & 255];
+      }
+      sink[static_cast<size_t>(task)] = acc;
+    });
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, kFlops * static_cast<double>(reps) * threads / dt / 1e9);
+  } while (std::chrono::duration<double>(Clock::now() - start).count() < seconds);
+  volatile float keep = sink[0];
+  (void)keep;
+  return best;
+}
+
+}  // namespace cpu
+}  // namespace merclip
