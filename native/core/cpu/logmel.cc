@@ -3,7 +3,7 @@
 // together).
 //
 // Per frame: window (periodic Hann) → real FFT of size 512 → |X|² → sparse mel filterbank →
-// ln(max(·, 1e-10)). The real FFT is the classic "half-size complex FFT" scheme:
+// ln(max(·, 1e-10)) (a branch-free Cephes logf, log_f below). The real FFT is the classic "half-size complex FFT" scheme:
 //   z[n] = v[2n] + i·v[2n+1] (n = 0 … 255, v the windowed, zero-padded frame),
 //   Z = FFT256(z)  — iterative radix-2 decimation in time, split re/im arrays, the input written
 //                    straight into bit-reversed order, twiddles per stage stored contiguously
@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "merclip/error.h"
@@ -84,16 +85,29 @@ const Tables& tables() {
   return t;
 }
 
-// In-place radix-2 DIT butterflies over re/im, which hold z in bit-reversed order.
+// In-place DIT butterflies over re/im, which hold z in bit-reversed order: the first two
+// radix-2 stages as one radix-4 pass (twiddles ±1, ∓i: no multiplies), then radix-2 stages
+// h = 4 … 128, each a unit-stride loop over j the compiler vectorises.
 void fft256(float* re, float* im, const Tables& tb) {
-  for (int h = 1; h < kHalf; h <<= 1) {
+  for (int g = 0; g < kHalf; g += 4) {
+    // stage h = 1: (0,1), (2,3); stage h = 2: (0,2) with w = 1, (1,3) with w = −i
+    const float a0r = re[g] + re[g + 1], a0i = im[g] + im[g + 1];
+    const float a1r = re[g] - re[g + 1], a1i = im[g] - im[g + 1];
+    const float b0r = re[g + 2] + re[g + 3], b0i = im[g + 2] + im[g + 3];
+    const float b1r = re[g + 2] - re[g + 3], b1i = im[g + 2] - im[g + 3];
+    re[g] = a0r + b0r, im[g] = a0i + b0i;
+    re[g + 2] = a0r - b0r, im[g + 2] = a0i - b0i;
+    re[g + 1] = a1r + b1i, im[g + 1] = a1i - b1r;  // a1 + (−i)·b1
+    re[g + 3] = a1r - b1i, im[g + 3] = a1i + b1r;
+  }
+  for (int h = 4; h < kHalf; h <<= 1) {
     const float* wr = tb.tw_re + h;
     const float* wi = tb.tw_im + h;
     for (int g = 0; g < kHalf; g += 2 * h) {
-      float* ar = re + g;
-      float* ai = im + g;
-      float* br = re + g + h;
-      float* bi = im + g + h;
+      float* __restrict ar = re + g;
+      float* __restrict ai = im + g;
+      float* __restrict br = re + g + h;
+      float* __restrict bi = im + g + h;
       for (int j = 0; j < h; ++j) {
         const float tr = br[j] * wr[j] - bi[j] * wi[j];
         const float ti = br[j] * wi[j] + bi[j] * wr[j];
@@ -106,27 +120,63 @@ void fft256(float* re, float* im, const Tables& tb) {
   }
 }
 
-// v [512] real (only v[0 … 399] may be non-zero; v[j] for j >= count is 0) → power [257].
-// `frame` points at the frame's first sample, `count` = samples available (<= 400).
+// Cephes logf, branch-free so the 80-value loop vectorises: x = m·2^e with m in
+// [√½, √2), ln x = e·ln 2 + ln(1 + f), f = m − 1, a degree-9 polynomial; ~1 ulp on positive
+// normal floats (the only finite inputs here: mel energies floored at 1e-10). +inf → +inf,
+// NaN → NaN.
+inline float log_f(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  int e = static_cast<int>(u >> 23) - 127;
+  uint32_t mu = (u & 0x007fffffu) | 0x3f800000u;  // m in [1, 2)
+  float m;
+  std::memcpy(&m, &mu, sizeof m);
+  const bool big = m > 1.41421356f;
+  m = big ? 0.5f * m : m;
+  e = big ? e + 1 : e;
+  const float f = m - 1.0f, z = f * f, fe = static_cast<float>(e);
+  float y = 7.0376836292e-2f;
+  y = y * f - 1.1514610310e-1f;
+  y = y * f + 1.1676998740e-1f;
+  y = y * f - 1.2420140846e-1f;
+  y = y * f + 1.4249322787e-1f;
+  y = y * f - 1.6668057665e-1f;
+  y = y * f + 2.0000714765e-1f;
+  y = y * f - 2.4999993993e-1f;
+  y = y * f + 3.3333331174e-1f;
+  y = y * f * z;
+  y += -2.12194440e-4f * fe;
+  y += -0.5f * z;
+  float r = f + y + 0.693359375f * fe;
+  r = x > 3.4e38f ? x : r;   // +inf (or the largest floats: ln ≈ 88.72 either way)
+  r = x != x ? x : r;        // NaN
+  return r;
+}
+
+// v = window ⊙ frame, zero-padded to 512 → power [257]. `frame` points at the frame's first
+// sample, `count` = samples available (<= 400; samples past it are zeros).
 struct Scratch {
-  float re[kHalf], im[kHalf], power[kLogmelFreqs];
+  float v[kLogmelFft], re[kHalf + 1], im[kHalf + 1], cr[kHalf + 1], ci[kHalf + 1], power[kLogmelFreqs],
+      mel[kLogmelBins];
 };
 
 void frame_power(Scratch& s, const float* frame, int count, const Tables& tb) {
-  for (int n = 0; n < kHalf; ++n) {
-    const int j0 = 2 * n, j1 = 2 * n + 1;
-    const float a = j0 < count ? tb.window[j0] * frame[j0] : 0.0f;
-    const float b = j1 < count ? tb.window[j1] * frame[j1] : 0.0f;
-    s.re[tb.rev[n]] = a;
-    s.im[tb.rev[n]] = b;
+  for (int j = 0; j < count; ++j) s.v[j] = tb.window[j] * frame[j];
+  for (int j = count; j < kLogmelFft; ++j) s.v[j] = 0.0f;
+  for (int n = 0; n < kHalf; ++n) {  // z[n] = v[2n] + i·v[2n+1], stored bit-reversed
+    s.re[tb.rev[n]] = s.v[2 * n];
+    s.im[tb.rev[n]] = s.v[2 * n + 1];
   }
   fft256(s.re, s.im, tb);
-  // Split Z into the spectra of the even (E) and odd (O) samples, then X = E + e^(−2πik/512)·O.
+  // conj Z[256 − k] (index mod 256) as a unit-stride array, so the split loop vectorises.
+  s.cr[0] = s.re[0], s.ci[0] = -s.im[0];
+  for (int k = 1; k <= kHalf; ++k) s.cr[k] = s.re[kHalf - k], s.ci[k] = -s.im[kHalf - k];
+  // X[k] = E[k] + e^(−2πik/512)·O[k], E = (Z[k] + conj Z[256−k]) / 2, O = (Z[k] − conj Z[256−k]) / 2i;
+  // k = 256 reads Z[256] = Z[0] (copied to re/im[256], the slot past the FFT).
+  s.re[kHalf] = s.re[0], s.im[kHalf] = s.im[0];
   for (int k = 0; k <= kHalf; ++k) {
-    const int k0 = k & (kHalf - 1), k1 = (kHalf - k) & (kHalf - 1);
-    const float zr = s.re[k0], zi = s.im[k0], cr = s.re[k1], ci = -s.im[k1];  // Z[k], conj Z[256−k]
+    const float zr = s.re[k], zi = s.im[k], cr = s.cr[k], ci = s.ci[k];
     const float er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
-    // O = (Z[k] − conj Z[256−k]) / (2i)
     const float orr = 0.5f * (zi - ci), oi = -0.5f * (zr - cr);
     const float xr = er + tb.post_re[k] * orr - tb.post_im[k] * oi;
     const float xi = ei + tb.post_re[k] * oi + tb.post_im[k] * orr;
@@ -134,14 +184,16 @@ void frame_power(Scratch& s, const float* frame, int count, const Tables& tb) {
   }
 }
 
-void mel_log(float* out, const Scratch& s, const Tables& tb) {
+void mel_log(float* out, Scratch& s, const Tables& tb) {
   for (int m = 0; m < kLogmelBins; ++m) {
     const float* w = tb.mel_w.data() + tb.mel_off[m];
     const float* p = s.power + tb.mel_start[m];
     float acc = 0.0f;
     for (int k = 0; k < tb.mel_len[m]; ++k) acc += w[k] * p[k];
-    out[m] = std::log(std::max(acc, static_cast<float>(kLogmelFloor)));
+    s.mel[m] = acc;
   }
+  const float floor = static_cast<float>(kLogmelFloor);
+  for (int m = 0; m < kLogmelBins; ++m) out[m] = log_f(s.mel[m] > floor ? s.mel[m] : floor);
 }
 
 }  // namespace
