@@ -49,7 +49,7 @@ export async function audioFeatures(input: AudioInput, where?: string): Promise<
     try {
       wav = await readWavAsync(input, typeof input === 'string' ? input : '<WAV bytes>');
     } catch (err) {
-      if (err instanceof WavError) throw new WavError(err.code, where ? `${where}: ${err.file}` : err.file, err.message.slice(err.file.length + 2));
+      if (where && err instanceof WavError) err.message = `${where}: ${err.message}`; // err.file stays the file
       throw err;
     }
     waveform = toMono(wav.data);

@@ -26,10 +26,17 @@ function checkWaveform(fn: string, w: unknown): asserts w is Float32Array {
   }
 }
 
+function emptyOut(out: Float32Array | undefined): Float32Array {
+  if (out !== undefined && (!(out instanceof Float32Array) || out.length !== 0)) {
+    throw new RangeError(`logMel: expected out to be a Float32Array of length 0 (0 frames), received ${out instanceof Float32Array ? `length ${out.length}` : typeof out}`);
+  }
+  return out ?? new Float32Array(0);
+}
+
 export function logMel(waveform16k: Float32Array, opts: LogMelOptions = {}): LogMel {
   checkWaveform('logMel', waveform16k);
   const frames = logmelFrames(waveform16k.length);
-  if (frames === 0) return { data: opts.out ?? new Float32Array(0), frames, bins: LOGMEL_BINS };
+  if (frames === 0) return { data: emptyOut(opts.out), frames, bins: LOGMEL_BINS };
   const data = logmelForward({ waveform: waveform16k, out: opts.out });
   return { data, frames, bins: LOGMEL_BINS };
 }
@@ -38,7 +45,7 @@ export function logMel(waveform16k: Float32Array, opts: LogMelOptions = {}): Log
 export async function logMelAsync(waveform16k: Float32Array, opts: LogMelOptions = {}): Promise<LogMel> {
   checkWaveform('logMelAsync', waveform16k);
   const frames = logmelFrames(waveform16k.length);
-  if (frames === 0) return { data: opts.out ?? new Float32Array(0), frames, bins: LOGMEL_BINS };
+  if (frames === 0) return { data: emptyOut(opts.out), frames, bins: LOGMEL_BINS };
   const data = await logmelForwardAsync({ waveform: waveform16k, out: opts.out });
   return { data, frames, bins: LOGMEL_BINS };
 }

@@ -68,6 +68,7 @@ describe('logMel vs the float64 reference', () => {
   it('an empty waveform gives 0 frames (sync and async)', async () => {
     expect(logMel(new Float32Array(0))).toEqual({ data: new Float32Array(0), frames: 0, bins: 80 });
     expect((await logMelAsync(new Float32Array(0))).frames).toBe(0);
+    expect(() => logMel(new Float32Array(0), { out: new Float32Array(80) })).toThrow(/logMel: expected out to be a Float32Array of length 0/);
   });
 
   it('async equals sync bitwise; a caller-provided out is filled', async () => {
@@ -162,6 +163,7 @@ describe('audioFeatures', () => {
 
   it('errors name where and the file', async () => {
     await expect(audioFeatures('/nonexistent/x.wav', 'sample 3 audio')).rejects.toThrow(/^sample 3 audio: \/nonexistent\/x\.wav: cannot read/);
+    await expect(audioFeatures('/nonexistent/x.wav', 'sample 3 audio')).rejects.toMatchObject({ name: 'WavError', code: 'io', file: '/nonexistent/x.wav' });
     await expect(audioFeatures(new Uint8Array([1, 2, 3]), 'clip 7')).rejects.toThrow(/^clip 7: <WAV bytes>: file is 3 bytes/);
     await expect(audioFeatures({ waveform: new Float32Array(10), sampleRate: 0 }, 'clip 8')).rejects.toThrow(/^clip 8: audioFeatures: expected sampleRate/);
     await expect(audioFeatures({ waveform: [1, 2] as unknown as Float32Array, sampleRate: 16000 }, 'clip 9')).rejects.toThrow(TypeError);
