@@ -3,12 +3,17 @@
 // together).
 //
 // Per frame: window (periodic Hann) → real FFT of size 512 → |X|² → sparse mel filterbank →
-// ln(max(·, 1e-10)) (a branch-free Cephes logf, log_f below). The real FFT is the classic "half-size complex FFT" scheme:
-//   z[n] = v[2n] + i·v[2n+1] (n = 0 … 255, v the windowed, zero-padded frame),
-//   Z = FFT256(z)  — iterative radix-2 decimation in time, split re/im arrays, the input written
-//                    straight into bit-reversed order, twiddles per stage stored contiguously
-//                    so every butterfly loop is a unit-stride loop the compiler vectorises;
-//   X[k] = ½(Z[k] + Z̄[256−k]) − ½i·e^(−2πik/512)·(Z[k] − Z̄[256−k]),  k = 0 … 256, Z[256] = Z[0].
+// ln(max(·, 1e-10)) (log_f below: a branch-free Cephes logf, ~1 ulp). The real FFT is the classic
+// "half-size complex FFT" scheme:
+//   z[n] = v[2n] + i·v[2n+1] (n = 0 … 255, v the windowed frame zero-padded to 512), scattered
+//                    into bit-reversed order;
+//   Z = FFT256(z)  — iterative decimation in time on split re/im arrays: stages 1–2 as one
+//                    multiply-free radix-4 pass, then radix-2 stages h = 4 … 128 with their
+//                    twiddles stored contiguously, each a unit-stride loop the compiler vectorises;
+//   X[k] = ½(Z[k] + Z̄[256−k]) − ½i·e^(−2πik/512)·(Z[k] − Z̄[256−k]),  k = 0 … 256, Z[256] = Z[0]
+//                    (Z̄[256−k] first copied into a forward array, so this loop vectorises too).
+// Measured (loaded 2-core VM, AVX2): the radix-4 pass, the unit-stride split and log_f took a
+// 60 s log-mel from 37 ms to 22 ms on one thread; a radix-4/split-radix throughout is the next step.
 // Plain portable C++ (no intrinsics); the generic build flags (-O3, -march=native unless
 // portable) do the vectorising. Tables (window, bit reversal, twiddles computed in double and
 // rounded once, the filterbank as [start, length, weights] per filter) are built on first use.
