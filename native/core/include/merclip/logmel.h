@@ -17,7 +17,10 @@
 //           above, 15 + ln(f/1000)/(ln 6.4/27)), 82 edges equally spaced in mel from 0 to 8000
 //           Hz, triangle i rises from edge i to i+1 and falls to i+2 over the bin frequencies
 //           k·16000/512, scaled by 2/(f[i+2] − f[i]) (area normalisation). Computed in double
-//           by logmel_filterbank and rounded to float once (librosa returns float32 too).
+//           by logmel_filterbank and rounded to float once (librosa returns float32 too; 142 of
+//           the 20560 weights come out 1 ulp apart from librosa 0.11's, whose float64 sums run in
+//           another order — test/fixtures/logmel/check_librosa.py checks this and the log-mel
+//           against librosa.stft itself).
 //   output  out[t·80 + m] = ln(max(Σ_k F[m][k]·P[k], 1e-10)), layout [T, 80] row-major.
 // Every output element is overwritten; x and out must not overlap.
 #pragma once
