@@ -91,6 +91,7 @@
         "native/core/ref/cosine_ref.cc",
         "native/core/ref/attention_ref.cc",
         "native/core/ref/memory_attention_ref.cc",
+        "native/core/ref/logmel_ref.cc",
         "native/core/cpu/gemm.cc",
         "native/core/cpu/layernorm.cc",
         "native/core/cpu/gelu.cc",
@@ -102,6 +103,7 @@
         "native/core/cpu/cosine_topk.cc",
         "native/core/cpu/attention.cc",
         "native/core/cpu/memory_attention.cc",
+        "native/core/cpu/logmel.cc",
         "native/core/cpu/machine.cc",
         "native/binding/addon.cc",
         "native/binding/args.cc",
@@ -115,7 +117,8 @@
         "native/binding/machine.cc",
         "native/binding/cosine.cc",
         "native/binding/attention.cc",
-        "native/binding/memory_attention.cc"
+        "native/binding/memory_attention.cc",
+        "native/binding/logmel.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -1,5 +1,5 @@
 // bench/run.ts — `npm run bench [suite…] [--simd LEVEL[,LEVEL…]]`: measures the machine's limits,
-// then each suite (gemm, ops, cosine, attention, nn, model, clip, serve, distributed, memory), prints tables and writes
+// then each suite (gemm, ops, cosine, attention, nn, model, clip, audio, serve, distributed, memory), prints tables and writes
 // bench/results/<suite>.json. No timing is asserted.
 //
 // Every figure is taken at one SIMD level: the CPU's best, capped by MERCLIP_SIMD, and the FMA
@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 
 import { backend } from '../lib/index.js';
 import { runAttentionBench } from './attention.bench.js';
+import { runAudioBench } from './audio.bench.js';
 import { runClipBench } from './clip.bench.js';
 import { runCosineBench } from './cosine.bench.js';
 import { runDistributedBench } from './distributed.bench.js';
@@ -25,7 +26,7 @@ import { measureLimits } from './peak.js';
 
 type Suite = (limits: ReturnType<typeof measureLimits>) => { rows: Row[]; results: unknown[] } | Promise<{ rows: Row[]; results: unknown[] }>;
 
-const SUITES: Record<string, Suite> = { gemm: runGemmBench, ops: runOpsBench, cosine: runCosineBench, attention: runAttentionBench, nn: runNnBench, model: runModelBench, clip: runClipBench, serve: runServeBench, distributed: runDistributedBench, memory: runMemoryBench };
+const SUITES: Record<string, Suite> = { gemm: runGemmBench, ops: runOpsBench, cosine: runCosineBench, attention: runAttentionBench, nn: runNnBench, model: runModelBench, clip: runClipBench, audio: runAudioBench, serve: runServeBench, distributed: runDistributedBench, memory: runMemoryBench };
 const LEVELS = ['scalar', 'avx2', 'avx512', 'neon'] as const;
 type Level = (typeof LEVELS)[number];
 

@@ -1,5 +1,6 @@
 // merclip — fast native backend for multimodal emotion recognition (MER-CLIP).
 export { kernels } from './kernels/index.js';
+export * as audio from './audio/index.js';
 export type {
   GemmOptions,
   GemmBatchedOptions,

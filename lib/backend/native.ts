@@ -133,6 +133,9 @@ export interface NativeOps {
     x: Float32Array; e: Float32Array; indices: Int32Array; scores: Float32Array;
     n: number; c: number; dim: number; k: number; scale: number; eps: number;
   }): void;
+  /** merclip/logmel.h: out [frames, 80] = log-mel of the 16 kHz waveform [n >= 1],
+   *  frames = 1 + ceil(max(0, n − 400) / 160). */
+  logmelForward(args: { waveform: Float32Array; out: Float32Array }): void;
 }
 
 export type NativeOpName = keyof NativeOps;
@@ -153,6 +156,9 @@ export interface NativeBinding extends NativeOps, NativeAsyncOps {
   setNumThreads(n: number): number;
   biasGrad(args: { dy: Float32Array; dBias: Float32Array; m: number; n: number }): void;
 
+  /** The log-mel's size-512 real FFT on an L1-resident frame; GFLOP/s (5·N·log2 N / 2 per FFT)
+   *  summed over `threads` threads. */
+  measureRfftFlops(args: { threads: number; seconds: number }): number;
   /** FMA loop with register-resident accumulators; GFLOP/s summed over `threads` threads. */
   measurePeakFlops(args: { threads: number; seconds: number; simd?: SimdLevelName }): number;
   /**

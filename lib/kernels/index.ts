@@ -15,6 +15,7 @@ import { geluBackward, geluBackwardAsync, geluForward, geluForwardAsync } from '
 import { biasGrad, gemm, gemmAsync, gemmBatched, gemmBatchedAsync } from './gemm.js';
 import { layernormBackward, layernormBackwardAsync, layernormForward, layernormForwardAsync } from './layernorm.js';
 import { permute0213, permute0213Async } from './layout.js';
+import { logmelForward, logmelForwardAsync } from './logmel.js';
 import {
   memoryAttentionBackward, memoryAttentionBackwardAsync, memoryAttentionForward, memoryAttentionForwardAsync,
 } from './memoryAttention.js';
@@ -30,6 +31,7 @@ export type { GeluForwardOptions, GeluBackwardOptions } from './gelu.js';
 export type { SoftmaxOptions, SoftmaxBackwardOptions, CrossEntropyForwardOptions, CrossEntropyBackwardOptions } from './softmax.js';
 export type { AdamWStepOptions } from './adamw.js';
 export type { Permute0213Options } from './layout.js';
+export type { LogmelForwardOptions } from './logmel.js';
 export type { AddScaledOptions } from './reduce.js';
 export type { AttentionForwardOptions, AttentionBackwardOptions, AttentionShape } from './attention.js';
 export type { MemoryAttentionShape, MemoryAttentionForwardOptions, MemoryAttentionBackwardOptions } from './memoryAttention.js';
@@ -93,6 +95,9 @@ export const kernels = {
   // layout
   permute0213,
   permute0213Async,
+  // logmel
+  logmelForward,
+  logmelForwardAsync,
   // reduce
   sumSquares,
   sumSquaresAsync,

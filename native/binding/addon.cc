@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   merclip_binding::register_cosine(env, exports);
   merclip_binding::register_attention(env, exports);
   merclip_binding::register_memory_attention(env, exports);
+  merclip_binding::register_logmel(env, exports);
   return exports;
 }
 

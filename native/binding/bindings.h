@@ -7,7 +7,7 @@
 
 namespace merclip_binding {
 
-constexpr int kBindingApiVersion = 11;  // bump when the binding's functions or arguments change
+constexpr int kBindingApiVersion = 12;  // bump when the binding's functions or arguments change
 
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_layernorm(Napi::Env env, Napi::Object exports);
@@ -20,5 +20,6 @@ void register_machine(Napi::Env env, Napi::Object exports);
 void register_cosine(Napi::Env env, Napi::Object exports);
 void register_attention(Napi::Env env, Napi::Object exports);
 void register_memory_attention(Napi::Env env, Napi::Object exports);
+void register_logmel(Napi::Env env, Napi::Object exports);
 
 }  // namespace merclip_binding
