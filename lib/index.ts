@@ -51,7 +51,7 @@ export { LabelEncoder, DEFAULT_TEMPLATE } from './clip/labels.js';
 export { defaultTokenizer } from './clip/assets.js';
 export { MerClip, saveModel, loadModel, type ModelBatch, type ForwardResult, type LabelSet } from './model/merclip.js';
 export {
-  makeConfig, PRESETS, SENTIMENT_LABELS, SENTIMENT_VALUES, withClipSources, type MerClipConfig, type Modality, type ModalityConfig,
+  makeConfig, PRESETS, SENTIMENT_LABELS, SENTIMENT_VALUES, withClipSources, withLogMelAudio, type MerClipConfig, type Modality, type ModalityConfig,
   type ModalitySource, type TextClipOptions, type VisionClipOptions,
 } from './model/config.js';
 export type { Sample, SampleModality, SampleInput, FramesInput, Prediction, PredictOptions, BatchingOptions } from './model/predict.js';

@@ -16,7 +16,10 @@
 // runs the towers. The modality's PackedSequence still describes the whole batch (lengths =
 // tokens / frames of each raw sample); the rows of raw samples are zero placeholders that
 // forward replaces with the tower's output. A 'clip' modality also takes features of its dim.
+// Raw audio (source 'logmel': a .wav path, WAV bytes, { waveform, sampleRate }) is turned into
+// log-mel features before packing (decodeSamples), so here it is an error.
 
+import type { AudioInput } from '../audio/index.js';
 import { defaultTokenizer } from '../clip/assets.js';
 import { isRgbFrame, type FrameInput } from '../clip/frames.js';
 import { checkFrame, type RgbFrame } from '../clip/image.js';
@@ -79,7 +82,8 @@ export interface FramesInput {
 export interface Sample {
   /** Features, or (source 'clip') a transcript. */
   text?: SampleInput | string;
-  audio?: SampleInput;
+  /** Features, or (source 'logmel') a .wav path, WAV bytes or { waveform, sampleRate }. */
+  audio?: SampleInput | AudioInput;
   /** Features, or (source 'clip') frames. */
   vision?: SampleInput | FramesInput;
 }
@@ -95,9 +99,19 @@ function sourceMismatch(where: string, what: string, m: Modality, config: MerCli
 }
 
 /** A raw input (string / { frames }) as token ids or frames; null when the input is features. */
+/** A raw audio input (a .wav path, WAV bytes, { waveform, sampleRate }) rather than features. */
+export function isRawAudio(v: unknown): v is AudioInput {
+  return typeof v === 'string' || v instanceof Uint8Array || (typeof v === 'object' && v !== null && 'waveform' in v);
+}
+
 function rawOf(m: Modality, i: number, input: unknown, config: MerClipConfig, tokenizer: () => ClipTokenizer): Raw {
   const where = `predict: sample ${i} ${m}`;
   const { maxLength, source } = config.modalities[m];
+  if (m === 'audio' && isRawAudio(input)) {
+    if (source === 'logmel') throw new TypeError(`${where}: raw audio must be turned into log-mel features first (predict() and featurize() do it: decodeSamples in decode.ts)`);
+    throw new RangeError(`${where}: raw audio (a .wav path, WAV bytes or { waveform, sampleRate }) needs modalities.audio.source "logmel"; ` +
+      `this model's audio source is "${source ?? 'features'}" (give it features of dim ${config.modalities.audio.dim})`);
+  }
   if (typeof input === 'string') {
     if (m !== 'text' || source !== 'clip') throw sourceMismatch(where, 'a string', m, config);
     const { truncate } = textClipSource(config)!;

@@ -9,6 +9,7 @@
 import { CLIP_TEXT_DEFAULTS, type ClipTextConfig } from '../clip/text.js';
 import { type ClipVisionConfig, resolveClipVisionConfig } from '../clip/vision.js';
 import { MODALITIES, type Modality } from '../data/batch.js';
+import { LOGMEL_BINS } from '../kernels/logmel.js';
 
 export { MODALITIES, type Modality };
 
@@ -17,10 +18,10 @@ export { MODALITIES, type Modality };
  * ([L, dim] arrays). 'clip': the model computes them from raw inputs with a CLIP tower (text: a
  * transcript string → the text tower's hidden states; vision: frames → one CLIP image embedding
  * per frame); such a modality also accepts precomputed features of its dim (an extracted
- * dataset). The union is open: audio's log-mel front end ('logmel', features from an async
- * `audioFeatures(input)`) is meant to be added here as one more member.
+ * dataset). 'logmel' (audio only): a .wav path, WAV bytes or { waveform, sampleRate } becomes
+ * the 80-bin log-mel frames of lib/audio (10 ms hop, 16 kHz) before packing (decode.ts); dim is 80.
  */
-export type ModalitySource = 'features' | 'clip';
+export type ModalitySource = 'features' | 'clip' | 'logmel';
 
 /** text with source 'clip': which CLIP text tower encodes the transcript. */
 export interface TextClipOptions {
@@ -243,15 +244,28 @@ export function withClipSources(c: MerClipConfig, sources: { text?: (TextClipOpt
   return validateConfig(out);
 }
 
+/**
+ * A copy of `c` whose audio is raw: source 'logmel' (dim 80; maxLength in 10 ms frames, default
+ * 3000 = 30 s).
+ */
+export function withLogMelAudio(c: MerClipConfig, opts: { maxLength?: number } = {}): MerClipConfig {
+  const out = JSON.parse(JSON.stringify(c)) as MerClipConfig;
+  out.modalities.audio = { dim: LOGMEL_BINS, maxLength: opts.maxLength ?? 3000, source: 'logmel' };
+  return validateConfig(out);
+}
+
 /** Checks each modality's source and its options (bad() throws a RangeError naming the field). */
 function validateSources(c: MerClipConfig, bad: (field: string, msg: string) => never): void {
   for (const m of MODALITIES) {
     const mc = c.modalities[m];
     const f = `modalities.${m}`;
     const src = mc.source ?? 'features';
-    if (src !== 'features' && src !== 'clip') bad(`${f}.source`, `must be "features" or "clip", received ${JSON.stringify(mc.source)}`);
-    if (src === 'features') {
-      if (mc.clip !== undefined) bad(`${f}.clip`, 'is only read with source "clip"');
+    if (src !== 'features' && src !== 'clip' && src !== 'logmel') bad(`${f}.source`, `must be "features", "clip" or "logmel", received ${JSON.stringify(mc.source)}`);
+    if (src !== 'clip' && mc.clip !== undefined) bad(`${f}.clip`, 'is only read with source "clip"');
+    if (src === 'features') continue;
+    if (src === 'logmel') {
+      if (m !== 'audio') bad(`${f}.source`, '"logmel" is for audio (the log-mel front end of lib/audio)');
+      if (mc.dim !== LOGMEL_BINS) bad(`${f}.dim`, `must be ${LOGMEL_BINS} (the log-mel bins) with source "logmel", received ${mc.dim}`);
       continue;
     }
     if (m === 'audio') bad(`${f}.source`, '"clip" is for text and vision (audio has no CLIP tower)');

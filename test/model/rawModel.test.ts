@@ -60,7 +60,8 @@ describe('raw input errors', () => {
     await expect(plain.predict({ text: 'hello' })).rejects.toThrow(RangeError);
     await expect(plain.predict({ text: 'hello' })).rejects.toThrow(/sample 0 text: a string needs modalities\.text\.source "clip" \(this model reads text as features \[L, 12\]\)/);
     await expect(plain.predict({ vision: { frames: [frame()] } })).rejects.toThrow(/sample 0 vision: frames needs modalities\.vision\.source "clip"/);
-    await expect(plain.predict({ audio: 'speech' as never })).rejects.toThrow(/sample 0 audio: a string is not an audio input \(this model reads audio as features \[L, 5\]\)/);
+    await expect(plain.predict({ audio: 'speech.wav' })).rejects.toThrow(/sample 0 audio: raw audio \(a \.wav path, WAV bytes or \{ waveform, sampleRate \}\) needs modalities\.audio\.source "logmel"; this model's audio source is "features" \(give it features of dim 5\)/);
+    await expect(plain.predict({ audio: { waveform: new Float32Array(800), sampleRate: 8000 } })).rejects.toThrow(/sample 0 audio: raw audio .* needs modalities\.audio\.source "logmel"/);
     await expect(model.predict({ vision: 'a cat' as never })).rejects.toThrow(/sample 0 vision: a string is not a vision input \(\{ frames \} or features\)/);
     await expect(model.predict({ text: { frames: [frame()] } as never })).rejects.toThrow(/sample 0 text: frames are not a text input \(a transcript string or features\)/);
     // a 'clip' modality takes features of its dim only
@@ -100,7 +101,9 @@ describe('raw input errors', () => {
     expect(bad((c) => (c.modalities.text.maxLength = 78))).toThrow(/modalities\.text\.maxLength 78 exceeds the CLIP text tower's context length 77/);
     expect(bad((c) => (c.modalities.vision.dim = 16))).toThrow(/modalities\.vision\.dim must equal the vision tower's projection_dim 12/);
     expect(bad((c) => (c.modalities.audio.source = 'clip'))).toThrow(/modalities\.audio\.source "clip" is for text and vision/);
-    expect(bad((c) => (c.modalities.audio.source = 'logmel' as never))).toThrow(/modalities\.audio\.source must be "features" or "clip", received "logmel"/);
+    expect(bad((c) => (c.modalities.audio.source = 'mfcc' as never))).toThrow(/modalities\.audio\.source must be "features", "clip" or "logmel", received "mfcc"/);
+    expect(bad((c) => (c.modalities.audio.source = 'logmel'))).toThrow(/modalities\.audio\.dim must be 80 \(the log-mel bins\) with source "logmel", received 5/);
+    expect(bad((c) => (c.modalities.vision = { dim: 80, maxLength: 10, source: 'logmel' }))).toThrow(/modalities\.vision\.source "logmel" is for audio/);
     expect(bad((c) => (c.modalities.vision.clip = {} as never))).toThrow(/modalities\.vision\.clip\.vision_config is required/);
     expect(bad((c) => ((c.modalities.vision.clip as { embedding: string }).embedding = 'cls'))).toThrow(/modalities\.vision\.clip\.embedding must be "projected" or "pooled"/);
     expect(bad((c) => ((c.modalities.vision.clip as { vision_config: { patch_size: number } }).vision_config.patch_size = 64))).toThrow(/modalities\.vision\.clip\.vision_config is invalid: .*patch_size 64 is larger than image_size 32/);
