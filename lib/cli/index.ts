@@ -6,6 +6,7 @@ import { Clip, type ClipConfig } from '../clip/model.js';
 import { registerBench } from './bench.js';
 import { registerBuild } from './build.js';
 import { registerConvert } from './convert.js';
+import { registerExtract } from './extract.js';
 import { registerInspect } from './inspect.js';
 import { registerReport } from './report.js';
 import { registerScore } from './score.js';
@@ -104,6 +105,7 @@ export function buildProgram(out: (s: string) => void): Command {
   registerServe(program, out);
   registerSynth(program, out);
   registerConvert(program, out);
+  registerExtract(program, out);
   registerReport(program, out);
   registerBench(program, out);
   registerBuild(program, out);

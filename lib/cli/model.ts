@@ -8,10 +8,12 @@ import type { Command } from 'commander';
 
 import type { DataSplit } from '../data/batch.js';
 import { readDataset } from '../data/file.js';
+import { readManifest } from '../data/manifest.js';
 import { writeResults } from '../distributed/results.js';
 import type { SplitName } from '../data/synth.js';
 import { formatMetricTable } from '../eval/metrics.js';
 import { MODALITIES } from '../model/config.js';
+import { sampleOf } from '../model/extract.js';
 import { MerClip } from '../model/merclip.js';
 import type { Prediction, Sample } from '../model/predict.js';
 import { evaluate } from '../train/index.js';
@@ -77,11 +79,13 @@ function readSamples(file: string): { ids: string[]; samples: Sample[] } {
     for (const m of MODALITIES) {
       const v = o[m];
       if (v === undefined || v === null) continue;
-      if (Array.isArray(v)) sample[m] = { features: v as number[][] };
+      if (typeof v === 'string' && m !== 'vision') sample[m] = v; // a transcript, or a .wav path (raw inputs)
+      else if (m === 'vision' && typeof v === 'object' && Array.isArray((v as { frames?: unknown }).frames)) sample.vision = v as { frames: string[] };
+      else if (Array.isArray(v)) sample[m] = { features: v as number[][] };
       else if (typeof v === 'object' && Array.isArray((v as { features?: unknown }).features)) {
         const f = v as { features: number[][]; length?: number };
         sample[m] = f.length === undefined ? { features: f.features } : { features: f.features, length: f.length };
-      } else throw new Error(`${file}: sample ${i} ${m} must be an array of rows or { features, length }`);
+      } else throw new Error(`${file}: sample ${i} ${m} must be an array of rows, { features, length }${m === 'vision' ? ' or { frames: [image files] }' : m === 'text' ? ' or a transcript' : ' or a .wav path'}`);
     }
     return sample;
   });
@@ -110,22 +114,27 @@ function parseList(value: string): string[] {
 export function registerPredict(program: Command, out: (s: string) => void): void {
   program
     .command('predict')
-    .description('scores and label distributions for a dataset split or for samples in a JSON file')
+    .description('scores and label distributions for a dataset split, samples in a JSON file, or raw utterances of a manifest')
     .requiredOption('--model <dir>', 'model directory (config.json + model.safetensors)')
     .option('--data <file>', 'dataset file')
     .option('--split <name>', 'split of --data', parseSplit, 'test' as SplitName)
     .option('--limit <n>', 'at most this many samples of --data', parseIntOption('--limit', 1), Number.MAX_SAFE_INTEGER)
     .option('--json [file]', 'JSON output; with a file, read the samples from it ([{ id?, text?, audio?, vision? }])')
+    .option('--manifest <file>', 'raw utterances (merclip extract\'s JSON Lines manifest: text, frames, audio), for a model with raw-input sources')
     .option('--labels <list>', 'another label set, comma-separated (e.g. negative,positive)', parseList)
     .option('--values <list>', 'the value of each label (for a score)', (v: string) => parseList(v).map(Number))
     .option('--batch-size <n>', 'samples per batch', parseIntOption('--batch-size', 1), 32)
     .option('--out <results>', 'write the results to a file instead: .jsonl ({ id, score, probs, label } per line) or .safetensors (the `merclip score` format)')
-    .action(async (opts: { model: string; data?: string; split: SplitName; limit: number; json?: boolean | string; labels?: string[]; values?: number[]; batchSize: number; out?: string }) => {
+    .action(async (opts: { model: string; data?: string; split: SplitName; limit: number; json?: boolean | string; manifest?: string; labels?: string[]; values?: number[]; batchSize: number; out?: string }) => {
       const jsonFile = typeof opts.json === 'string' ? opts.json : undefined;
-      if ((opts.data === undefined) === (jsonFile === undefined)) throw new Error('predict: give exactly one of --data FILE or --json FILE');
+      if ([opts.data, jsonFile, opts.manifest].filter((x) => x !== undefined).length !== 1) throw new Error('predict: give exactly one of --data FILE, --json FILE or --manifest FILE');
       const model = await MerClip.load(opts.model);
       try {
-        const input = jsonFile ? readSamples(jsonFile) : splitSamples(await loadSplit(opts.data!, opts.split), opts.limit);
+        const fromManifest = (file: string): { ids: string[]; samples: Sample[] } => {
+          const entries = readManifest(file).slice(0, opts.limit);
+          return { ids: entries.map((e) => e.id), samples: entries.map(sampleOf) };
+        };
+        const input = jsonFile ? readSamples(jsonFile) : opts.manifest ? fromManifest(opts.manifest) : splitSamples(await loadSplit(opts.data!, opts.split), opts.limit);
         const preds: Prediction[] = await model.predict(input.samples, { batchSize: opts.batchSize, ...(opts.labels ? { labels: opts.labels } : {}), ...(opts.values ? { values: opts.values } : {}) });
         const labels = opts.labels ?? model.config.labels;
         if (opts.out) {

@@ -10,6 +10,7 @@ import cliProgress from 'cli-progress';
 import { Clip } from '../clip/model.js';
 import type { DataSplit } from '../data/batch.js';
 import { configFromClip } from '../model/clipWeights.js';
+import { extractedConfig, extractProvenance } from '../model/extract.js';
 import { generateSynthetic } from '../data/synth.js';
 import { formatMeanStdTable, formatMetricTable, meanStd, type RegressionMetrics } from '../eval/metrics.js';
 import { MODALITIES, makeConfig, type Modality, type MerClipConfig, validateConfig } from '../model/config.js';
@@ -213,8 +214,9 @@ export function registerTrain(program: Command, out: (s: string) => void): void 
     .option('--quiet', 'no progress output')
     .option('--json', 'print the result as JSON')
     .action(async (opts: RunOptions & { data: string; config: string; clip?: string; clipInputs?: Modality[] }) => {
-      const { splits } = await readDataset(opts.data);
+      const { splits, metadata } = await readDataset(opts.data);
       if (!splits.train || !splits.valid) throw new Error(`${opts.data}: training needs a train and a valid split (it has ${Object.keys(splits).join(', ') || 'none'})`);
+      const extracted = extractProvenance(metadata, opts.data);
       let model = opts.config === 'tiny' || opts.config === 'paper'
         ? makeConfig(opts.config)
         : validateConfig(JSON.parse(readFileSync(opts.config, 'utf8')) as MerClipConfig, opts.config);
@@ -223,11 +225,20 @@ export function registerTrain(program: Command, out: (s: string) => void): void 
       for (const m of MODALITIES) {
         model.modalities[m] = { ...model.modalities[m], dim: splits.train[m].dim, maxLength: Math.max(model.modalities[m].maxLength, longest(m)) };
       }
-      if (opts.clipInputs?.length && !opts.clip) throw new InvalidArgumentError('--clip-inputs needs --clip DIR.');
-      if (opts.clip) {
+      if (opts.clipInputs?.length && !opts.clip) throw new Error('--clip-inputs needs --clip DIR.');
+      if (extracted) {
+        // merclip extract wrote it: the sources and towers are the ones its provenance names
+        if (!opts.clip) throw new Error(`${opts.data} holds features merclip extract computed with the CLIP towers in ${extracted.clip.dir}: pass --clip DIR (that directory).`);
+        if (opts.clipInputs?.length) throw new Error(`--clip-inputs: ${opts.data} records its sources (merclip extract); leave --clip-inputs out.`);
+        const clip = await Clip.fromPretrained(opts.clip);
+        model = await extractedConfig(extracted, clip, opts.clip, opts.data, model);
+        for (const m of MODALITIES) model.modalities[m].maxLength = Math.max(model.modalities[m].maxLength, longest(m));
+        validateConfig(model);
+        opts.clipModel = clip;
+      } else if (opts.clip) {
         const clip = await Clip.fromPretrained(opts.clip);
         const inputs = opts.clipInputs ?? [];
-        if (inputs.includes('audio')) throw new InvalidArgumentError('--clip-inputs: audio has no CLIP tower (text, vision).');
+        if (inputs.includes('audio')) throw new Error('--clip-inputs: audio has no CLIP tower (text, vision).');
         const sources: Parameters<typeof configFromClip>[2] = {};
         if (inputs.includes('text')) sources.text = { maxLength: Math.min(model.modalities.text.maxLength, clip.config.text_config.max_position_embeddings) };
         if (inputs.includes('vision')) sources.vision = { maxLength: model.modalities.vision.maxLength };
