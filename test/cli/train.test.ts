@@ -142,6 +142,6 @@ describe('merclip train / eval / predict', () => {
     expect(noModel.stderr).toMatch(/config\.json: not found/);
     const both = run(['predict', '--model', join(dir, 'run', 'best')]);
     expect(both.status).toBe(1);
-    expect(both.stderr).toMatch(/exactly one of --data FILE or --json FILE/);
+    expect(both.stderr).toMatch(/exactly one of --data FILE, --json FILE or --manifest FILE/);
   });
 });
