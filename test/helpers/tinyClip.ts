@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Clip, parseClipConfig } from '../../lib/clip/model.js';
+import { makeConfig } from '../../lib/model/config.js';
 import { Rng } from '../../lib/tensor/index.js';
 import type { P } from './layersRef.js';
 import { scoped } from './layersRef.js';
@@ -19,6 +20,13 @@ export const TINY_CLIP = parseClipConfig({
   projection_dim: 12,
   text_config: { vocab_size: 49408, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 2, max_position_embeddings: 77 },
   vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 2, image_size: 32, patch_size: 8 },
+});
+
+/** The small MER-CLIP the raw-input tests build on (features sources; the tests switch them). */
+export const TINY_BASE = makeConfig('tiny', {
+  width: 16,
+  heads: 1,
+  modalities: { text: { dim: 12, maxLength: 20 }, audio: { dim: 5, maxLength: 30 }, vision: { dim: 6, maxLength: 40 } },
 });
 
 export const TEXT_REF: TextRefConfig = { hidden: 16, layers: 2, heads: 2, intermediate: 32, eps: 1e-5, act: 'quick_gelu' };

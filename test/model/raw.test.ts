@@ -14,20 +14,16 @@ import { preprocessImagesData, type RgbFrame } from '../../lib/clip/image.js';
 import type { Clip } from '../../lib/clip/model.js';
 import { packSamples, type Sample } from '../../lib/model/batch.js';
 import { configFromClip } from '../../lib/model/clipWeights.js';
-import { makeConfig, type MerClipConfig } from '../../lib/model/config.js';
+import type { MerClipConfig } from '../../lib/model/config.js';
 import { MerClip } from '../../lib/model/merclip.js';
 import type { Prediction } from '../../lib/model/predict.js';
 import { featurize } from '../../lib/model/raw.js';
 import { noGrad, Rng, tidy } from '../../lib/tensor/index.js';
 import { projectRef, textTowerRef, visionTowerRef } from '../helpers/clipRef.js';
 import { expectClose } from '../helpers/compare.js';
-import { TEXT_REF, VISION_REF, weights64, writeTinyClip } from '../helpers/tinyClip.js';
+import { TEXT_REF, TINY_BASE, VISION_REF, weights64, writeTinyClip } from '../helpers/tinyClip.js';
 
-export const BASE = makeConfig('tiny', {
-  width: 16,
-  heads: 1,
-  modalities: { text: { dim: 12, maxLength: 20 }, audio: { dim: 5, maxLength: 30 }, vision: { dim: 6, maxLength: 40 } },
-});
+export const BASE = TINY_BASE;
 
 let dir = '';
 let clip: Clip;

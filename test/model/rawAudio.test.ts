@@ -11,19 +11,16 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { audioFeatures, toMono, writeWav } from '../../lib/audio/index.js';
-import { makeConfig, withLogMelAudio } from '../../lib/model/config.js';
+import { withLogMelAudio } from '../../lib/model/config.js';
 import { MerClip } from '../../lib/model/merclip.js';
 import type { Prediction } from '../../lib/model/predict.js';
 import { featurize } from '../../lib/model/raw.js';
 import { Rng } from '../../lib/tensor/index.js';
 import { expectClose } from '../helpers/compare.js';
 import { refLogMel } from '../helpers/logmelRef.js';
+import { TINY_BASE } from '../helpers/tinyClip.js';
 
-const config = withLogMelAudio(makeConfig('tiny', {
-  width: 16,
-  heads: 1,
-  modalities: { text: { dim: 12, maxLength: 20 }, audio: { dim: 5, maxLength: 30 }, vision: { dim: 6, maxLength: 40 } },
-}), { maxLength: 200 });
+const config = withLogMelAudio(TINY_BASE, { maxLength: 200 });
 const model = new MerClip(config, undefined, { seed: 3 });
 const dir = mkdtempSync(join(tmpdir(), 'merclip-rawaudio-'));
 afterAll(async () => {

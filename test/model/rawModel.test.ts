@@ -14,17 +14,13 @@ import type { Clip } from '../../lib/clip/model.js';
 import { readSafetensors } from '../../lib/io/index.js';
 import { packSamples, type Sample } from '../../lib/model/batch.js';
 import { configFromClip } from '../../lib/model/clipWeights.js';
-import { makeConfig, type MerClipConfig, validateConfig, withClipSources } from '../../lib/model/config.js';
+import { type MerClipConfig, validateConfig, withClipSources } from '../../lib/model/config.js';
 import { MerClip } from '../../lib/model/merclip.js';
 import { AdamW } from '../../lib/nn/index.js';
 import { Rng } from '../../lib/tensor/index.js';
-import { writeTinyClip } from '../helpers/tinyClip.js';
+import { TINY_BASE, writeTinyClip } from '../helpers/tinyClip.js';
 
-const BASE = makeConfig('tiny', {
-  width: 16,
-  heads: 1,
-  modalities: { text: { dim: 12, maxLength: 20 }, audio: { dim: 5, maxLength: 30 }, vision: { dim: 6, maxLength: 40 } },
-});
+const BASE = TINY_BASE;
 
 let dir = '';
 let clip: Clip;
