@@ -5,8 +5,10 @@
 //   3. MerClip.load(argv[2]) + predict() on synthetic features: a label distribution over the
 //      model's labels (sums to 1), the score Σ p·v, the argmax label; the same input twice gives
 //      the same answer, another input another one
+//   4. raw inputs: the native log-mel of a tone (80 bins, the framing rule, a peak in the tone's
+//      band) and, on x64, a PNG decoded by sharp (installed from npm with the package, no scripts)
 // Prints one JSON line; exits 1 with the reason on any failure.
-import { backend, kernels, MerClip } from 'merclip';
+import { audio, backend, decodeFrame, kernels, MerClip } from 'merclip';
 
 const [modelDir, wantSource, wantDir] = process.argv.slice(2);
 const fail = (msg) => {
@@ -51,4 +53,19 @@ for (const p of [p1, p2]) {
 }
 if (JSON.stringify(again.probs) !== JSON.stringify(p1.probs)) fail('the same sample predicted twice gave different answers');
 if (JSON.stringify(p1.probs) === JSON.stringify(p2.probs)) fail('two different samples gave the same answer');
-console.log(JSON.stringify({ addon: info.addonPath, source: info.addonSource, simd: info.simdLevel, gemmErr, p1 }));
+// raw inputs: log-mel of a 1 kHz tone (16 kHz, 0.5 s) and a 2×2 PNG through sharp
+const tone = Float32Array.from({ length: 8000 }, (_, i) => 0.5 * Math.sin((2 * Math.PI * 1000 * i) / 16000));
+const lm = await audio.audioFeatures({ waveform: tone, sampleRate: 16000 });
+const frames = 1 + Math.ceil((8000 - 400) / 160);
+if (lm.length !== frames * 80) fail(`log-mel of 8000 samples has ${lm.length} values, expected ${frames} frames × 80`);
+const row = Array.from(lm.subarray(10 * 80, 11 * 80));
+const peak = row.indexOf(Math.max(...row));
+if (peak < 20 || peak > 35) fail(`log-mel of a 1 kHz tone peaks in bin ${peak} (expected the 1 kHz band, bins 20–35)`);
+let png = null;
+if (process.arch === 'x64') {
+  const bytes = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAACXBIWXMAAAPoAAAD6AG1e1JrAAAAFElEQVR4nGP4z8DAAMIM/////w8AH+4F+7C4l8kAAAAASUVORK5CYII=', 'base64');
+  const f = await decodeFrame(new Uint8Array(bytes), 'pack-test png');
+  png = Array.from(f.data);
+  if (f.width !== 2 || f.height !== 2 || png.join(',') !== '255,0,0,0,255,0,0,0,255,255,255,255') fail(`sharp decoded the PNG as ${f.width}×${f.height} ${png}`);
+}
+console.log(JSON.stringify({ addon: info.addonPath, source: info.addonSource, simd: info.simdLevel, gemmErr, logmelPeakBin: peak, png, p1 }));
