@@ -287,7 +287,9 @@ async function readCheckpoint(dir: string, model: MerClip, opt: AdamW, options: 
   if (JSON.stringify(saved) !== JSON.stringify(model.config)) {
     throw new Error(`${path}: the checkpoint was written for another model config; use another --out directory or the same config`);
   }
-  const savedOptions = JSON.parse(metadata.options ?? 'null') as Record<string, unknown> | null;
+  const written = JSON.parse(metadata.options ?? 'null') as Record<string, unknown> | null;
+  // a checkpoint written before the anneal option existed ran without one
+  const savedOptions = written && !('anneal' in written) ? { ...written, anneal: 0 } : written;
   const differ = Object.entries(options as Record<string, unknown>)
     .filter(([k, v]) => JSON.stringify(savedOptions?.[k]) !== JSON.stringify(v))
     .map(([k, v]) => `${k} ${JSON.stringify(savedOptions?.[k])} → ${JSON.stringify(v)}`);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { generateSynthetic } from '../../lib/data/synth.js';
-import { readSafetensors } from '../../lib/io/index.js';
+import { readSafetensors, writeSafetensors } from '../../lib/io/index.js';
 import { decodeTrainState, encodeTrainState, train, type TrainState } from '../../lib/train/index.js';
 import { smallConfig, tempDirs } from '../helpers/training.js';
 
@@ -108,6 +108,22 @@ describe('a checkpoint written before the first epoch ends', () => {
     expect(again.alreadyFinished).toBe(true);
     expect(again.history).toHaveLength(2);
     expect(readFileSync(join(out, 'checkpoint.safetensors')).equals(before)).toBe(true);
+  });
+
+  it('resumes a checkpoint written before the anneal option existed as one without an anneal', async () => {
+    const out = tmp();
+    await train(data, { ...opts, outDir: out, maxStepsThisRun: 3 });
+    // the checkpoint as the previous version wrote it: no `anneal` in its options, no annealEpoch in its state
+    const path = join(out, 'checkpoint.safetensors');
+    const { tensors, metadata } = await readSafetensors(path);
+    const { anneal, ...oldOptions } = JSON.parse(metadata.options!) as Record<string, unknown>;
+    expect(anneal).toBe(0);
+    const { annealEpoch: _a, ...oldState } = decodeTrainState(metadata.state!, path);
+    await writeSafetensors(path, new Map([...tensors].map(([k, t]) => [k, { dtype: 'F32' as const, shape: t.shape, data: t.data as Float32Array }])), { ...metadata, options: JSON.stringify(oldOptions), state: encodeTrainState(oldState as TrainState) });
+    const resumed = await train(data, { ...opts, outDir: out, resume: true });
+    const full = await train(data, { ...opts, outDir: tmp() });
+    expect(resumed.history.map((h) => h.valid)).toEqual(full.history.map((h) => h.valid));
+    await expect(train(data, { ...opts, epochs: 3, anneal: 2, outDir: out, resume: true })).rejects.toThrow(/anneal 0 → 2/);
   });
 
   it('refuses to resume with other training options, naming them', async () => {
