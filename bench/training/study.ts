@@ -5,24 +5,12 @@
 //   tsx bench/training/study.ts --summary FILE[,FILE]   (no training: the table from logged runs)
 // --train holds train() options (lib/train) as JSON over train()'s own defaults (the CLI's);
 // nothing else differs between runs. --log appends every run (with its per-epoch history) to a
-// JSONL file. A run with an anneal (train option `anneal`) is, up to the epoch where the anneal
-// began, the very run without one (same steps, same learning rates), so the summary also reports
-// what that run would have given had it stopped there ("no anneal").
+// JSONL file.
 import { readFileSync } from 'node:fs';
 
-import { TRAIN_DEFAULTS, type TrainOptions } from '../../lib/train/index.js';
+import type { TrainOptions } from '../../lib/train/index.js';
 import { STUDY_TASKS } from './generators.js';
 import { arg, logRun, mean, runOne, std, type StudyEpoch, type StudyRun } from './runOne.js';
-
-/** The best epoch (by valid MAE) of the run stopped once `patience` epochs pass without a better one. */
-export function stoppedAt(history: StudyEpoch[], patience: number): StudyEpoch {
-  let best = history[0]!;
-  for (const h of history) {
-    if (h.validMae < best.validMae) best = h;
-    if (patience > 0 && h.epoch - best.epoch >= patience) break;
-  }
-  return best;
-}
 
 function line(label: string, picks: StudyEpoch[], epochsRun: number[]): string {
   const c = picks.map((p) => p.testCorr);
@@ -33,15 +21,9 @@ function line(label: string, picks: StudyEpoch[], epochsRun: number[]): string {
 function summarise(runs: StudyRun[]): void {
   const keys = [...new Set(runs.map((r) => `${r.task} ${JSON.stringify(r.options)} ${JSON.stringify(r.model)}`))];
   for (const key of keys) {
-    const rs = runs.filter((r) => `${r.task} ${JSON.stringify(r.options)} ${JSON.stringify(r.model)}`=== key).sort((a, b) => a.seed - b.seed);
+    const rs = runs.filter((r) => `${r.task} ${JSON.stringify(r.options)} ${JSON.stringify(r.model)}` === key).sort((a, b) => a.seed - b.seed);
     console.log(`${key} — seeds ${rs.map((r) => r.seed).join(',')}`);
     console.log(line('as run', rs.map((r) => r.history.find((h) => h.epoch === r.bestEpoch)!), rs.map((r) => r.epochsRun)));
-    if ((rs[0]!.options.anneal ?? 0) > 0) {
-      const patience = rs[0]!.options.patience ?? TRAIN_DEFAULTS.patience;
-      const picks = rs.map((r) => stoppedAt(r.history, patience));
-      const ran = rs.map((r) => { let b = r.history[0]!; for (const h of r.history) { if (h.validMae < b.validMae) b = h; if (h.epoch - b.epoch >= patience) return h.epoch; } return r.history.length; });
-      console.log(line('no anneal (the same run stopped where the anneal began)', picks, ran));
-    }
   }
 }
 

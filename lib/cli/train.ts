@@ -66,7 +66,6 @@ interface RunOptions {
   patience?: number;
   warmupFloor?: number;
   monitor?: 'mae' | 'loss';
-  anneal?: number;
 }
 
 /** A progress reporter: a cli-progress bar on stderr plus one line per epoch. */
@@ -97,9 +96,7 @@ function reporter(opts: RunOptions, out: (s: string) => void, label: string): { 
       } else if (e.type === 'early-stop') {
         bar.stop();
         started = false;
-        out(`early stop after epoch ${e.epoch} (best epoch ${e.bestEpoch}, by the valid ${e.monitor === 'mae' ? 'MAE' : 'loss'})\n`);
-      } else if (e.type === 'anneal') {
-        out(`the valid ${(opts.monitor ?? TRAIN_DEFAULTS.monitor) === 'mae' ? 'MAE' : 'loss'} has not improved for ${e.patience} epochs (best epoch ${e.bestEpoch}): annealing the learning rate from ${e.lr.toExponential(2)} over ${e.epochs} epoch${e.epochs === 1 ? '' : 's'}, then stopping\n`);
+        out(`early stop after epoch ${e.epoch}: the valid ${e.monitor === 'mae' ? 'MAE' : 'loss'} has not improved for ${e.patience} epochs (best epoch ${e.bestEpoch})\n`);
       }
     },
     stop() {
@@ -126,7 +123,7 @@ async function runTraining(
         model, epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, seed, outDir: dir,
         resume: opts.resume ?? false, drop: opts.drop ?? [], checkpointEvery: opts.checkpointEvery ?? 0, onEvent: rep.onEvent,
         ...(opts.patience !== undefined ? { patience: opts.patience } : {}), ...(opts.warmupFloor !== undefined ? { warmupFloor: opts.warmupFloor } : {}),
-        ...(opts.monitor !== undefined ? { monitor: opts.monitor } : {}), ...(opts.anneal !== undefined ? { anneal: opts.anneal } : {}),
+        ...(opts.monitor !== undefined ? { monitor: opts.monitor } : {}),
       }));
     } finally {
       rep.stop();
@@ -201,8 +198,7 @@ export function registerTrain(program: Command, out: (s: string) => void): void 
     .option('--seeds <list>', 'several seeds (a,b,c): mean ± std of the test metrics', parseSeeds)
     .option('--drop <modalities>', 'leave modalities out (comma-separated)', parseDrop)
     .option('--checkpoint-every <n>', 'also checkpoint every N steps', parseIntOption('--checkpoint-every', 1))
-    .option('--patience <n>', 'early stopping: stop (or anneal, see --anneal) when the monitored valid metric has not improved for N epochs (0: off)', parseIntOption('--patience', 0), TRAIN_DEFAULTS.patience)
-    .option('--anneal <n>', 'when --patience runs out, first anneal the learning rate to its floor over N epochs, then stop (0: stop at once)', parseIntOption('--anneal', 0), TRAIN_DEFAULTS.anneal)
+    .option('--patience <n>', 'early stopping: stop when the monitored valid metric (--monitor) has not improved for N epochs (0: off)', parseIntOption('--patience', 0), TRAIN_DEFAULTS.patience)
     .option('--monitor <mae|loss>', 'what picks the best epoch and drives early stopping: the valid MAE or the valid loss (L1 + λ·CE)', parseMonitor, TRAIN_DEFAULTS.monitor)
     .option('--warmup-floor <n>', 'fewest learning-rate warmup steps (warmup is 5 % of the steps, at least this, at most a quarter)', parseIntOption('--warmup-floor', 0), TRAIN_DEFAULTS.warmupFloor)
     .option('--resume', 'continue from the checkpoint in --out')

@@ -61,7 +61,7 @@ export interface TrainOptions {
   /** Fewest warmup steps (default DEFAULT_WARMUP_FLOOR; never more than a quarter of the run). */
   warmupFloor?: number;
   /**
-   * Early stopping (MMSA's convention): stop when the valid loss has not improved for this many
+   * Early stopping (MMSA's convention): stop when the monitored valid metric (`monitor`) has not improved for this many
    * epochs; `epochs` is then a maximum. 0 turns it off. Default TRAIN_DEFAULTS.patience.
    */
   patience?: number;
@@ -72,14 +72,6 @@ export interface TrainOptions {
    * while its predictions improve).
    */
   monitor?: 'mae' | 'loss';
-  /**
-   * Anneal before stopping: once the monitor has not improved for `patience` epochs, the learning
-   * rate decays from its current value to the schedule's floor (lr/100) along a half cosine over
-   * this many epochs (fewer when `epochs` comes first), and the run stops after them; the best
-   * epoch over the whole run is kept. 0: stop at once. Needs patience > 0. Default
-   * TRAIN_DEFAULTS.anneal.
-   */
-  anneal?: number;
   /** Max global gradient norm (default 1). */
   gradClip?: number;
   seed?: number;
@@ -102,8 +94,6 @@ export interface TrainOptions {
 export type TrainEvent =
   | { type: 'start'; totalSteps: number; stepsPerEpoch: number; epochs: number; warmupSteps: number; patience: number; resumedAtStep: number; parameters: number; trainable: number }
   | { type: 'early-stop'; epoch: number; bestEpoch: number; patience: number; monitor: 'mae' | 'loss' }
-  /** The monitor stalled for `patience` epochs after `epoch`: the next `epochs` epochs anneal from `lr`. */
-  | { type: 'anneal'; epoch: number; bestEpoch: number; patience: number; epochs: number; lr: number }
   | { type: 'step'; epoch: number; step: number; totalSteps: number; loss: number; lr: number; samplesPerSec: number }
   | { type: 'epoch'; record: EpochRecord }
   | { type: 'checkpoint'; path: string; step: number };
@@ -137,11 +127,11 @@ export class TrainingDivergedError extends Error {
 
 /**
  * train()'s defaults, which `merclip train` shares: `epochs` is a maximum — early stopping ends
- * the run once the valid loss has not improved for `patience` epochs — and the cosine schedule
+ * the run once the valid MAE has not improved for `patience` epochs — and the cosine schedule
  * spans it, so the learning rate stays near its peak while the model is still learning; warmup
  * is 5 % of the steps but at least `warmupFloor` steps (issue 21's study: bench/training).
  */
-export const TRAIN_DEFAULTS = { epochs: 30, batchSize: 32, lr: 1e-3, weightDecay: 0.01, warmup: 0.05, warmupFloor: 100, patience: 6, monitor: 'mae', anneal: 0, gradClip: 1 } as const;
+export const TRAIN_DEFAULTS = { epochs: 30, batchSize: 32, lr: 1e-3, weightDecay: 0.01, warmup: 0.05, warmupFloor: 100, patience: 6, monitor: 'mae', gradClip: 1 } as const;
 
 /** Warmup steps of a run: the fraction of all steps, at least the floor, at most a quarter. */
 export function warmupStepsFor(totalSteps: number, fraction: number, floor: number): number {
@@ -163,8 +153,6 @@ export interface TrainState {
   lossCount: number;
   /** The test split's 7-class confusion matrix at the best epoch so far. */
   bestConfusion: number[][] | null;
-  /** The epochs done when the final anneal (TrainOptions.anneal) began; −1 before. */
-  annealEpoch: number;
 }
 
 /** [true class][predicted class] over the 7 sentiment classes (round half to even of clip(y, ±3)). */
@@ -253,8 +241,6 @@ export function decodeTrainState(text: string, source: string): TrainState {
   return {
     epoch: int('epoch', 0), batch: int('batch', 0), step: int('step', 0), bestEpoch: int('bestEpoch', -1), bestValidLoss: num('bestValidLoss'), bestMonitored: num('bestMonitored'),
     history: r.history as EpochRecord[], lossSum: num('lossSum'), lossCount: int('lossCount', 0), bestConfusion: conf as number[][] | null,
-    // absent in checkpoints written before the anneal existed (which could not have begun one)
-    annealEpoch: r.annealEpoch === undefined ? -1 : int('annealEpoch', -1),
   };
 }
 
@@ -287,9 +273,7 @@ async function readCheckpoint(dir: string, model: MerClip, opt: AdamW, options: 
   if (JSON.stringify(saved) !== JSON.stringify(model.config)) {
     throw new Error(`${path}: the checkpoint was written for another model config; use another --out directory or the same config`);
   }
-  const written = JSON.parse(metadata.options ?? 'null') as Record<string, unknown> | null;
-  // a checkpoint written before the anneal option existed ran without one
-  const savedOptions = written && !('anneal' in written) ? { ...written, anneal: 0 } : written;
+  const savedOptions = JSON.parse(metadata.options ?? 'null') as Record<string, unknown> | null;
   const differ = Object.entries(options as Record<string, unknown>)
     .filter(([k, v]) => JSON.stringify(savedOptions?.[k]) !== JSON.stringify(v))
     .map(([k, v]) => `${k} ${JSON.stringify(savedOptions?.[k])} → ${JSON.stringify(v)}`);
@@ -371,37 +355,23 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`train: ${k} must be a non-negative integer, received ${v}`);
   }
   if (!(warmup >= 0 && warmup <= 1)) throw new RangeError(`train: warmup must be a fraction in [0, 1], received ${warmup}`);
-  const anneal = options.anneal ?? TRAIN_DEFAULTS.anneal;
-  if (!Number.isInteger(anneal) || anneal < 0) throw new RangeError(`train: anneal must be a non-negative integer, received ${anneal}`);
   const warmupSteps = warmupStepsFor(totalSteps, warmup, warmupFloor);
   const schedule = warmupCosine({ baseLr: lr, warmupSteps, totalSteps, minLr: lr / 100 });
-  /** Epochs of the final anneal begun after `annealEpoch` epochs (capped by `epochs`). */
-  const annealEpochsFrom = (annealEpoch: number): number => Math.min(anneal, epochs - annealEpoch);
-  /** The learning rate of optimiser step `step` (0-based): the schedule, or the anneal once begun. */
-  const lrAt = (st: TrainState, step: number): number => {
-    const from = st.annealEpoch * stepsPerEpoch;
-    if (st.annealEpoch < 0 || step < from) return schedule(step);
-    const n = annealEpochsFrom(st.annealEpoch) * stepsPerEpoch;
-    const lr0 = schedule(from);
-    return lr / 100 + 0.5 * (lr0 - lr / 100) * (1 + Math.cos((Math.PI * (step - from)) / n));
-  };
   const gradClip = options.gradClip ?? TRAIN_DEFAULTS.gradClip;
   // what a resumed run must agree on
-  const runOptions = { epochs, batchSize: bs, lr, weightDecay: opt.weightDecay, warmup, warmupFloor, patience, monitor, anneal, gradClip, seed, drop };
-  /** Whether the monitor has not improved for `patience` epochs (never without a best epoch yet). */
+  const runOptions = { epochs, batchSize: bs, lr, weightDecay: opt.weightDecay, warmup, warmupFloor, patience, monitor, gradClip, seed, drop };
+  /** Whether early stopping ends the run after the epochs in `st` (none without a best epoch yet). */
   const patienceSpent = (st: TrainState): boolean => patience > 0 && st.bestEpoch >= 0 && st.epoch - st.bestEpoch >= patience;
-  /** Whether early stopping ends the run after the epochs in `st`: patience spent and no anneal, or the anneal done. */
-  const stopsEarly = (st: TrainState): boolean => (st.annealEpoch >= 0 ? st.epoch >= st.annealEpoch + annealEpochsFrom(st.annealEpoch) : anneal === 0 && patienceSpent(st));
 
   const outDir = options.outDir ?? null;
   if (outDir) mkdirSync(outDir, { recursive: true });
-  let state: TrainState = { epoch: 0, batch: 0, step: 0, bestEpoch: -1, bestValidLoss: Infinity, bestMonitored: Infinity, history: [], lossSum: 0, lossCount: 0, bestConfusion: null, annealEpoch: -1 };
+  let state: TrainState = { epoch: 0, batch: 0, step: 0, bestEpoch: -1, bestValidLoss: Infinity, bestMonitored: Infinity, history: [], lossSum: 0, lossCount: 0, bestConfusion: null };
   let best: Float32Array[] | null = null;
   if (outDir && options.resume) for (const d of [outDir, join(outDir, 'best')]) removeStaleTemps(d);
   if (outDir && options.resume && existsSync(join(outDir, CHECKPOINT))) {
     state = await readCheckpoint(outDir, model, opt, runOptions);
     best = await readBestWeights(outDir, model, state.bestEpoch);
-    if (state.epoch >= epochs || stopsEarly(state)) {
+    if (state.epoch >= epochs || patienceSpent(state)) {
       // a finished run: its outputs were complete before its last checkpoint was written
       if (!best && state.bestEpoch >= 0) throw new Error(`${join(outDir, 'best', 'model.safetensors')}: missing or not the best epoch's (${state.bestEpoch}) model although the run finished`);
       if (best) model.parameters().forEach((p, i) => p.data.set(best![i]!));
@@ -424,7 +394,7 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
   };
 
   let stepsThisRun = 0;
-  while (state.epoch < epochs && !stopsEarly(state)) {
+  while (state.epoch < epochs && !patienceSpent(state)) {
     const order = batchIndices(data.train.count, bs, { shuffle: true, seed: seed * 1000 + state.epoch });
     const t0 = performance.now();
     let seen = 0;
@@ -451,7 +421,7 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
         );
       };
       if (!Number.isFinite(loss)) throw diverged('loss', loss);
-      const lrNow = lrAt(state, state.step);
+      const lrNow = schedule(state.step);
       const gradNorm = clipGradNorm(trainable, gradClip);
       if (!Number.isFinite(gradNorm)) throw diverged('gradient norm', gradNorm); // before the weights change
       opt.step(lrNow);
@@ -476,7 +446,7 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
       validLoss: v.loss,
       valid: v.metrics,
       ...(t ? { testLoss: t.loss, test: t.metrics } : {}),
-      lr: lrAt(state, Math.max(0, state.step - 1)),
+      lr: schedule(Math.max(0, state.step - 1)),
       logitScale: Math.exp(model.logit_scale.data[0]!),
       seconds,
       samplesPerSec: seen / seconds,
@@ -496,10 +466,6 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
     state.batch = 0;
     state.lossSum = 0;
     state.lossCount = 0;
-    if (anneal > 0 && state.annealEpoch < 0 && state.epoch < epochs && patienceSpent(state)) {
-      state.annealEpoch = state.epoch;
-      emit({ type: 'anneal', epoch: state.epoch, bestEpoch: state.bestEpoch, patience, epochs: annealEpochsFrom(state.epoch), lr: lrAt(state, state.step) });
-    }
     // the files first, the checkpoint last: it commits the epoch (see the header)
     if (outDir) await writeRunFiles(outDir, state, model.config.labels);
     await saveCheckpoint();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { generateSynthetic } from '../../lib/data/synth.js';
-import { readSafetensors, writeSafetensors } from '../../lib/io/index.js';
+import { readSafetensors } from '../../lib/io/index.js';
 import { decodeTrainState, encodeTrainState, train, type TrainState } from '../../lib/train/index.js';
 import { smallConfig, tempDirs } from '../helpers/training.js';
 
@@ -18,9 +18,9 @@ const metrics = { count: 3, countNon0: 2, mae: 0.5, corr: NaN, acc7: 1 / 3, acc5
 const record = { epoch: 1, step: 6, trainLoss: 1.25, validLoss: -0, valid: metrics, testLoss: NaN, test: { ...metrics, mae: 0.1 + 0.2 }, lr: 1e-3, seconds: 0.5, samplesPerSec: Infinity };
 
 const states: Array<[string, TrainState]> = [
-  ['before the first epoch ends', { epoch: 0, batch: 3, step: 3, bestEpoch: -1, bestValidLoss: Infinity, bestMonitored: Infinity, history: [], lossSum: 4.5, lossCount: 48, bestConfusion: null, annealEpoch: -1 }],
-  ['special numbers everywhere', { epoch: 1, batch: 0, step: 6, bestEpoch: 1, bestValidLoss: -0, bestMonitored: 0.25, history: [record], lossSum: -0, lossCount: 0, bestConfusion: [[0, 1], [2, 3]], annealEpoch: -1 }],
-  ['a NaN best loss and -Infinity sums', { epoch: 2, batch: 1, step: 13, bestEpoch: 2, bestValidLoss: NaN, bestMonitored: -Infinity, history: [record, { ...record, epoch: 2 }], lossSum: -Infinity, lossCount: 16, bestConfusion: null, annealEpoch: 1 }],
+  ['before the first epoch ends', { epoch: 0, batch: 3, step: 3, bestEpoch: -1, bestValidLoss: Infinity, bestMonitored: Infinity, history: [], lossSum: 4.5, lossCount: 48, bestConfusion: null }],
+  ['special numbers everywhere', { epoch: 1, batch: 0, step: 6, bestEpoch: 1, bestValidLoss: -0, bestMonitored: 0.25, history: [record], lossSum: -0, lossCount: 0, bestConfusion: [[0, 1], [2, 3]] }],
+  ['a NaN best loss and -Infinity sums', { epoch: 2, batch: 1, step: 13, bestEpoch: 2, bestValidLoss: NaN, bestMonitored: -Infinity, history: [record, { ...record, epoch: 2 }], lossSum: -Infinity, lossCount: 16, bestConfusion: null }],
 ];
 
 /** Object.is on every leaf, naming the path of the first difference. */
@@ -64,15 +64,8 @@ describe('run state codec', () => {
       [{ ...good, history: [{ epoch: 1 }] }, /history\[0\] is not an epoch record/],
       [{ ...good, bestConfusion: [[1, 'x']] }, /bestConfusion must be null or a matrix of numbers/],
       [{ ...good, lossCount: undefined }, /lossCount must be an integer/],
-      [{ ...good, annealEpoch: -2 }, /annealEpoch must be an integer ≥ -1, found -2/],
-      [{ ...good, annealEpoch: null }, /annealEpoch must be an integer ≥ -1, found null/],
     ];
     for (const [raw, re] of cases) expect(() => decodeTrainState(typeof raw === 'string' ? raw : JSON.stringify(raw), 'ckpt')).toThrow(re);
-  });
-
-  it('reads a state written before the anneal existed as one with no anneal begun', () => {
-    const { annealEpoch: _a, ...old } = states[1]![1];
-    expectSameFields(decodeTrainState(encodeTrainState(old as TrainState), 'ckpt'), { ...old, annealEpoch: -1 });
   });
 });
 
@@ -108,22 +101,6 @@ describe('a checkpoint written before the first epoch ends', () => {
     expect(again.alreadyFinished).toBe(true);
     expect(again.history).toHaveLength(2);
     expect(readFileSync(join(out, 'checkpoint.safetensors')).equals(before)).toBe(true);
-  });
-
-  it('resumes a checkpoint written before the anneal option existed as one without an anneal', async () => {
-    const out = tmp();
-    await train(data, { ...opts, outDir: out, maxStepsThisRun: 3 });
-    // the checkpoint as the previous version wrote it: no `anneal` in its options, no annealEpoch in its state
-    const path = join(out, 'checkpoint.safetensors');
-    const { tensors, metadata } = await readSafetensors(path);
-    const { anneal, ...oldOptions } = JSON.parse(metadata.options!) as Record<string, unknown>;
-    expect(anneal).toBe(0);
-    const { annealEpoch: _a, ...oldState } = decodeTrainState(metadata.state!, path);
-    await writeSafetensors(path, new Map([...tensors].map(([k, t]) => [k, { dtype: 'F32' as const, shape: t.shape, data: t.data as Float32Array }])), { ...metadata, options: JSON.stringify(oldOptions), state: encodeTrainState(oldState as TrainState) });
-    const resumed = await train(data, { ...opts, outDir: out, resume: true });
-    const full = await train(data, { ...opts, outDir: tmp() });
-    expect(resumed.history.map((h) => h.valid)).toEqual(full.history.map((h) => h.valid));
-    await expect(train(data, { ...opts, epochs: 3, anneal: 2, outDir: out, resume: true })).rejects.toThrow(/anneal 0 → 2/);
   });
 
   it('refuses to resume with other training options, naming them', async () => {
