@@ -101,7 +101,7 @@ function reporter(opts: RunOptions, out: (s: string) => void, label: string): { 
       } else if (e.type === 'early-stop') {
         bar.stop();
         started = false;
-        out(`early stop after epoch ${e.epoch}: the valid loss has not improved for ${e.patience} epochs (best epoch ${e.bestEpoch})\n`);
+        out(`early stop after epoch ${e.epoch}: the valid ${e.monitor === 'mae' ? 'MAE' : 'loss'} has not improved for ${e.patience} epochs (best epoch ${e.bestEpoch})\n`);
       }
     },
     stop() {
@@ -204,7 +204,7 @@ export function registerTrain(program: Command, out: (s: string) => void): void 
     .option('--seeds <list>', 'several seeds (a,b,c): mean ± std of the test metrics', parseSeeds)
     .option('--drop <modalities>', 'leave modalities out (comma-separated)', parseDrop)
     .option('--checkpoint-every <n>', 'also checkpoint every N steps', parseIntOption('--checkpoint-every', 1))
-    .option('--patience <n>', 'early stopping: stop when the valid loss has not improved for N epochs (0: off)', parseIntOption('--patience', 0), TRAIN_DEFAULTS.patience)
+    .option('--patience <n>', 'early stopping: stop when the monitored valid metric (--monitor) has not improved for N epochs (0: off)', parseIntOption('--patience', 0), TRAIN_DEFAULTS.patience)
     .option('--monitor <mae|loss>', 'what picks the best epoch and drives early stopping: the valid MAE or the valid loss (L1 + λ·CE)', parseMonitor, TRAIN_DEFAULTS.monitor)
     .option('--warmup-floor <n>', 'fewest learning-rate warmup steps (warmup is 5 % of the steps, at least this, at most a quarter)', parseIntOption('--warmup-floor', 0), TRAIN_DEFAULTS.warmupFloor)
     .option('--resume', 'continue from the checkpoint in --out')

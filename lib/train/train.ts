@@ -62,7 +62,7 @@ export interface TrainOptions {
   /** Fewest warmup steps (default DEFAULT_WARMUP_FLOOR; never more than a quarter of the run). */
   warmupFloor?: number;
   /**
-   * Early stopping (MMSA's convention): stop when the valid loss has not improved for this many
+   * Early stopping (MMSA's convention): stop when the monitored valid metric (`monitor`) has not improved for this many
    * epochs; `epochs` is then a maximum. 0 turns it off. Default TRAIN_DEFAULTS.patience.
    */
   patience?: number;
@@ -100,7 +100,7 @@ export interface TrainOptions {
 
 export type TrainEvent =
   | { type: 'start'; totalSteps: number; stepsPerEpoch: number; epochs: number; warmupSteps: number; patience: number; resumedAtStep: number; parameters: number; trainable: number }
-  | { type: 'early-stop'; epoch: number; bestEpoch: number; patience: number }
+  | { type: 'early-stop'; epoch: number; bestEpoch: number; patience: number; monitor: 'mae' | 'loss' }
   | { type: 'step'; epoch: number; step: number; totalSteps: number; loss: number; lr: number; samplesPerSec: number }
   | { type: 'epoch'; record: EpochRecord }
   | { type: 'checkpoint'; path: string; step: number };
@@ -134,7 +134,7 @@ export class TrainingDivergedError extends Error {
 
 /**
  * train()'s defaults, which `merclip train` shares: `epochs` is a maximum — early stopping ends
- * the run once the valid loss has not improved for `patience` epochs — and the cosine schedule
+ * the run once the valid MAE has not improved for `patience` epochs — and the cosine schedule
  * spans it, so the learning rate stays near its peak while the model is still learning; warmup
  * is 5 % of the steps but at least `warmupFloor` steps (issue 21's study: bench/training).
  */
@@ -479,7 +479,7 @@ export async function train(data: TrainData, options: TrainOptions = {}): Promis
     await saveCheckpoint();
     failpoint('train.epoch-end');
   }
-  if (state.epoch < epochs) emit({ type: 'early-stop', epoch: state.epoch, bestEpoch: state.bestEpoch, patience });
+  if (state.epoch < epochs) emit({ type: 'early-stop', epoch: state.epoch, bestEpoch: state.bestEpoch, patience, monitor });
   failpoint('train.done');
   if (state.bestEpoch >= 0 && !best) {
     throw new Error(`train: the best epoch's (${state.bestEpoch}) weights are not available: ${outDir ? join(outDir, 'best', 'model.safetensors') : 'best/'} is missing or holds another epoch, and the resumed epochs did not rewrite it`);

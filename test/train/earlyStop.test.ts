@@ -54,7 +54,7 @@ describe('early stopping', () => {
     expect(r.stoppedEarly).toBe(true);
     expect(r.history.length).toBe(best + 2); // exactly `patience` epochs after the best
     for (const l of losses.slice(best)) expect(l).toBeGreaterThanOrEqual(losses[best - 1]!);
-    expect(events.filter((e) => e.type === 'early-stop')).toEqual([{ type: 'early-stop', epoch: best + 2, bestEpoch: best, patience: 2 }]);
+    expect(events.filter((e) => e.type === 'early-stop')).toEqual([{ type: 'early-stop', epoch: best + 2, bestEpoch: best, patience: 2, monitor: 'mae' }]);
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(best + 2);
     const again = await train(data, { ...opts, resume: true });
     expect(again.alreadyFinished).toBe(true);
