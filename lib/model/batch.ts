@@ -14,8 +14,9 @@
 // token kept unless truncate is false) and copies the frames (they are then transferred to the
 // predict worker, never the caller's arrays); they travel in ModelBatch.raw and MerClip.forward
 // runs the towers. The modality's PackedSequence still describes the whole batch (lengths =
-// tokens / frames of each raw sample); the rows of raw samples are zero placeholders that
-// forward replaces with the tower's output. A 'clip' modality also takes features of its dim.
+// tokens / frames of each raw sample); the rows of a raw sample are left zero and never read —
+// forward takes that sample's rows from the tower's output instead (towers.ts mergeTowerRows).
+// A 'clip' modality also takes features of its dim.
 // Raw audio (source 'logmel': a .wav path, WAV bytes, { waveform, sampleRate }) is turned into
 // log-mel features before packing (decodeSamples), so here it is an error.
 
@@ -205,7 +206,7 @@ export function packSamples(samples: readonly Sample[], config: MerClipConfig, b
         batch[m] = null;
         continue;
       }
-      const rows = new Float32Array(layout.offsets[B]! * dim); // raw samples: zero placeholders
+      const rows = new Float32Array(layout.offsets[B]! * dim); // a raw sample's rows stay zero: forward reads the tower's instead
       parsed.forEach((p, r) => {
         if (p) rows.set(p, layout.offsets[r]! * dim);
       });

@@ -90,13 +90,8 @@ function splitOf(entries: ManifestEntry[], feats: Sample[], config: MerClipConfi
   const N = entries.length;
   const modality = (m: Modality): ModalityData => {
     const D = config.modalities[m].dim;
-    const rows = feats.map((s) => {
-      const x = s[m];
-      if (x === null || x === undefined) return new Float32Array(0);
-      const f = x instanceof Float32Array ? x : (x as { features: unknown }).features;
-      if (!(f instanceof Float32Array) || f.length % D !== 0) throw new Error(`extract: featurize gave ${m} features that are not rows of ${D}`);
-      return f;
-    });
+    // featurize hands back every present modality as { features: Float32Array [L, D] }
+    const rows = feats.map((s) => (s[m] as { features: Float32Array } | undefined)?.features ?? new Float32Array(0));
     const L = rows.reduce((mx, r) => Math.max(mx, r.length / D), 0);
     const features = new Float32Array(N * L * D);
     const lengths = new Int32Array(N);
