@@ -1,7 +1,7 @@
 // bench/gemm.bench.ts — GEMM GFLOP/s against the measured fp32 peak, 1 thread and all threads.
 // Shapes: 512³; the FFN of MER-CLIP at batch 32 × 375 tokens (12000×2048×512) and its backward
 // (dX = dY·W: 12000×512×2048, dW = dYᵀ·X: 2048×512×12000 with transA); a decoder-sized 32×512×512;
-// the linear layer's forward form Y = X·Wᵀ (transB).
+// the linear layer's forward form Y = X·Wᵀ (transB); one sample's 7 label queries through a Linear.
 import { backend, kernels } from '../lib/index.js';
 import { measure, type Row } from './harness.js';
 import type { MachineLimits } from './peak.js';
@@ -17,6 +17,8 @@ export const GEMM_SHAPES: Shape[] = [
   { name: 'FFN bwd dW=dYᵀ·X', m: 2048, n: 512, k: 12000, transA: true, transB: false },
   { name: 'decoder 32×512×512', m: 32, n: 512, k: 512, transA: false, transB: false },
   { name: 'decoder Y=X·Wᵀ', m: 32, n: 512, k: 512, transA: false, transB: true },
+  // one sample's decoder: its 7 label queries through a Linear layer (the dot form at AVX2 / AVX-512)
+  { name: 'labels 7×512×512 Y=X·Wᵀ', m: 7, n: 512, k: 512, transA: false, transB: true },
 ];
 
 function randomArray(n: number, seed: number): Float32Array {

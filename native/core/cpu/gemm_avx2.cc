@@ -292,6 +292,107 @@ void pack_b_avx2(float* dst, const float* src, int64_t ldb, int cols, int64_t kc
   }
 }
 
+
+// gemm_dot_avx2 (gemm_kernels.h): 2 rows of A × 4 rows of B = 8 ymm accumulators (8 FMA
+// chains: two FMA pipes of latency 4), 4 B vectors and 1 A vector live = 13 of the 16 ymm
+// registers, so nothing spills; per 8 steps of k, 6 loads and 8 FMAs. B rows are read straight
+// from memory, front to back (4 sequential streams): for a few rows of A there is no reuse of B
+// to pay for a pack, and the Linear weights these calls read (1–4 MB each) usually come from
+// DRAM. The 8 accumulators reduce in one fixed hadd tree to C's 2×4 block.
+namespace {
+
+__attribute__((always_inline)) inline __m128 hsum4(__m256 v0, __m256 v1, __m256 v2, __m256 v3) {
+  // Lane j of the result = the sum of the 8 lanes of v_j.
+  const __m256 t0 = _mm256_hadd_ps(v0, v1);
+  const __m256 t1 = _mm256_hadd_ps(v2, v3);
+  const __m256 u = _mm256_hadd_ps(t0, t1);
+  return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+}
+
+__attribute__((always_inline)) inline float hsum1(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 h = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+}
+
+template <int MI, int NJ, bool kPrefetch>
+__attribute__((always_inline)) inline void dot_block2(float* c, int64_t ldc, const float* a,
+                                                      int64_t lda, const float* b, int64_t ldb,
+                                                      const float* bias, int64_t k, float alpha,
+                                                      float beta, const float* next) {
+  __m256 acc[MI][NJ];
+  for (int i = 0; i < MI; ++i)
+    for (int j = 0; j < NJ; ++j) acc[i][j] = _mm256_setzero_ps();
+  int64_t p = 0;
+  for (; p + 8 <= k; p += 8) {
+    if (kPrefetch && (p & 8) == 0) {
+      for (int j = 0; j < 4; ++j) _mm_prefetch(reinterpret_cast<const char*>(next + j * ldb + p), _MM_HINT_T0);
+    }
+    __m256 bv[NJ];
+    for (int j = 0; j < NJ; ++j) bv[j] = _mm256_loadu_ps(b + j * ldb + p);
+    for (int i = 0; i < MI; ++i) {
+      const __m256 av = _mm256_loadu_ps(a + i * lda + p);
+      for (int j = 0; j < NJ; ++j) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+  if (p < k) {
+    const __m256i mask = lane_mask(static_cast<int>(k - p));
+    __m256 bv[NJ];
+    for (int j = 0; j < NJ; ++j) bv[j] = _mm256_maskload_ps(b + j * ldb + p, mask);
+    for (int i = 0; i < MI; ++i) {
+      const __m256 av = _mm256_maskload_ps(a + i * lda + p, mask);
+      for (int j = 0; j < NJ; ++j) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MI; ++i) {
+    float* ci = c + i * ldc;
+    if (NJ == 4) {
+      __m128 r = _mm_mul_ps(_mm_set1_ps(alpha), hsum4(acc[i][0], acc[i][NJ > 1 ? 1 : 0],
+                                                      acc[i][NJ > 2 ? 2 : 0], acc[i][NJ - 1]));
+      if (beta != 0.0f) r = _mm_add_ps(r, _mm_mul_ps(_mm_set1_ps(beta), _mm_loadu_ps(ci)));
+      if (bias != nullptr) r = _mm_add_ps(r, _mm_loadu_ps(bias));
+      _mm_storeu_ps(ci, r);
+    } else {
+      for (int j = 0; j < NJ; ++j) {
+        float r = alpha * hsum1(acc[i][j]);
+        if (beta != 0.0f) r += beta * ci[j];
+        if (bias != nullptr) r += bias[j];
+        ci[j] = r;
+      }
+    }
+  }
+}
+
+template <int NJ>
+void dot_rows2(float* c, int64_t ldc, const float* a, int64_t lda, const float* b, int64_t ldb,
+               const float* bias, int64_t m, int64_t k, float alpha, float beta,
+               const float* next) {
+  // The first row block also brings the next 4 rows of B into cache (next == null: none).
+  int64_t i = 0;
+  if (next != nullptr && m >= 2) {
+    dot_block2<2, NJ, true>(c, ldc, a, lda, b, ldb, bias, k, alpha, beta, next);
+    i = 2;
+  }
+  for (; i + 2 <= m; i += 2) dot_block2<2, NJ, false>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, bias, k, alpha, beta, nullptr);
+  if (i < m) dot_block2<1, NJ, false>(c + i * ldc, ldc, a + i * lda, lda, b, ldb, bias, k, alpha, beta, nullptr);
+}
+
+}  // namespace
+
+void gemm_dot_avx2(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
+                   int64_t ldb, const float* bias, int64_t m, int64_t j0, int64_t j1, int64_t k,
+                   float alpha, float beta) {
+  int64_t j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    const float* next = j + 8 <= j1 ? b + (j + 4) * ldb : nullptr;
+    dot_rows2<4>(c + j, ldc, a, lda, b + j * ldb, ldb, bias ? bias + j : nullptr, m, k, alpha,
+                 beta, next);
+  }
+  for (; j < j1; ++j)
+    dot_rows2<1>(c + j, ldc, a, lda, b + j * ldb, ldb, bias ? bias + j : nullptr, m, k, alpha,
+                 beta, nullptr);
+}
+
 }  // namespace detail
 }  // namespace cpu
 }  // namespace merclip

@@ -77,6 +77,10 @@ void pack_b_avx2(float* dst, const float* src, int64_t ldb, int cols, int64_t kc
 void gemm_dot_avx512(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
                      int64_t ldb, const float* bias, int64_t m, int64_t j0, int64_t j1,
                      int64_t k, float alpha, float beta);
+// The same at the AVX2 level: 8-lane dot products, blocks of 2 rows of A × 4 rows of B.
+void gemm_dot_avx2(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
+                   int64_t ldb, const float* bias, int64_t m, int64_t j0, int64_t j1, int64_t k,
+                   float alpha, float beta);
 
 }  // namespace detail
 }  // namespace cpu

@@ -270,7 +270,8 @@ void test_special(const std::vector<SimdLevel>& lv) {
 // (the thread split changes which task packs what and where the column / row blocks fall):
 // - few rows (m <= 64), row-major B: balanced A panels packed once per thread, full-width B
 //   panels read in place (AVX2) and the edge panel packed; several k slabs (k > KC);
-// - few rows with Bᵀ: the dot-product form (k tails of 1–7 and 1–15 lanes, n tails);
+// - few rows with Bᵀ: the dot-product form (AVX-512: m <= 64; AVX2: m <= 8; k tails of 1–7
+//   and 1–15 lanes, n tails);
 // - FFN-like shapes scaled down: X·W (KC slabs, m not a multiple of MR, n not of NR), X·Wᵀ,
 //   dX = dY·W, dW = dYᵀ·X (transposed A with a row tail), and an odd number of MC blocks;
 // each with beta ≠ 0 or bias somewhere, and ld padding.
@@ -287,6 +288,11 @@ void test_shape_classes_threads(const std::vector<SimdLevel>& lv) {
   probs.push_back(make_problem(rng, 33, 515, 517, false, true, 0.75f, 0.5f, true, 1, 9, 4));
   probs.push_back(make_problem(rng, 5, 7, 1031, false, true, 1.0f, 0.0f, false, -1, -1, -1));
   probs.push_back(make_problem(rng, 64, 100, 15, false, true, 1.0f, -0.5f, true, -1, -1, -1));
+  // The AVX2 dot form (m <= 8): odd m (a single-row block), n tails of 3 and 1 after blocks of
+  // 4 (and the next-block prefetch of the first row block), k tails of 5 and 0, ld padding.
+  probs.push_back(make_problem(rng, 7, 515, 517, false, true, 1.0f, 0.5f, true, 3, 1, 2));
+  probs.push_back(make_problem(rng, 8, 9, 512, false, true, -0.5f, 0.0f, false, -1, -1, -1));
+  probs.push_back(make_problem(rng, 1, 33, 3, false, true, 1.0f, 1.0f, true, -1, -1, -1));
   // FFN-like, scaled down.
   probs.push_back(make_problem(rng, 301, 530, 600, false, false, 1.0f, 0.0f, true, -1, -1, -1));
   probs.push_back(make_problem(rng, 299, 136, 700, false, true, 1.0f, 0.5f, false, -1, 3, -1));
