@@ -225,7 +225,7 @@ constexpr Blocking kBlockWide{1024, 168, 2048, int64_t{1} << 18};
 constexpr Blocking kBlockAvx2{256, 168, 2048, int64_t{1} << 18};
 constexpr int64_t kSmallM = 64;     // up to here: the small-m path (no shared packed B)
 constexpr int64_t kSmallDotM = 64;  // up to here, with B transposed: dot products (AVX-512)
-constexpr int64_t kSmallDotMAvx2 = 8;  // the same at the AVX2 level (A in L1: see the dot path)
+constexpr int64_t kSmallDotMAvx2 = 8;   // the same at the AVX2 level (see the dot path)
 
 Level select_level() {
   const SimdLevel simd = simd_level();
@@ -277,8 +277,11 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
       for (int64_t t = 0; t < ntasks; ++t) fn(t);
   };
 
-  // Few rows times a transposed B: dot products (gemm_kernels.h), column blocks of 4 split
-  // over the threads.
+  // Few rows times a transposed B (Linear layers on a handful of tokens): dot products straight
+  // from A and B, no packing (gemm_kernels.h), column blocks of 4 split over the threads. At
+  // AVX2 only for m <= 8 (one sample's label queries), where A stays in L1 beside the 4 B rows
+  // and the call is bound by reading B (usually from DRAM); with more rows the 8-lane form is
+  // load-bound and the packed path below is faster (native/core/dev/README.md).
   auto dot_path = [&](void (*dot)(float*, int64_t, const float*, int64_t, const float*, int64_t,
                                   const float*, int64_t, int64_t, int64_t, int64_t, float, float)) {
     const int64_t jblocks = (p.n + 3) / 4;
