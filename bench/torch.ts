@@ -32,7 +32,7 @@ export function torchAvailable(): TorchRun<string> {
   if (r.status !== 0) {
     return {
       ok: false,
-      reason: `\`import torch\` failed in ${PYTHON}; enable the comparison with \`sudo apt-get install python3-torch\``,
+      reason: `\`import torch\` failed in ${PYTHON}; enable the comparison with \`sudo apt-get install python3-torch libopenblas0-pthread\``,
     };
   }
   return { ok: true, data: r.stdout.trim() };
