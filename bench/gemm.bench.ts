@@ -103,11 +103,12 @@ export function runGemmBench(limits: MachineLimits): { rows: Row[]; results: unk
     rows[rows.length - 2]!['speedup vs 1 thr'] = 1;
   }
   backend.setNumThreads(all);
-  if (torch.ok) console.log(`\nPyTorch ${torch.data.torch} (BLAS: ${torch.data.blas}) ran the same shapes with 1 and ${all} threads; 'vs torch' = torch time / merclip time.`);
-  // Debian's python3-torch alone runs on the netlib reference BLAS (20–70× slower than OpenBLAS):
-  // those ratios would compare against nothing anyone uses.
-  if (torch.ok && torch.data.blas !== 'openblas') console.log(`WARNING: PyTorch is not using OpenBLAS (BLAS: ${torch.data.blas}); 'vs torch' is not the SPEC §7 comparison — install libopenblas0-pthread (Debian) and rerun.`);
-  else console.log(`\nPyTorch comparison skipped: ${torch.reason}.`);
+  if (torch.ok) {
+    console.log(`\nPyTorch ${torch.data.torch} (BLAS: ${torch.data.blas}) ran the same shapes with 1 and ${all} threads; 'vs torch' = torch time / merclip time.`);
+    // Debian's python3-torch alone runs on the netlib reference BLAS (20–70× slower than
+    // OpenBLAS): those ratios would compare against nothing anyone uses.
+    if (torch.data.blas !== 'openblas') console.log(`WARNING: PyTorch is not using OpenBLAS (BLAS: ${torch.data.blas}); 'vs torch' is not the SPEC §7 comparison — install libopenblas0-pthread (Debian) and rerun.`);
+  } else console.log(`\nPyTorch comparison skipped: ${torch.reason}.`);
   if (capped) {
     const bad = levelRuns.find((r) => !r.ok);
     if (bad && !bad.ok) console.log(`PyTorch with OPENBLAS_CORETYPE=${capped} skipped: ${bad.reason}.`);
