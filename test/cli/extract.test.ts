@@ -124,7 +124,10 @@ describe('merclip extract → train → eval → predict on raw inputs', () => {
         const md = splits.test![m];
         const got = md.features.subarray(i * md.length * md.dim, (i * md.length + md.lengths[i]!) * md.dim);
         const want = (feats[i]![m] as { features: Float32Array } | undefined)?.features ?? new Float32Array(0);
-        expect(got).toEqual(want);
+        // equal up to fp32 summation order: a sample's GEMM rows may take another form (the dot
+        // form for <= 8 rows) in a batch of another size
+        expect(got.length).toBe(want.length);
+        expectClose(got, want, { rtol: 1e-5, atol: 1e-6 });
       }
     });
   });

@@ -123,7 +123,10 @@ describe('ClipTextTransformer', () => {
       const full = run(false, x);
       const fast = run(true, x);
       expectClose(fast.y, full.y, { rtol: 1e-5, atol: 1e-6, label: 'pooled' });
-      fast.g.forEach((g, i) => expectClose(g, full.g[i]!, { rtol: 1e-4, atol: 1e-6, label: `param ${i}` }));
+      // The shared prefix runs its Linear layers on fewer rows (<= 8), where the GEMM may take
+      // its dot-product form (another fp32 summation order than the 21 rows of the full
+      // forward): gradients with cancellation then differ by a few 1e-6 absolute.
+      fast.g.forEach((g, i) => expectClose(g, full.g[i]!, { rtol: 1e-4, atol: 1e-5, label: `param ${i}` }));
     }
   });
 
