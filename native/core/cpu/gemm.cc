@@ -224,8 +224,6 @@ constexpr Blocking kBlockWide{1024, 168, 2048, int64_t{1} << 18};
 // (at kc = 1024 the 64 KB panel streams from L2 at every tile); MC = 168 (28 panels, 168 KB).
 constexpr Blocking kBlockAvx2{256, 168, 2048, int64_t{1} << 18};
 constexpr int64_t kSmallM = 64;     // up to here: the small-m path (no shared packed B)
-constexpr int64_t kSmallDotM = 64;  // up to here, with B transposed: dot products (AVX-512)
-constexpr int64_t kSmallDotMAvx2 = 8;   // the same at the AVX2 level (see the dot path)
 
 Level select_level() {
   const SimdLevel simd = simd_level();
@@ -277,34 +275,19 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
       for (int64_t t = 0; t < ntasks; ++t) fn(t);
   };
 
-  // Few rows times a transposed B (Linear layers on a handful of tokens): dot products straight
-  // from A and B, no packing (gemm_kernels.h), column blocks of 4 split over the threads. At
-  // AVX2 only for m <= 8 (one sample's label queries), where A stays in L1 beside the 4 B rows
-  // and the call is bound by reading B (usually from DRAM); with more rows the 8-lane form is
-  // load-bound and the packed path below is faster (native/core/dev/README.md).
-  auto dot_path = [&](void (*dot)(float*, int64_t, const float*, int64_t, const float*, int64_t,
-                                  const float*, int64_t, int64_t, int64_t, int64_t, float, float)) {
+  // Few rows times a transposed B (Linear layers on a handful of tokens), where the level has a
+  // dot form (GemmKernelInfo::dot, up to dot_max_m rows): dot products straight from A and B, no
+  // packing (gemm_kernels.h), column blocks of 4 split over the threads.
+  if (kern.dot != nullptr && p.m <= kern.dot_max_m && p.trans_b && !p.trans_a) {
     const int64_t jblocks = (p.n + 3) / 4;
     const int64_t groups = threads > 1 ? std::min<int64_t>(jblocks, 8 * threads) : 1;
     parallel(groups, [&](int64_t g) {
       const int64_t j0 = std::min<int64_t>(p.n, jblocks * g / groups * 4);
       const int64_t j1 = std::min<int64_t>(p.n, jblocks * (g + 1) / groups * 4);
-      if (j0 < j1) dot(c, p.ldc, a, p.lda, b, p.ldb, bias, p.m, j0, j1, p.k, p.alpha, p.beta);
+      if (j0 < j1) kern.dot(c, p.ldc, a, p.lda, b, p.ldb, bias, p.m, j0, j1, p.k, p.alpha, p.beta);
     });
-  };
-#ifdef MERCLIP_HAVE_AVX2
-  if (p.m <= kSmallDotMAvx2 && p.trans_b && !p.trans_a && lv.simd == SimdLevel::avx2) {
-    dot_path(detail::gemm_dot_avx2);
     return;
   }
-#endif
-#ifdef MERCLIP_HAVE_AVX512
-  // (Linear layers on a handful of tokens: the label prompts, one utterance's text.)
-  if (p.m <= kSmallDotM && p.trans_b && !p.trans_a && lv.simd == SimdLevel::avx512) {
-    dot_path(detail::gemm_dot_avx512);
-    return;
-  }
-#endif
 
   // Few rows (decoder queries, a batch of pooled vectors): split over n. No packed B is shared
   // between A blocks, so each task packs the B panels it uses right before using them (one

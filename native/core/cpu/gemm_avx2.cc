@@ -193,7 +193,12 @@ __attribute__((always_inline)) inline void store6(float* d, __m256 v) {
 
 }  // namespace
 
-GemmKernelInfo gemm_kernel_avx2() { return {micro_kernel, kMR, kNR, micro_kernel_in_place}; }
+// Dot form only up to 8 rows (one sample's label queries): A then stays in L1 beside the 4 B rows
+// and the call is bound by reading B; with more rows the 8-lane form is load-bound and the packed
+// path is faster (native/core/dev/README.md).
+GemmKernelInfo gemm_kernel_avx2() {
+  return {micro_kernel, kMR, kNR, micro_kernel_in_place, gemm_dot_avx2, 8};
+}
 
 void pack_transpose_avx2(float* dst, int64_t dst_stride, int width, const float* src,
                          int64_t lds, int rows, int64_t kc) {
@@ -346,9 +351,8 @@ __attribute__((always_inline)) inline void dot_block2(float* c, int64_t ldc, con
   }
   for (int i = 0; i < MI; ++i) {
     float* ci = c + i * ldc;
-    if (NJ == 4) {
-      __m128 r = _mm_mul_ps(_mm_set1_ps(alpha), hsum4(acc[i][0], acc[i][NJ > 1 ? 1 : 0],
-                                                      acc[i][NJ > 2 ? 2 : 0], acc[i][NJ - 1]));
+    if constexpr (NJ == 4) {
+      __m128 r = _mm_mul_ps(_mm_set1_ps(alpha), hsum4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
       if (beta != 0.0f) r = _mm_add_ps(r, _mm_mul_ps(_mm_set1_ps(beta), _mm_loadu_ps(ci)));
       if (bias != nullptr) r = _mm_add_ps(r, _mm_loadu_ps(bias));
       _mm_storeu_ps(ci, r);

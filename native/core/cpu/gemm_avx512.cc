@@ -139,7 +139,11 @@ void micro_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t)
 
 }  // namespace
 
-GemmKernelInfo gemm_kernel_avx512() { return {micro_kernel, kMR, kNR, micro_kernel_in_place}; }
+// Dot form up to 64 rows with Bᵀ (Linear layers on a handful of tokens: the label prompts, one
+// utterance's text).
+GemmKernelInfo gemm_kernel_avx512() {
+  return {micro_kernel, kMR, kNR, micro_kernel_in_place, gemm_dot_avx512, 64};
+}
 
 void pack_a_trans_avx512(float* dst, const float* src, int64_t lda, int64_t mc, int64_t kc,
                          int mr) {

@@ -36,11 +36,18 @@ using GemmMicroKernel = void (*)(int64_t kc, const float* a_panel, const float* 
 using GemmMicroKernelB = void (*)(int64_t kc, const float* a_panel, const float* b, int64_t ldb,
                                   const GemmTile& tile);
 
+// Few rows × Bᵀ as dot products (gemm_dot_avx512 / gemm_dot_avx2 below): columns [j0, j1) of C.
+using GemmDotKernel = void (*)(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
+                               int64_t ldb, const float* bias, int64_t m, int64_t j0, int64_t j1,
+                               int64_t k, float alpha, float beta);
+
 struct GemmKernelInfo {
   GemmMicroKernel kernel;
   int mr_max;
   int nr;
-  GemmMicroKernelB kernel_unpacked_b;  // null where the level has none
+  GemmMicroKernelB kernel_unpacked_b = nullptr;  // null where the level has none
+  GemmDotKernel dot = nullptr;  // used for m <= dot_max_m with Bᵀ; null where the level has none
+  int64_t dot_max_m = 0;
 };
 
 // Defined in gemm_avx512.cc / gemm_avx2.cc / gemm_neon.cc only when those files are built.
