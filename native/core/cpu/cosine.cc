@@ -238,13 +238,14 @@ void g_store_fence() {}
 const detail::CosineRowKernels& row_kernels() {
   static const detail::CosineRowKernels generic = {g_rows_dots,   g_dot_sumsq,      sumsq,
                                                    g_bwd_dx_row,  g_bwd_de_rows,
-                                                   g_paired_bwd_row, g_store_fence};
+                                                   g_paired_bwd_row, g_store_fence, false};
   switch (simd_level()) {
 #if defined(MERCLIP_HAVE_AVX512) && defined(MERCLIP_HAVE_AVX2)
     case SimdLevel::avx512: {
       static const detail::CosineRowKernels k = [] {
         detail::CosineRowKernels t = detail::cosine_kernels_avx2();
         t.rows_dots = detail::cosine_rows_dots_avx512;
+        t.far_pairs = false;  // its rows_dots prefetches for adjacent pairs
         return t;
       }();
       return k;
@@ -342,15 +343,21 @@ void cosine_forward(float* out, float* x_rnorm, float* e_rnorm, const float* x, 
     parallel_for(0, n, grain_rows((c + 1) * dim), [&](int64_t lo, int64_t hi) {
       float dots[2][kFusedMaxLabels];
       float ss[2];
-      for (int64_t i = lo; i < hi; i += 2) {
-        const int rows = hi - i >= 2 ? 2 : 1;
-        K.rows_dots(rows, x + i * dim, rows == 2 ? x + (i + 1) * dim : nullptr, e, c, dim,
-                    dots[0], dots[1], ss);
+      // Pairs: adjacent rows, or rows i and i + half (K.far_pairs); the odd row out alone.
+      const int64_t half = K.far_pairs ? (hi - lo + 1) / 2 : 1;
+      const int64_t step = K.far_pairs ? 1 : 2;
+      const int64_t end = K.far_pairs ? lo + half : hi;
+      for (int64_t i = lo; i < end; i += step) {
+        const int64_t i2 = i + half;
+        const int rows = i2 < hi ? 2 : 1;
+        K.rows_dots(rows, x + i * dim, rows == 2 ? x + i2 * dim : nullptr, e, c, dim, dots[0],
+                    dots[1], ss);
         for (int r = 0; r < rows; ++r) {
+          const int64_t row = r == 0 ? i : i2;
           const float rx = inv_norm(static_cast<double>(ss[r]), eps);
-          if (x_rnorm) x_rnorm[i + r] = rx;
+          if (x_rnorm) x_rnorm[row] = rx;
           const float f = scale * rx;
-          float* oi = out + (i + r) * c;
+          float* oi = out + row * c;
           for (int64_t j = 0; j < c; ++j) oi[j] = f * dots[r][j] * re[j];
         }
       }
@@ -403,11 +410,15 @@ void cosine_backward(float* dx, float* de, const float* dout, const float* out, 
   }
   const float clamped = clamped_rnorm(eps);
   float* rbuf = (x_rnorm && e_rnorm) ? nullptr : t_r.floats(static_cast<size_t>(n + c));
-  const float* rx = rnorms_or_compute(x_rnorm, rbuf, x, n, dim, eps);
+  const detail::CosineRowKernels& K = row_kernels();
+  const bool fused = use_fused(c, dim);
+  // Few labels without saved norms: each row's norm is taken in the row pass below, just before
+  // the row is used (it is then in L1), not in a separate pass over x (one read of x fewer).
+  const bool rx_in_pass = fused && !x_rnorm;
+  const float* rx = rx_in_pass ? rbuf : rnorms_or_compute(x_rnorm, rbuf, x, n, dim, eps);
   const float* re = rnorms_or_compute(e_rnorm, rbuf ? rbuf + n : nullptr, e, c, dim, eps);
 
-  const detail::CosineRowKernels& K = row_kernels();
-  if (use_fused(c, dim)) {
+  if (fused) {
     // Few labels: one pass over the rows of x; dx rows directly, de as per-block partials
     // (fixed blocks of kBwdBlockRows rows, reduced in block order below).
     const bool stream = dx && n * dim >= kStreamElems;
@@ -435,6 +446,7 @@ void cosine_backward(float* dx, float* de, const float* dout, const float* out, 
           const int rows = static_cast<int>(std::min<int64_t>(kDeRows, i1 - g0));
           for (int r = 0; r < rows; ++r) {
             const int64_t i = g0 + r;
+            if (rx_in_pass) rbuf[i] = inv_norm(K.sumsq(x + i * dim, dim), eps);
             const float* di = dout + i * c;
             const float* oi = out + i * c;
             if (dx) {

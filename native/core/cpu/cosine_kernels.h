@@ -49,6 +49,11 @@ struct CosineRowKernels {
                          float b, float w, int64_t dim, bool stream);
   // Orders this thread's non-temporal stores before later stores (x86 sfence; no-op elsewhere).
   void (*store_fence)();
+  // How cosine.cc pairs rows for rows_dots: false — adjacent rows (i, i + 1), whose kernel
+  // prefetches 4R rows ahead; true — rows i and i + h of a thread's range of 2h rows (two
+  // sequential streams in different pages, which the hardware prefetcher follows better than
+  // two interleaved halves of one page), whose kernel prefetches a few rows ahead in each.
+  bool far_pairs;
 };
 
 // r[i] = 1 / max(‖v_i‖, eps) for `rows` rows of v (stride dim), with the current level's sumsq,

@@ -296,7 +296,7 @@ void store_fence() {}
 
 const CosineRowKernels& cosine_kernels_neon() {
   static const CosineRowKernels k = {rows_dots,   dot_sumsq,      sumsq,      bwd_dx_row,
-                                     bwd_de_rows, paired_bwd_row, store_fence};
+                                     bwd_de_rows, paired_bwd_row, store_fence, false};
   return k;
 }
 
