@@ -64,6 +64,24 @@ function forwardFlops(d: number, lens: Record<'text' | 'audio' | 'vision', numbe
   return f;
 }
 
+/**
+ * FLOPs of the work merclip does for one sample (issue 16's "FLOP time"): the textbook forward at
+ * the sample's true lengths (no padding), with the decoder's key/value projections absorbed as
+ * merclip runs them (merclip/memory_attention.h): per decoder layer and modality the C queries
+ * are taken through W_k and W_v per head (2 · 2·C·d²) and each head scores and averages the
+ * modality's L rows at full width d (2 · 2·H·C·L·d) instead of projecting L keys and values.
+ */
+function sampleWorkFlops(d: number, heads: number, lens: Record<'text' | 'audio' | 'vision', number>, dims: Record<'text' | 'audio' | 'vision', number>, C: number, decLayers: number): number {
+  let f = 0;
+  for (const m of ['text', 'audio', 'vision'] as const) {
+    const L = lens[m];
+    f += 2 * L * dims[m] * d + 2 * L * 12 * d * d + 4 * L * L * d; // encoder: input projection, layer, self-attention
+    f += decLayers * (4 * C * d * d + 4 * heads * C * L * d); // absorbed cross-attention
+  }
+  f += decLayers * C * (2 * 12 * d * d + 3 * 2 * 2 * d * d);
+  return f;
+}
+
 export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[]; results: unknown[] }> {
   const { config, model, batch, step } = paperTrainingSetup();
   const lens = { text: batch.text.maxLength, audio: batch.audio.maxLength, vision: batch.vision.maxLength };
@@ -95,6 +113,9 @@ export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[
   await model.predict(samples);
   const predictBatchTimes = await timeAsync(() => model.predict(samples), 3);
   const one = samples[0]!;
+  const oneLens = { text: batch.text.lengths[0]!, audio: batch.audio.lengths[0]!, vision: batch.vision.lengths[0]! };
+  const oneFlops = sampleWorkFlops(config.width, config.heads, oneLens, dims, 7, config.decoderLayers);
+  const oneFlopTime = oneFlops / (limits.peakGflopsAll * 1e9);
   await model.predict(one);
   const latency = await timeAsync(() => model.predict(one), 30);
   await model.close();
@@ -127,6 +148,8 @@ export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[
     { case: `predict() B${B} (worker thread)`, 'ms': tPredict * 1e3, 'samples/s': B / tPredict, 'eff. % peak': pct(flops, tPredict), 'torch ms': '-', 'torch / merclip': '-' },
     { case: 'predict() one sample: p50', 'ms': percentile(latency, 0.5) * 1e3, 'samples/s': 1 / percentile(latency, 0.5), 'eff. % peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
     { case: 'predict() one sample: p99', 'ms': percentile(latency, 0.99) * 1e3, 'samples/s': 1 / percentile(latency, 0.99), 'eff. % peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
+    { case: `one sample (L ${oneLens.text}/${oneLens.audio}/${oneLens.vision}, ${(oneFlops / 1e9).toFixed(2)} GFLOP): FLOP time at the peak`, 'ms': oneFlopTime * 1e3, 'samples/s': '-', 'eff. % peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
+    { case: 'one sample: p50 / FLOP time (target <= 1.5); p99 / p50 (target <= 1.3)', 'ms': '-', 'samples/s': '-', 'eff. % peak': `${(percentile(latency, 0.5) / oneFlopTime).toFixed(2)}; ${(percentile(latency, 0.99) / percentile(latency, 0.5)).toFixed(2)}`, 'torch ms': '-', 'torch / merclip': '-' },
     { case: 'label encoder: 7 prompts, ViT-B/32 text tower', 'ms': median(labelTimes) * 1e3, 'samples/s': 7 / median(labelTimes), 'eff. % peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
   ];
   console.log(`training step after warm-up: ${faultsPerStep.toFixed(0)} minor page faults per step, RSS growth over 3 steps ${rssGrowthMiB.toFixed(1)} MiB; forward ${(flops / 1e9).toFixed(0)} GFLOP (padded)`);
@@ -136,7 +159,7 @@ export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[
   return {
     rows,
     results: [{
-      lengths: lens, forwardGflop: flops / 1e9, stepTimes, inferTimes, predictBatchTimes, latency, labelTimes, faultsPerStep, rssGrowthMiB,
+      lengths: lens, forwardGflop: flops / 1e9, oneSample: { lengths: oneLens, gflop: oneFlops / 1e9, flopTimeSeconds: oneFlopTime }, stepTimes, inferTimes, predictBatchTimes, latency, labelTimes, faultsPerStep, rssGrowthMiB,
       torch: torchOk ? torch.data : { skipped: torch.ok ? 'script missing' : torch.reason },
       interop,
     }],

@@ -12,6 +12,11 @@ export interface StudyEpoch { epoch: number; lr: number; trainLoss: number; vali
 export interface StudyRun {
   task: string;
   seed: number;
+  /** The seed of the data set draw (generateStudy(task, 1000 + dataSeed)); logs written before
+   * --data-seed existed lack it: there it is the seed. */
+  dataSeed?: number;
+  /** Made with --data-seed: one draw for every seed of the group (the seeds vary the training only). */
+  fixedDraw?: boolean;
   options: TrainOptions;
   model: Record<string, unknown>;
   bestEpoch: number;
@@ -26,8 +31,10 @@ export interface StudyRun {
   history: StudyEpoch[];
 }
 
-export async function runOne(task: StudyTask, seed: number, extra: TrainOptions, modelOverrides: Record<string, unknown>): Promise<StudyRun> {
-  const splits = generateStudy(task, 1000 + seed);
+/** One run: the data set drawn with fixedDataSeed (the training seed unless given), trained with seed. */
+export async function runOne(task: StudyTask, seed: number, extra: TrainOptions, modelOverrides: Record<string, unknown>, fixedDataSeed?: number): Promise<StudyRun> {
+  const dataSeed = fixedDataSeed ?? seed;
+  const splits = generateStudy(task, 1000 + dataSeed);
   const model = makeConfig('tiny', modelOverrides);
   for (const m of ['text', 'audio', 'vision'] as const) model.modalities[m] = { dim: splits.train[m].dim, maxLength: splits.train[m].length };
   const t0 = performance.now();
@@ -35,11 +42,14 @@ export async function runOne(task: StudyTask, seed: number, extra: TrainOptions,
   const r = await train(splits, { model, seed, ...extra, onEvent: (e) => { if (e.type === 'start') warmupSteps = e.warmupSteps; } });
   const best = r.history.find((h) => h.epoch === r.bestEpoch)!;
   return {
-    task: task.name, seed, options: extra, model: modelOverrides, bestEpoch: r.bestEpoch, epochsRun: r.history.length, stoppedEarly: r.stoppedEarly, warmupSteps,
+    task: task.name, seed, dataSeed, ...(fixedDataSeed !== undefined ? { fixedDraw: true } : {}), options: extra, model: modelOverrides, bestEpoch: r.bestEpoch, epochsRun: r.history.length, stoppedEarly: r.stoppedEarly, warmupSteps,
     validMae: best.valid.mae, testCorr: r.test!.corr, testAcc2: r.test!.acc2Has0, seconds: (performance.now() - t0) / 1000,
     history: r.history.map((h) => ({ epoch: h.epoch, lr: h.lr, trainLoss: h.trainLoss, validLoss: h.validLoss, validMae: h.valid.mae, testCorr: h.test!.corr, testAcc2: h.test!.acc2Has0 })),
   };
 }
+
+/** The data draw of a logged run. */
+export const dataSeedOf = (r: StudyRun): number => r.dataSeed ?? r.seed;
 
 export function logRun(file: string | null, run: StudyRun): void {
   if (file) appendFileSync(file, JSON.stringify(run) + '\n');

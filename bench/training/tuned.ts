@@ -2,14 +2,14 @@
 // rate grid × a long schedule (40 epochs, no early stopping: the cosine runs to its end), the
 // best epoch of each run by valid MAE, and the lr chosen by that valid MAE — never by test. The
 // chosen run's test Corr / Acc-2 is the reference the defaults are compared with.
-//   npm run bench:training:tuned -- [--tasks a,b] [--seeds 0] [--lrs 3e-4,1e-3,2e-3] [--epochs 40] [--log FILE]
+//   npm run bench:training:tuned -- [--tasks a,b] [--seeds 0] [--data-seed N] [--lrs 3e-4,1e-3,2e-3] [--epochs 40] [--log FILE]
 //   tsx bench/training/tuned.ts --summary FILE[,FILE]   (no training: the table from logged runs)
 // --log appends every run (with its per-epoch history) to a JSONL file, so runs made by separate
 // processes can be summarised together.
 import { readFileSync } from 'node:fs';
 
 import { STUDY_TASKS } from './generators.js';
-import { arg, logRun, mean, runOne, std, type StudyRun } from './runOne.js';
+import { arg, dataSeedOf, logRun, mean, runOne, std, type StudyRun } from './runOne.js';
 
 const lrs = arg('lrs', '3e-4,1e-3,2e-3').split(',').map(Number);
 const epochs = Number(arg('epochs', '40'));
@@ -19,12 +19,15 @@ function summarise(runs: StudyRun[]): void {
   const tasks = [...new Set(runs.map((r) => r.task))];
   for (const task of tasks) {
     const chosen: StudyRun[] = [];
-    for (const seed of [...new Set(runs.filter((r) => r.task === task).map((r) => r.seed))]) {
-      const grid = runs.filter((r) => r.task === task && r.seed === seed).sort((a, b) => a.options.lr! - b.options.lr!);
+    // One grid per (training seed, data draw).
+    const cellsOf = [...new Set(runs.filter((r) => r.task === task).map((r) => `${r.seed} ${dataSeedOf(r)} ${r.fixedDraw ? 1 : 0}`))];
+    for (const cell of cellsOf) {
+      const [seed, dataSeed, fixed] = cell.split(' ').map(Number);
+      const grid = runs.filter((r) => r.task === task && r.seed === seed && dataSeedOf(r) === dataSeed && (r.fixedDraw ? 1 : 0) === fixed).sort((a, b) => a.options.lr! - b.options.lr!);
       const pick = grid.reduce((a, b) => (b.validMae < a.validMae ? b : a));
       chosen.push(pick);
       const cells = grid.map((r) => `lr ${r.options.lr}: valid MAE ${r.validMae.toFixed(4)} test Corr ${r.testCorr.toFixed(3)} (epoch ${r.bestEpoch})`).join('; ');
-      console.log(`${task} seed ${seed}: ${cells} → lr ${pick.options.lr}`);
+      console.log(`${task} seed ${seed}${fixed ? ` data ${dataSeed}` : ''}: ${cells} → lr ${pick.options.lr}`);
     }
     const c = chosen.map((r) => r.testCorr);
     const a = chosen.map((r) => 100 * r.testAcc2);
@@ -38,6 +41,7 @@ if (summary) {
 } else {
   const tasks = arg('tasks', STUDY_TASKS.map((t) => t.name).join(',')).split(',');
   const seeds = arg('seeds', '0').split(',').map(Number);
+  const fixedDraw = arg('data-seed', '');
   const runs: StudyRun[] = [];
   console.log(`tuned reference — lrs ${lrs.join(', ')}, ${epochs} epochs, no early stopping, lr chosen by valid MAE`);
   for (const name of tasks) {
@@ -45,10 +49,10 @@ if (summary) {
     if (!task) throw new Error(`unknown task ${name} (${STUDY_TASKS.map((t) => t.name).join(', ')})`);
     for (const seed of seeds) {
       for (const lr of lrs) {
-        const r = await runOne(task, seed, { epochs, patience: 0, lr }, {});
+        const r = await runOne(task, seed, { epochs, patience: 0, lr }, {}, fixedDraw ? Number(fixedDraw) : undefined);
         logRun(log, r);
         runs.push(r);
-        console.log(`${name} seed ${seed} lr ${lr}: valid MAE ${r.validMae.toFixed(4)} test Corr ${r.testCorr.toFixed(3)} Acc-2 ${(100 * r.testAcc2).toFixed(1)} best epoch ${r.bestEpoch}/${r.epochsRun} (${r.seconds.toFixed(0)} s)`);
+        console.log(`${name} seed ${seed}${fixedDraw ? ` data ${fixedDraw}` : ''} lr ${lr}: valid MAE ${r.validMae.toFixed(4)} test Corr ${r.testCorr.toFixed(3)} Acc-2 ${(100 * r.testAcc2).toFixed(1)} best epoch ${r.bestEpoch}/${r.epochsRun} (${r.seconds.toFixed(0)} s)`);
       }
     }
   }

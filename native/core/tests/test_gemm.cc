@@ -389,6 +389,13 @@ void test_bias_grad() {
       const std::string tag = fmt("bias_grad m=%lld n=%lld", (long long)m, (long long)n);
       compare(tag, got, want, 1e-5, 1e-6 * std::sqrt(static_cast<double>(m)));
       got.guards_ok(tag);
+      // Fixed row blocks: one thread and the whole pool give the same bits.
+      auto& pool = merclip::ThreadPool::global();
+      Buffer one(n);
+      pool.set_active_threads(1);
+      merclip::cpu::bias_grad(one.data(), dy.data(), m, n);
+      pool.set_active_threads(0);
+      CHECK(merclip_test::bitwise_equal(one, got));
     }
   }
 }
