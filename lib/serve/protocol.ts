@@ -12,6 +12,12 @@
 //   label set (predict()'s options); each may be an array or a comma-separated string.
 // Outputs: probs FP32 [B, C] (its parameters name the labels), score FP32 [B] (omitted when the
 //   label set has no values), label BYTES [B]; `outputs: [{ name }]` in the request picks some.
+//   Binary outputs (the binary data extension, as Triton answers them): request parameter
+//   `binary_data_output: true` sends every output as bytes, an output's own
+//   `parameters.binary_data` (true / false) overrides that for it. A binary output has
+//   `parameters.binary_data_size` instead of `data`; its bytes follow the JSON header in output
+//   order (FP32: little-endian float32; BYTES: per element a little-endian uint32 byte count and
+//   the UTF-8 bytes), and the response's Inference-Header-Content-Length gives the header's size.
 // Every problem is a ProtocolError (HTTP 400) whose message names the input and what is wrong.
 import { endianness } from 'node:os';
 
@@ -79,6 +85,8 @@ export interface ParsedInfer {
   options: PredictOptions;
   /** Requested outputs (null: the defaults). */
   outputs: OutputName[] | null;
+  /** Outputs to send as binary data; `all`: every output not named in `json`. */
+  binary: { all: boolean; on: Set<OutputName>; json: Set<OutputName> };
 }
 
 interface RawInput {
@@ -254,6 +262,11 @@ export function parseInferRequest(body: unknown, config: MerClipConfig, binary: 
       if (options.values.length !== options.labels.length) throw new ProtocolError(`parameters.values has ${options.values.length} numbers for ${options.labels.length} labels`);
     }
   }
+  const binaryOut: ParsedInfer['binary'] = { all: false, on: new Set(), json: new Set() };
+  if (isObject(parameters) && parameters.binary_data_output !== undefined) {
+    if (typeof parameters.binary_data_output !== 'boolean') throw new ProtocolError(`parameters.binary_data_output must be true or false, received ${JSON.stringify(parameters.binary_data_output)}`);
+    binaryOut.all = parameters.binary_data_output;
+  }
   let picked: OutputName[] | null = null;
   if (outputs !== undefined) {
     if (!Array.isArray(outputs)) throw new ProtocolError('outputs must be an array of { name }');
@@ -262,29 +275,75 @@ export function parseInferRequest(body: unknown, config: MerClipConfig, binary: 
       if (typeof n !== 'string' || !(OUTPUT_NAMES as readonly string[]).includes(n)) {
         throw new ProtocolError(`outputs[${i}]: unknown output ${JSON.stringify(n)}; this model gives ${OUTPUT_NAMES.join(', ')}`);
       }
+      const params = (o as Record<string, unknown>).parameters;
+      if (params !== undefined) {
+        if (!isObject(params)) throw new ProtocolError(`outputs[${i}] (${n}): parameters must be an object`);
+        if (params.binary_data !== undefined) {
+          if (typeof params.binary_data !== 'boolean') throw new ProtocolError(`outputs[${i}] (${n}): parameters.binary_data must be true or false, received ${JSON.stringify(params.binary_data)}`);
+          (params.binary_data ? binaryOut.on : binaryOut.json).add(n as OutputName);
+        }
+      }
       return n as OutputName;
     });
+    if (new Set(picked).size !== picked.length) throw new ProtocolError(`outputs names an output twice (${picked.join(', ')})`);
     if (picked.includes('score') && options.labels && !options.values) throw new ProtocolError('output score needs parameters.values (one number per label) for a custom label set');
   }
-  return { id: id as string | undefined, samples, options, outputs: picked };
+  return { id: id as string | undefined, samples, options, outputs: picked, binary: binaryOut };
 }
 
 export interface InferResponse {
   model_name: string;
   model_version: string;
   id?: string;
-  outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<number | string>; parameters?: Record<string, unknown> }>;
+  outputs: Array<{ name: string; datatype: string; shape: number[]; data?: Array<number | string>; parameters?: Record<string, unknown> }>;
 }
 
-/** Predictions → the response's output tensors. */
-export function inferResponse(modelName: string, parsed: ParsedInfer, preds: Prediction[], labels: readonly string[]): InferResponse {
+/** An infer response: the JSON header and, with binary outputs, their bytes in output order. */
+export interface EncodedInfer {
+  header: InferResponse;
+  /** Empty when every output is JSON. */
+  blobs: Buffer[];
+}
+
+/** FP32 values as little-endian bytes. */
+function fp32Bytes(values: number[]): Buffer {
+  const f = Float32Array.from(values);
+  const out = Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+  if (!LITTLE_ENDIAN) out.swap32();
+  return out;
+}
+
+/** BYTES elements as the binary extension frames them: a little-endian uint32 length, then UTF-8. */
+function bytesTensor(values: string[]): Buffer {
+  const parts = values.map((v) => Buffer.from(v, 'utf8'));
+  const out = Buffer.alloc(parts.reduce((n, p) => n + 4 + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.writeUInt32LE(p.length, o);
+    p.copy(out, o + 4);
+    o += 4 + p.length;
+  }
+  return out;
+}
+
+/** Predictions → the response's output tensors (JSON data, or binary blobs where asked for). */
+export function inferResponse(modelName: string, parsed: ParsedInfer, preds: Prediction[], labels: readonly string[]): EncodedInfer {
   const B = preds.length;
   const hasScore = preds.every((p) => p.score !== null);
   const names = parsed.outputs ?? (hasScore ? ['probs', 'score', 'label'] : ['probs', 'label']);
+  const blobs: Buffer[] = [];
   const outputs: InferResponse['outputs'] = names.map((n) => {
-    if (n === 'probs') return { name: n, datatype: 'FP32', shape: [B, labels.length], data: preds.flatMap((p) => p.probs), parameters: { labels: [...labels] } };
-    if (n === 'score') return { name: n, datatype: 'FP32', shape: [B], data: preds.map((p) => p.score!) };
-    return { name: n, datatype: 'BYTES', shape: [B], data: preds.map((p) => p.label) };
+    const asBinary = parsed.binary.on.has(n) || (parsed.binary.all && !parsed.binary.json.has(n));
+    const t = n === 'probs'
+      ? { name: n, datatype: 'FP32', shape: [B, labels.length], data: preds.flatMap((p) => p.probs) as Array<number | string>, parameters: { labels: [...labels] } as Record<string, unknown> }
+      : n === 'score'
+        ? { name: n, datatype: 'FP32', shape: [B], data: preds.map((p) => p.score!) as Array<number | string> }
+        : { name: n, datatype: 'BYTES', shape: [B], data: preds.map((p) => p.label) as Array<number | string> };
+    if (!asBinary) return t;
+    const blob = t.datatype === 'BYTES' ? bytesTensor(t.data as string[]) : fp32Bytes(t.data as number[]);
+    blobs.push(blob);
+    const { data: _data, ...meta } = t;
+    return { ...meta, parameters: { ...('parameters' in t ? t.parameters : {}), binary_data_size: blob.length } };
   });
-  return { model_name: modelName, model_version: '1', ...(parsed.id !== undefined ? { id: parsed.id } : {}), outputs };
+  return { header: { model_name: modelName, model_version: '1', ...(parsed.id !== undefined ? { id: parsed.id } : {}), outputs }, blobs };
 }

@@ -188,7 +188,14 @@ export class InferenceServer {
       }
       this.metrics.samples.inc(preds.length);
       const labels = parsed.options.labels ?? this.model.config.labels;
-      return reply.send(inferResponse(this.name, parsed, preds, labels));
+      const { header, blobs } = inferResponse(this.name, parsed, preds, labels);
+      if (blobs.length === 0) return reply.send(header);
+      // Binary data extension: the JSON header, then the outputs' bytes in output order.
+      const json = Buffer.from(JSON.stringify(header), 'utf8');
+      return reply
+        .header('inference-header-content-length', String(json.length))
+        .type('application/octet-stream')
+        .send(Buffer.concat([json, ...blobs]));
     } finally {
       this.inFlight--;
       if (this.stopping) this.answeredWhileStopping++;

@@ -40,6 +40,39 @@ const getJson = async (path: string): Promise<{ status: number; json: Record<str
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 };
 
+/**
+ * POSTs a JSON body and reads a binary-extension response independently of the server's code:
+ * the JSON header (Inference-Header-Content-Length bytes), then each output's binary_data_size
+ * bytes in output order, decoded (FP32 little-endian; BYTES as uint32 length + UTF-8 per element).
+ * `values[i]` is output i's decoded data, or its JSON data.
+ */
+async function postBinaryOut(body: unknown): Promise<{ header: InferReply; values: Array<Array<number | string>> }> {
+  const res = await fetch(infer, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toBe('application/octet-stream');
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const n = Number(res.headers.get('inference-header-content-length'));
+  expect(Number.isInteger(n) && n > 0 && n < bytes.length).toBe(true);
+  const header = JSON.parse(bytes.subarray(0, n).toString('utf8')) as InferReply;
+  let off = n;
+  const values = header.outputs.map((o) => {
+    const size = o.parameters?.binary_data_size as number | undefined;
+    if (size === undefined) return o.data;
+    const blob = bytes.subarray(off, off + size);
+    off += size;
+    if (o.datatype === 'FP32') return Array.from({ length: size / 4 }, (_, i) => blob.readFloatLE(4 * i));
+    const out: string[] = [];
+    for (let p = 0; p < blob.length;) {
+      const len = blob.readUInt32LE(p);
+      out.push(blob.subarray(p + 4, p + 4 + len).toString('utf8'));
+      p += 4 + len;
+    }
+    return out;
+  });
+  expect(off).toBe(bytes.length); // nothing left over
+  return { header, values };
+}
+
 async function singles(samples: Sample[], opts: PredictOptions = {}): Promise<Prediction[]> {
   const out: Prediction[] = [];
   for (const s of samples) out.push(await reference.predict(s, opts));
@@ -122,6 +155,36 @@ describe('merclip serve: endpoints', () => {
     expect(((await short.json()) as { error: string }).error).toMatch(/input text_lengths: needs 4 bytes of binary data but only 2 remain/);
   });
 
+  it('binary outputs: the header and the bytes after it carry the JSON response\'s values', async () => {
+    const { body } = batchOf(new Rng(6), 3);
+    const asJson = await postJson(infer, body);
+    expect(asJson.status).toBe(200);
+    const want = asJson.json as unknown as InferReply;
+
+    // Every output binary: FP32 little-endian, BYTES as uint32 length + UTF-8, in output order.
+    const all = await postBinaryOut({ ...body, parameters: { binary_data_output: true } });
+    expect(all.header.outputs.map((o) => o.name)).toEqual(want.outputs.map((o) => o.name));
+    for (const o of all.header.outputs) expect(o.data).toBeUndefined();
+    expect(all.header.outputs[0]!.parameters).toEqual({ labels: want.outputs[0]!.parameters!.labels, binary_data_size: 3 * 7 * 4 });
+    expect(all.values).toEqual(want.outputs.map((o) => o.data));
+
+    // Per output: probs binary, label JSON, score left out.
+    const some = await postBinaryOut({ ...body, outputs: [{ name: 'label' }, { name: 'probs', parameters: { binary_data: true } }] });
+    expect(some.header.outputs.map((o) => [o.name, o.data === undefined])).toEqual([['label', false], ['probs', true]]);
+    expect(some.header.outputs[0]!.data).toEqual(want.outputs.find((o) => o.name === 'label')!.data);
+    expect(some.values[1]).toEqual(want.outputs[0]!.data);
+
+    // binary_data: false overrides binary_data_output for that output.
+    const mixed = await postBinaryOut({ ...body, parameters: { binary_data_output: true }, outputs: [{ name: 'probs' }, { name: 'label', parameters: { binary_data: false } }] });
+    expect(mixed.header.outputs.map((o) => o.data === undefined)).toEqual([true, false]);
+    expect(mixed.values[0]).toEqual(want.outputs[0]!.data);
+
+    // All outputs JSON: a plain JSON response, no header.
+    const none = await fetch(infer, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, parameters: { binary_data_output: false } }) });
+    expect(none.headers.get('inference-header-content-length')).toBeNull();
+    expect(((await none.json()) as InferReply).outputs).toEqual(want.outputs);
+  });
+
   it('/metrics: latency histogram, batch sizes, queue depth, Node defaults with event-loop lag', async () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(metric(text, 'merclip_request_duration_seconds_count', 'route="/v2/models/:name/infer",status_code="200"')).toBeGreaterThanOrEqual(3);
@@ -155,6 +218,9 @@ describe('merclip serve: malformed requests', () => {
     ['unknown output', { ...t([1, DIMS.text], row), outputs: [{ name: 'logits' }] }, /outputs\[0\]: unknown output "logits"/],
     ['values without labels', { ...t([1, DIMS.text], row), parameters: { values: [1, 2] } }, /parameters.values was given without parameters.labels/],
     ['values count', { ...t([1, DIMS.text], row), parameters: { labels: ['a', 'b'], values: [1] } }, /parameters.values has 1 numbers for 2 labels/],
+    ['binary_data_output not boolean', { ...t([1, DIMS.text], row), parameters: { binary_data_output: 1 } }, /parameters.binary_data_output must be true or false, received 1/],
+    ['binary_data not boolean', { ...t([1, DIMS.text], row), outputs: [{ name: 'probs', parameters: { binary_data: 'yes' } }] }, /outputs\[0\] \(probs\): parameters.binary_data must be true or false, received "yes"/],
+    ['output named twice', { ...t([1, DIMS.text], row), outputs: [{ name: 'probs' }, { name: 'probs' }] }, /outputs names an output twice/],
     ['not an object', [1, 2], /must be a JSON object with an "inputs" array/],
     ['invalid JSON', '{"inputs": [', /not valid JSON/],
   ];
