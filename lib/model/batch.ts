@@ -105,7 +105,15 @@ export function isRawAudio(v: unknown): v is AudioInput {
   return typeof v === 'string' || v instanceof Uint8Array || (typeof v === 'object' && v !== null && 'waveform' in v);
 }
 
-function rawOf(m: Modality, i: number, input: unknown, config: MerClipConfig, tokenizer: () => ClipTokenizer): Raw {
+// Token ids of transcripts already encoded, per tokenizer and sample object: the dynamic batcher
+// validates each call (validateSamples) and packs the coalesced batch afterwards, and the second
+// pass reuses the first's ids when the sample still holds the same string for the same
+// context length and truncation. Entries go with their sample (WeakMap).
+interface CachedIds { text: string; contextLength: number; truncate: boolean; ids: Int32Array }
+const encodedIds = new WeakMap<ClipTokenizer, WeakMap<object, CachedIds>>();
+
+/** copy: false leaves frame data in place (validation only: nothing is kept). */
+function rawOf(m: Modality, i: number, input: unknown, config: MerClipConfig, tokenizer: () => ClipTokenizer, owner: object, copy = true): Raw {
   const where = `predict: sample ${i} ${m}`;
   const { maxLength, source } = config.modalities[m];
   if (m === 'audio' && isRawAudio(input)) {
@@ -116,8 +124,15 @@ function rawOf(m: Modality, i: number, input: unknown, config: MerClipConfig, to
   if (typeof input === 'string') {
     if (m !== 'text' || source !== 'clip') throw sourceMismatch(where, 'a string', m, config);
     const { truncate } = textClipSource(config)!;
+    const tok = tokenizer();
+    let byOwner = encodedIds.get(tok);
+    const hit = byOwner?.get(owner);
+    if (hit && hit.text === input && hit.contextLength === maxLength && hit.truncate === truncate) return { ids: hit.ids };
     try {
-      return { ids: Int32Array.from(tokenizer().encodeFitted(input, { contextLength: maxLength, truncate }, `${where}:`)) };
+      const ids = Int32Array.from(tok.encodeFitted(input, { contextLength: maxLength, truncate }, `${where}:`));
+      if (!byOwner) encodedIds.set(tok, (byOwner = new WeakMap()));
+      byOwner.set(owner, { text: input, contextLength: maxLength, truncate, ids });
+      return { ids };
     } catch (err) {
       if (err instanceof TokenizerError && err.code === 'TOO_LONG') {
         throw new RangeError(`${err.message} (the model's modalities.text.maxLength is ${maxLength}; modalities.text.clip.truncate false)`);
@@ -136,7 +151,7 @@ function rawOf(m: Modality, i: number, input: unknown, config: MerClipConfig, to
         const at = `${where} frame ${j}`;
         if (!isRgbFrame(f)) throw new TypeError(`${at}: an image file or encoded bytes must be decoded first (predict() and featurize() do it; decodeSamples in raw.ts)`);
         checkFrame(f, j, at);
-        return { data: f.data.slice(), width: f.width, height: f.height, channels: 3 };
+        return { data: copy ? f.data.slice() : f.data, width: f.width, height: f.height, channels: 3 };
       }),
     };
   }
@@ -182,7 +197,22 @@ function rowsOf(m: Modality, i: number, input: SampleInput, dim: number, maxLeng
  * modality; raw inputs tokenized / copied into batch.raw). The tokenizer (for transcripts)
  * defaults to the bundled CLIP vocabulary, loaded only when a transcript is given.
  */
+/**
+ * The checks packSamples makes, without building the batch: no feature rows or frames are copied
+ * (transcripts are tokenized, and their ids kept for the packSamples call that follows). Throws
+ * what packSamples would throw. The dynamic batcher's per-call validation.
+ */
+export function validateSamples(samples: readonly Sample[], config: MerClipConfig, opts: { tokenizer?: ClipTokenizer } = {}): void {
+  packOrValidate(samples, config, Math.max(1, samples.length), opts, false);
+}
+
 export function packSamples(samples: readonly Sample[], config: MerClipConfig, batchSize = 32, opts: { tokenizer?: ClipTokenizer } = {}): ModelBatch[] {
+  return packOrValidate(samples, config, batchSize, opts, true);
+}
+
+const NO_ROWS = new Float32Array(0);
+
+function packOrValidate(samples: readonly Sample[], config: MerClipConfig, batchSize: number, opts: { tokenizer?: ClipTokenizer }, build: boolean): ModelBatch[] {
   const tokenizer = (): ClipTokenizer => opts.tokenizer ?? defaultTokenizer();
   if (!Array.isArray(samples)) throw new TypeError('predict: expected an array of samples');
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`predict: batchSize must be a positive integer, received ${batchSize}`);
@@ -196,7 +226,7 @@ export function packSamples(samples: readonly Sample[], config: MerClipConfig, b
       const raws: Raw[] = [];
       const parsed = chunk.map((x, r) => {
         if (typeof x !== 'object' || x === null) throw new TypeError(`predict: sample ${s + r} must be an object with text / audio / vision`);
-        const raw = rawOf(m, s + r, x[m], config, tokenizer);
+        const raw = rawOf(m, s + r, x[m], config, tokenizer, x, build);
         raws.push(raw);
         return raw ? null : rowsOf(m, s + r, x[m] as SampleInput, dim, maxLength);
       });
@@ -204,6 +234,10 @@ export function packSamples(samples: readonly Sample[], config: MerClipConfig, b
       const layout = layoutOf(parsed.map((p, r) => (p ? p.length / dim : rawLength(raws[r]!))), undefined, `predict ${m} lengths`);
       if (layout.offsets[B] === 0) {
         batch[m] = null;
+        continue;
+      }
+      if (!build) { // validation: the lengths are all the last check needs
+        batch[m] = { rows: NO_ROWS, dim, ...layout };
         continue;
       }
       const rows = new Float32Array(layout.offsets[B]! * dim); // a raw sample's rows stay zero: forward reads the tower's instead

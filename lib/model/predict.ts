@@ -19,7 +19,7 @@
 // stopped when it is collected (the finalizer below).
 
 import type { ModelBatch, Sample } from './batch.js';
-import { packSamples } from './batch.js';
+import { packSamples, validateSamples } from './batch.js';
 import { type BatchInfo, type CloseResult, DynamicBatcher } from './batcher.js';
 import type { MerClipConfig } from './config.js';
 import { decodeSamples, needsDecoding } from './decode.js';
@@ -189,7 +189,7 @@ export function predictBatcher<O extends LabelSet>(
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
     validate: (items, o) => {
       resolveLabelSet(config, o ?? {});
-      packSamples(items, config, items.length, pack); // raw inputs: decoded already (decodeSamples)
+      validateSamples(items, config, pack); // raw inputs: decoded already (decodeSamples); nothing copied
     },
     keyOf: (o) => (o?.labels ? JSON.stringify([o.labels, o.values ?? null]) : ''),
   });

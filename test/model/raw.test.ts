@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { preprocessImagesData, type RgbFrame } from '../../lib/clip/image.js';
 import type { Clip } from '../../lib/clip/model.js';
-import { packSamples, type Sample } from '../../lib/model/batch.js';
+import { packSamples, type Sample, validateSamples } from '../../lib/model/batch.js';
 import { configFromClip } from '../../lib/model/clipWeights.js';
 import type { MerClipConfig } from '../../lib/model/config.js';
 import { MerClip } from '../../lib/model/merclip.js';
@@ -105,6 +105,47 @@ describe('raw text through the CLIP text tower', () => {
     expect([...b!.raw!.text!.ids]).toEqual([...full.slice(0, 9), 49407]);
     const strict = configFromClip(clip, BASE, { text: { maxLength: 10, truncate: false } });
     expect(() => packSamples([{ text: long }], strict, 1)).toThrow(/sample 0 text.*tokens.*more than the context length 10.*maxLength is 10/s);
+  });
+
+  it('validateSamples throws what packSamples throws, copies nothing, and a later pack reuses only ids of the same text and length', () => {
+    const rng = new Rng(12);
+    const frames = [randomFrame(rng, 9, 7)];
+    const good: Sample[] = [{ text: 'a happy day' }, { text: 'so sad', vision: { frames } }];
+    expect(() => validateSamples(good, config)).not.toThrow();
+    const bad: Sample[][] = [
+      [{ text: 'fine' }, {}],
+      [{ vision: { frames: Array.from({ length: 7 }, () => frames[0]!) } }],
+      [{ vision: { frames: [{ data: new Uint8Array(5), width: 2, height: 2, channels: 3 }] } }],
+      [{ audio: new Float32Array(7) }],
+      [{ text: Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ') }],
+    ];
+    const strict = configFromClip(clip, BASE, { text: { maxLength: 10, truncate: false }, vision: { maxLength: 6 } });
+    for (const [i, samples] of bad.entries()) {
+      const cfg = i === 4 ? strict : config;
+      let want = '';
+      try { packSamples(samples, cfg, samples.length); } catch (e) { want = (e as Error).message; }
+      expect(want, `case ${i} must fail`).not.toBe('');
+      expect(() => validateSamples(samples, cfg), `case ${i}`).toThrow(want);
+    }
+    // After validation, the pack of the same objects equals the pack of fresh copies ...
+    const fresh = (xs: Sample[]): Sample[] => xs.map((x) => ({ ...x }));
+    const [packed] = packSamples(good, config, 2);
+    const [wantPack] = packSamples(fresh(good), config, 2);
+    expect([...packed!.raw!.text!.ids]).toEqual([...wantPack!.raw!.text!.ids]);
+    // ... the frames were not copied by validation but are by the pack (the caller's stay theirs)
+    expect(packed!.raw!.vision!.frames[0]!.data).not.toBe(frames[0]!.data);
+    // ... and a sample whose text changed after validation is tokenized again.
+    const edited: Sample[] = [{ text: 'a happy day' }];
+    validateSamples(edited, config);
+    edited[0]!.text = 'completely different words here';
+    const [again] = packSamples(edited, config, 1);
+    const [wantAgain] = packSamples([{ text: 'completely different words here' }], config, 1);
+    expect([...again!.raw!.text!.ids]).toEqual([...wantAgain!.raw!.text!.ids]);
+    // The same object under another maxLength is not served the cached ids either.
+    const short = configFromClip(clip, BASE, { text: { maxLength: 3 } });
+    const one: Sample[] = [{ text: 'a happy day today' }];
+    validateSamples(one, config);
+    expect(packSamples(one, short, 1)[0]!.raw!.text!.ids.length).toBe(3);
   });
 });
 
