@@ -7,6 +7,14 @@
 //                     the binary data extension — `parameters.binary_data_size` bytes of
 //                     little-endian float32 after the JSON header.
 //   <m>_lengths  INT32 or INT64 [B]: each sample's true length (default L); 0 = m absent for it.
+//   Raw inputs (BYTES), where the model's source for the modality takes them (config.ts):
+//   text   BYTES [B]     transcripts (UTF-8; text source 'clip'); an empty one = text absent.
+//   audio  BYTES [B]     WAV file bytes (audio source 'logmel'); empty = absent.
+//   vision BYTES [B, F]  encoded images (PNG, JPEG, WebP …; vision source 'clip'), F frames per
+//                        sample; vision_lengths [B] gives fewer (0 = absent).
+//   A BYTES element is a JSON string (text only — a string is never read as a file path) or
+//   {"b64": "<base64>"} (TF Serving's convention for bytes in JSON), or, with the binary data
+//   extension, a little-endian uint32 byte count and the bytes, element after element.
 //   A modality not given is absent for every sample; each sample needs at least one.
 // Request parameters: `labels` (strings) and `values` (numbers, one per label) ask about another
 //   label set (predict()'s options); each may be an array or a comma-separated string.
@@ -75,8 +83,30 @@ export function modelMetadata(name: string, config: MerClipConfig, maxBatchSize:
       values: [...config.labelValues],
       max_lengths: Object.fromEntries(config.modalityOrder.map((m) => [m, config.modalities[m].maxLength])),
       max_batch_size: maxBatchSize,
+      ...(rawForms(config).length ? { raw_inputs: Object.fromEntries(rawForms(config).map((r) => [r.m, r.doc])) } : {}),
     },
   };
+}
+
+/** The modalities whose source takes raw BYTES inputs, and what each element is. */
+function rawForms(config: MerClipConfig): Array<{ m: Modality; doc: string }> {
+  const out: Array<{ m: Modality; doc: string }> = [];
+  for (const m of config.modalityOrder) {
+    const src = config.modalities[m].source;
+    if (m === 'text' && src === 'clip') out.push({ m, doc: 'BYTES [B]: transcripts (UTF-8)' });
+    if (m === 'vision' && src === 'clip') out.push({ m, doc: 'BYTES [B, F]: encoded images, F frames per sample (vision_lengths: fewer)' });
+    if (m === 'audio' && src === 'logmel') out.push({ m, doc: 'BYTES [B]: WAV file bytes' });
+  }
+  return out;
+}
+
+/** Whether the model's source for m takes BYTES, and why not (a message) if it does not. */
+function rawSourceError(m: Modality, config: MerClipConfig): string | null {
+  const src = config.modalities[m].source ?? 'features';
+  const wants = m === 'audio' ? 'logmel' : 'clip';
+  if (src === wants) return null;
+  const what = m === 'text' ? 'transcripts' : m === 'vision' ? 'encoded images' : 'WAV bytes';
+  return `input ${m}: BYTES (${what}) needs modalities.${m}.source "${wants}"; this model's ${m} source is "${src}" (send FP32 features of dim ${config.modalities[m].dim})`;
 }
 
 export interface ParsedInfer {
@@ -149,6 +179,48 @@ function tensorValues(where: string, input: RawInput, count: number, kind: 'floa
   return out;
 }
 
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * A BYTES tensor's elements: JSON strings (when `strings` — transcripts) or {"b64": …} objects,
+ * or its slice of the binary section as (uint32 LE length, bytes) elements.
+ */
+function bytesValues(where: string, input: RawInput, count: number, strings: boolean, binary: BinaryCursor | null): Buffer[] {
+  const size = input.parameters?.binary_data_size;
+  if (size !== undefined) {
+    if (!binary) throw new ProtocolError(`${where}: parameters.binary_data_size needs the binary data extension (an Inference-Header-Content-Length header)`);
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 4 * count) {
+      throw new ProtocolError(`${where}: binary_data_size ${String(size)} cannot hold ${count} BYTES elements (4 bytes of length each, at least)`);
+    }
+    const bytes = binary.take(where, size);
+    const out: Buffer[] = [];
+    let o = 0;
+    for (let i = 0; i < count; i++) {
+      if (o + 4 > bytes.length) throw new ProtocolError(`${where}: element ${i}'s length runs past binary_data_size ${size}`);
+      const n = bytes.readUInt32LE(o);
+      if (o + 4 + n > bytes.length) throw new ProtocolError(`${where}: element ${i} has ${n} bytes but only ${bytes.length - o - 4} remain of binary_data_size ${size}`);
+      out.push(bytes.subarray(o + 4, o + 4 + n));
+      o += 4 + n;
+    }
+    if (o !== bytes.length) throw new ProtocolError(`${where}: ${bytes.length - o} bytes are left over after its ${count} elements (binary_data_size ${size})`);
+    return out;
+  }
+  if (!Array.isArray(input.data)) throw new ProtocolError(`${where}: data must be an array of ${strings ? 'strings or ' : ''}{"b64": …} elements`);
+  const data = flatten(input.data);
+  if (data.length !== count) throw new ProtocolError(`${where}: shape ${JSON.stringify(input.shape)} holds ${count} elements but data has ${data.length}`);
+  return data.map((v, i) => {
+    if (typeof v === 'string') {
+      if (!strings) throw new ProtocolError(`${where}: element ${i} is a string; send bytes as {"b64": "<base64>"} or with the binary data extension`);
+      return Buffer.from(v, 'utf8');
+    }
+    if (isObject(v) && typeof v.b64 === 'string' && Object.keys(v).length === 1) {
+      if (v.b64.length % 4 !== 0 || !BASE64.test(v.b64)) throw new ProtocolError(`${where}: element ${i}: b64 is not valid base64`);
+      return Buffer.from(v.b64, 'base64');
+    }
+    throw new ProtocolError(`${where}: element ${i} is ${JSON.stringify(v)?.slice(0, 40)}, expected ${strings ? 'a string or ' : ''}{"b64": "<base64>"}`);
+  });
+}
+
 /** Walks the binary section of a binary-extension request, input by input. */
 export class BinaryCursor {
   private offset = 0;
@@ -198,13 +270,23 @@ export function parseInferRequest(body: unknown, config: MerClipConfig, binary: 
   // Pass 1, in the order of `inputs` (the binary section follows that order): datatype, shape, values.
   const cursor = binary ? new BinaryCursor(binary) : null;
   const tensors = new Map<string, { shape: number[]; values: Float32Array | Int32Array }>();
+  const rawTensors = new Map<Modality, { shape: number[]; values: Buffer[] }>();
   for (const raw of byName.values()) {
     const name = raw.name as string;
     const where = `input ${name}`;
     const isLengths = name.endsWith('_lengths');
+    if (!isLengths && raw.datatype === 'BYTES') {
+      const m = name as Modality;
+      const why = rawSourceError(m, config);
+      if (why) throw new ProtocolError(why);
+      const shape = parseShape(where, raw.shape, m === 'vision' ? [2] : [1]);
+      const count = shape.reduce((a, d) => a * d, 1);
+      rawTensors.set(m, { shape, values: bytesValues(where, raw, count, m === 'text', cursor) });
+      continue;
+    }
     if (isLengths) {
       if (raw.datatype !== 'INT32' && raw.datatype !== 'INT64') throw new ProtocolError(`${where}: datatype must be INT32 or INT64, received ${JSON.stringify(raw.datatype)}`);
-    } else if (raw.datatype !== 'FP32') throw new ProtocolError(`${where}: datatype must be FP32, received ${JSON.stringify(raw.datatype)}`);
+    } else if (raw.datatype !== 'FP32') throw new ProtocolError(`${where}: datatype must be FP32${rawSourceError(name as Modality, config) ? '' : ' or BYTES'}, received ${JSON.stringify(raw.datatype)}`);
     const shape = parseShape(where, raw.shape, isLengths ? [1] : [2, 3]);
     const count = shape.reduce((a, d) => a * d, 1);
     tensors.set(name, { shape, values: tensorValues(where, raw, count, isLengths ? 'int' : 'float', cursor) });
@@ -226,6 +308,17 @@ export function parseInferRequest(body: unknown, config: MerClipConfig, binary: 
     batch ??= { B, from: where };
     feats.set(m, { values: t.values as Float32Array, B, L, D });
   }
+  for (const m of config.modalityOrder) {
+    const t = rawTensors.get(m);
+    if (!t) continue;
+    const where = `input ${m}`;
+    const B = t.shape[0]!;
+    if (B < 1) throw new ProtocolError(`${where}: the batch dimension is 0 (send at least one sample)`);
+    if (batch && batch.B !== B) throw new ProtocolError(`${where}: batch size ${B} differs from ${batch.from}'s ${batch.B}`);
+    batch ??= { B, from: where };
+    const F = m === 'vision' ? t.shape[1]! : 1;
+    if (m === 'vision' && F > config.modalities.vision.maxLength) throw new ProtocolError(`${where}: ${F} frames per sample exceed the model's maxLength ${config.modalities.vision.maxLength}`);
+  }
   if (!batch) throw new ProtocolError(`no modality input: give at least one of ${config.modalityOrder.join(', ')}`);
   const B = (batch as { B: number }).B;
   const lengths = new Map<Modality, Int32Array>();
@@ -235,6 +328,17 @@ export function parseInferRequest(body: unknown, config: MerClipConfig, binary: 
     if (!t) continue;
     const where = `input ${name}`;
     const f = feats.get(m);
+    const r = rawTensors.get(m);
+    if (r && m !== 'vision') throw new ProtocolError(`${where}: ${m} is BYTES here (one element per sample; an empty one is absent), so it takes no lengths`);
+    if (r) {
+      if (t.shape[0] !== B) throw new ProtocolError(`${where}: shape [${t.shape[0]}] must be [${B}], one length per sample`);
+      const F = r.shape[1]!;
+      (t.values as Int32Array).forEach((len, b) => {
+        if (len > F) throw new ProtocolError(`${where}: sample ${b} has ${len} frames but vision has only ${F} per sample`);
+      });
+      lengths.set(m, t.values as Int32Array);
+      continue;
+    }
     if (!f) throw new ProtocolError(`${where}: given without the ${m} input`);
     if (t.shape[0] !== B) throw new ProtocolError(`${where}: shape [${t.shape[0]}] must be [${B}], one length per sample`);
     const v = t.values as Int32Array;
@@ -249,6 +353,26 @@ export function parseInferRequest(body: unknown, config: MerClipConfig, binary: 
     const lens = lengths.get(m);
     for (let b = 0; b < B; b++) {
       samples[b]![m] = { features: f.values.subarray(b * step, (b + 1) * step), length: lens ? lens[b]! : f.L };
+    }
+  }
+  for (const [m, r] of rawTensors) {
+    for (let b = 0; b < B; b++) {
+      const sample = samples[b]!;
+      if (m === 'text') {
+        const text = r.values[b]!.toString('utf8');
+        sample.text = text.length ? text : null;
+      } else if (m === 'audio') {
+        const wav = r.values[b]!;
+        sample.audio = wav.length ? new Uint8Array(wav.buffer, wav.byteOffset, wav.length) : null;
+      } else {
+        const F = r.shape[1]!;
+        const n = lengths.get('vision')?.[b] ?? F;
+        const frames = r.values.slice(b * F, b * F + n).map((f, j) => {
+          if (f.length === 0) throw new ProtocolError(`input vision: sample ${b} frame ${j} is empty (send fewer frames with vision_lengths)`);
+          return new Uint8Array(f.buffer, f.byteOffset, f.length);
+        });
+        sample.vision = n > 0 ? { frames } : null;
+      }
     }
   }
 

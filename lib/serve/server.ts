@@ -19,6 +19,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { packageVersion } from '../backend/index.js';
 import type { MerClip } from '../model/merclip.js';
 import type { Sample } from '../model/batch.js';
+import { WavError } from '../audio/wav.js';
+import { decodeSamples, needsDecoding } from '../model/decode.js';
 import { type Prediction, predictBatcher, type PredictOptions } from '../model/predict.js';
 import { BatcherError, type CloseResult, DynamicBatcher } from '../model/batcher.js';
 import { inferResponse, modelMetadata, parseInferRequest, ProtocolError } from './protocol.js';
@@ -153,6 +155,18 @@ export class InferenceServer {
         this.metrics.rejected.inc({ reason: 'invalid' });
         if (err instanceof ProtocolError) return sendError(reply, err.statusCode, err.message);
         throw err;
+      }
+      // Raw inputs (encoded images, WAV bytes) are decoded here, before the batcher's per-call
+      // validation, which takes decoded frames and log-mel features only.
+      if (needsDecoding(parsed.samples, this.model.config)) {
+        try {
+          parsed = { ...parsed, samples: await decodeSamples(parsed.samples, this.model.config) };
+        } catch (err) {
+          const e = err as Error;
+          const client = e instanceof RangeError || e instanceof TypeError || e instanceof WavError;
+          this.metrics.rejected.inc({ reason: client ? 'invalid' : 'error' });
+          return sendError(reply, client ? 400 : 500, client ? e.message : `decoding the raw inputs failed: ${e.message}`);
+        }
       }
       // the client going away before the batch starts withdraws the request
       const ctl = new AbortController();
