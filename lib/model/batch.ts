@@ -197,17 +197,17 @@ function rowsOf(m: Modality, i: number, input: SampleInput, dim: number, maxLeng
  * modality; raw inputs tokenized / copied into batch.raw). The tokenizer (for transcripts)
  * defaults to the bundled CLIP vocabulary, loaded only when a transcript is given.
  */
+export function packSamples(samples: readonly Sample[], config: MerClipConfig, batchSize = 32, opts: { tokenizer?: ClipTokenizer } = {}): ModelBatch[] {
+  return packOrValidate(samples, config, batchSize, opts, true);
+}
+
 /**
  * The checks packSamples makes, without building the batch: no feature rows or frames are copied
  * (transcripts are tokenized, and their ids kept for the packSamples call that follows). Throws
  * what packSamples would throw. The dynamic batcher's per-call validation.
  */
 export function validateSamples(samples: readonly Sample[], config: MerClipConfig, opts: { tokenizer?: ClipTokenizer } = {}): void {
-  packOrValidate(samples, config, Math.max(1, samples.length), opts, false);
-}
-
-export function packSamples(samples: readonly Sample[], config: MerClipConfig, batchSize = 32, opts: { tokenizer?: ClipTokenizer } = {}): ModelBatch[] {
-  return packOrValidate(samples, config, batchSize, opts, true);
+  packOrValidate(samples, config, Array.isArray(samples) ? Math.max(1, samples.length) : 1, opts, false);
 }
 
 const NO_ROWS = new Float32Array(0);
