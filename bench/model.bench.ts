@@ -50,35 +50,26 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
 }
 
-/** Forward FLOPs of the padded batch (projections, FFNs, attention), 2 per multiply-add. */
-function forwardFlops(d: number, lens: Record<'text' | 'audio' | 'vision', number>, dims: Record<'text' | 'audio' | 'vision', number>, C: number, decLayers: number): number {
+/**
+ * Forward FLOPs (projections, FFNs, attention; 2 per multiply-add) of `batch` samples at lengths
+ * `lens`. Textbook form: the decoder projects every token to keys and values, which is what PyTorch
+ * computes over the padded batch. `absorbedHeads` instead counts the decoder's cross-attention as
+ * merclip runs it (merclip/memory_attention.h): per layer and modality the C queries go through
+ * W_k and W_v per head (2 · 2·C·d²) and each of the H heads scores and averages the modality's L
+ * rows at full width d (2 · 2·H·C·L·d) — issue 16's "FLOP time" of one sample at its true lengths.
+ */
+function forwardFlops(d: number, lens: Record<'text' | 'audio' | 'vision', number>, dims: Record<'text' | 'audio' | 'vision', number>, C: number, decLayers: number, batch = B, absorbedHeads = 0): number {
   let f = 0;
   for (const m of ['text', 'audio', 'vision'] as const) {
-    const tokens = B * lens[m];
+    const tokens = batch * lens[m];
     f += 2 * tokens * dims[m] * d; // input projection
     f += 2 * tokens * 12 * d * d; // q, k, v, out (4d²) + FFN (8d²)
-    f += 4 * B * lens[m] * lens[m] * d; // self-attention
-    f += decLayers * (2 * tokens * 2 * d * d + 4 * B * C * lens[m] * d); // decoder K/V projections + cross-attention
+    f += 4 * batch * lens[m] * lens[m] * d; // self-attention
+    f += decLayers * (absorbedHeads
+      ? batch * (4 * C * d * d + 4 * absorbedHeads * C * lens[m] * d) // absorbed cross-attention
+      : 2 * tokens * 2 * d * d + 4 * batch * C * lens[m] * d); // decoder K/V projections + cross-attention
   }
-  f += decLayers * B * C * (2 * 12 * d * d + 3 * 2 * 2 * d * d); // decoder self-attn + FFN + cross q/out projections
-  return f;
-}
-
-/**
- * FLOPs of the work merclip does for one sample (issue 16's "FLOP time"): the textbook forward at
- * the sample's true lengths (no padding), with the decoder's key/value projections absorbed as
- * merclip runs them (merclip/memory_attention.h): per decoder layer and modality the C queries
- * are taken through W_k and W_v per head (2 · 2·C·d²) and each head scores and averages the
- * modality's L rows at full width d (2 · 2·H·C·L·d) instead of projecting L keys and values.
- */
-function sampleWorkFlops(d: number, heads: number, lens: Record<'text' | 'audio' | 'vision', number>, dims: Record<'text' | 'audio' | 'vision', number>, C: number, decLayers: number): number {
-  let f = 0;
-  for (const m of ['text', 'audio', 'vision'] as const) {
-    const L = lens[m];
-    f += 2 * L * dims[m] * d + 2 * L * 12 * d * d + 4 * L * L * d; // encoder: input projection, layer, self-attention
-    f += decLayers * (4 * C * d * d + 4 * heads * C * L * d); // absorbed cross-attention
-  }
-  f += decLayers * C * (2 * 12 * d * d + 3 * 2 * 2 * d * d);
+  f += decLayers * batch * C * (2 * 12 * d * d + 3 * 2 * 2 * d * d); // decoder self-attn + FFN + cross q/out projections
   return f;
 }
 
@@ -114,7 +105,7 @@ export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[
   const predictBatchTimes = await timeAsync(() => model.predict(samples), 3);
   const one = samples[0]!;
   const oneLens = { text: batch.text.lengths[0]!, audio: batch.audio.lengths[0]!, vision: batch.vision.lengths[0]! };
-  const oneFlops = sampleWorkFlops(config.width, config.heads, oneLens, dims, 7, config.decoderLayers);
+  const oneFlops = forwardFlops(config.width, oneLens, dims, 7, config.decoderLayers, 1, config.heads);
   const oneFlopTime = oneFlops / (limits.peakGflopsAll * 1e9);
   await model.predict(one);
   const latency = await timeAsync(() => model.predict(one), 30);

@@ -48,8 +48,8 @@ export async function runOne(task: StudyTask, seed: number, extra: TrainOptions,
   };
 }
 
-/** The data draw of a logged run. */
-export const dataSeedOf = (r: StudyRun): number => r.dataSeed ?? r.seed;
+/** " data N" for a run made on a fixed draw (--data-seed N), "" for one whose seed drew its data. */
+export const drawLabel = (r: StudyRun): string => (r.fixedDraw ? ` data ${r.dataSeed ?? r.seed}` : '');
 
 export function logRun(file: string | null, run: StudyRun): void {
   if (file) appendFileSync(file, JSON.stringify(run) + '\n');

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 
 import type { TrainOptions } from '../../lib/train/index.js';
 import { STUDY_TASKS } from './generators.js';
-import { arg, dataSeedOf, logRun, mean, runOne, std, type StudyEpoch, type StudyRun } from './runOne.js';
+import { arg, drawLabel, logRun, mean, runOne, std, type StudyEpoch, type StudyRun } from './runOne.js';
 
 function line(label: string, picks: StudyEpoch[], epochsRun: number[]): string {
   const c = picks.map((p) => p.testCorr);
@@ -21,8 +21,7 @@ function line(label: string, picks: StudyEpoch[], epochsRun: number[]): string {
 }
 
 // Runs that drew their data with their own seed group together; a fixed draw is its own group.
-const draw = (r: StudyRun): string => (r.fixedDraw ? ` data ${dataSeedOf(r)}` : '');
-const groupKey = (r: StudyRun): string => `${r.task} ${JSON.stringify(r.options)} ${JSON.stringify(r.model)}${draw(r)}`;
+const groupKey = (r: StudyRun): string => `${r.task} ${JSON.stringify(r.options)} ${JSON.stringify(r.model)}${drawLabel(r)}`;
 
 function summarise(runs: StudyRun[]): void {
   const keys = [...new Set(runs.map(groupKey))];
@@ -54,7 +53,7 @@ if (summary) {
       logRun(log, r);
       runs.push(r);
       const traj = r.history.map((h) => `${h.trainLoss.toFixed(2)}/${h.validLoss.toFixed(2)}/${h.validMae.toFixed(3)}/${h.testCorr.toFixed(2)}`).join(' ');
-      console.log(`${name} seed ${seed}${draw(r)}: test Corr ${r.testCorr.toFixed(3)} Acc-2 ${(100 * r.testAcc2).toFixed(1)} best epoch ${r.bestEpoch}/${r.epochsRun}, warmup ${r.warmupSteps} steps (${r.seconds.toFixed(0)} s)${verbose ? `  train loss/valid loss/valid MAE/test Corr: ${traj}` : ''}`);
+      console.log(`${name} seed ${seed}${drawLabel(r)}: test Corr ${r.testCorr.toFixed(3)} Acc-2 ${(100 * r.testAcc2).toFixed(1)} best epoch ${r.bestEpoch}/${r.epochsRun}, warmup ${r.warmupSteps} steps (${r.seconds.toFixed(0)} s)${verbose ? `  train loss/valid loss/valid MAE/test Corr: ${traj}` : ''}`);
     }
   }
   summarise(runs);

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 
 import { STUDY_TASKS } from './generators.js';
-import { arg, dataSeedOf, logRun, mean, runOne, std, type StudyRun } from './runOne.js';
+import { arg, drawLabel, logRun, mean, runOne, std, type StudyRun } from './runOne.js';
 
 const lrs = arg('lrs', '3e-4,1e-3,2e-3').split(',').map(Number);
 const epochs = Number(arg('epochs', '40'));
@@ -20,14 +20,17 @@ function summarise(runs: StudyRun[]): void {
   for (const task of tasks) {
     const chosen: StudyRun[] = [];
     // One grid per (training seed, data draw).
-    const cellsOf = [...new Set(runs.filter((r) => r.task === task).map((r) => `${r.seed} ${dataSeedOf(r)} ${r.fixedDraw ? 1 : 0}`))];
-    for (const cell of cellsOf) {
-      const [seed, dataSeed, fixed] = cell.split(' ').map(Number);
-      const grid = runs.filter((r) => r.task === task && r.seed === seed && dataSeedOf(r) === dataSeed && (r.fixedDraw ? 1 : 0) === fixed).sort((a, b) => a.options.lr! - b.options.lr!);
+    const grids = new Map<string, StudyRun[]>();
+    for (const r of runs.filter((x) => x.task === task)) {
+      const cell = `seed ${r.seed}${drawLabel(r)}`;
+      grids.set(cell, [...(grids.get(cell) ?? []), r]);
+    }
+    for (const [cell, runsOfCell] of grids) {
+      const grid = runsOfCell.sort((a, b) => a.options.lr! - b.options.lr!);
       const pick = grid.reduce((a, b) => (b.validMae < a.validMae ? b : a));
       chosen.push(pick);
       const cells = grid.map((r) => `lr ${r.options.lr}: valid MAE ${r.validMae.toFixed(4)} test Corr ${r.testCorr.toFixed(3)} (epoch ${r.bestEpoch})`).join('; ');
-      console.log(`${task} seed ${seed}${fixed ? ` data ${dataSeed}` : ''}: ${cells} → lr ${pick.options.lr}`);
+      console.log(`${task} ${cell}: ${cells} → lr ${pick.options.lr}`);
     }
     const c = chosen.map((r) => r.testCorr);
     const a = chosen.map((r) => 100 * r.testAcc2);
@@ -52,7 +55,7 @@ if (summary) {
         const r = await runOne(task, seed, { epochs, patience: 0, lr }, {}, fixedDraw ? Number(fixedDraw) : undefined);
         logRun(log, r);
         runs.push(r);
-        console.log(`${name} seed ${seed}${fixedDraw ? ` data ${fixedDraw}` : ''} lr ${lr}: valid MAE ${r.validMae.toFixed(4)} test Corr ${r.testCorr.toFixed(3)} Acc-2 ${(100 * r.testAcc2).toFixed(1)} best epoch ${r.bestEpoch}/${r.epochsRun} (${r.seconds.toFixed(0)} s)`);
+        console.log(`${name} seed ${seed}${drawLabel(r)} lr ${lr}: valid MAE ${r.validMae.toFixed(4)} test Corr ${r.testCorr.toFixed(3)} Acc-2 ${(100 * r.testAcc2).toFixed(1)} best epoch ${r.bestEpoch}/${r.epochsRun} (${r.seconds.toFixed(0)} s)`);
       }
     }
   }

@@ -64,6 +64,7 @@ export interface ModelMetadata {
 /** GET /v2/models/{name}: -1 marks a variable dimension. */
 export function modelMetadata(name: string, config: MerClipConfig, maxBatchSize: number): ModelMetadata {
   const inputs: TensorMetadata[] = [];
+  const raw = rawForms(config);
   for (const m of config.modalityOrder) {
     inputs.push({ name: m, datatype: 'FP32', shape: [-1, -1, config.modalities[m].dim] });
     inputs.push({ name: `${m}_lengths`, datatype: 'INT32', shape: [-1] });
@@ -83,30 +84,31 @@ export function modelMetadata(name: string, config: MerClipConfig, maxBatchSize:
       values: [...config.labelValues],
       max_lengths: Object.fromEntries(config.modalityOrder.map((m) => [m, config.modalities[m].maxLength])),
       max_batch_size: maxBatchSize,
-      ...(rawForms(config).length ? { raw_inputs: Object.fromEntries(rawForms(config).map((r) => [r.m, r.doc])) } : {}),
+      ...(Object.keys(raw).length ? { raw_inputs: raw } : {}),
     },
   };
 }
 
-/** The modalities whose source takes raw BYTES inputs, and what each element is. */
-function rawForms(config: MerClipConfig): Array<{ m: Modality; doc: string }> {
-  const out: Array<{ m: Modality; doc: string }> = [];
-  for (const m of config.modalityOrder) {
-    const src = config.modalities[m].source;
-    if (m === 'text' && src === 'clip') out.push({ m, doc: 'BYTES [B]: transcripts (UTF-8)' });
-    if (m === 'vision' && src === 'clip') out.push({ m, doc: 'BYTES [B, F]: encoded images, F frames per sample (vision_lengths: fewer)' });
-    if (m === 'audio' && src === 'logmel') out.push({ m, doc: 'BYTES [B]: WAV file bytes' });
-  }
-  return out;
+/** Per modality: the source that takes raw BYTES, what an element is, and the tensor's shape. */
+const RAW_FORMS: Record<Modality, { source: string; what: string; shape: string }> = {
+  text: { source: 'clip', what: 'transcripts', shape: 'BYTES [B]: transcripts (UTF-8)' },
+  vision: { source: 'clip', what: 'encoded images', shape: 'BYTES [B, F]: encoded images, F frames per sample (vision_lengths: fewer)' },
+  audio: { source: 'logmel', what: 'WAV bytes', shape: 'BYTES [B]: WAV file bytes' },
+};
+
+/** The raw forms this model takes, by modality (its sources decide). */
+function rawForms(config: MerClipConfig): Record<string, string> {
+  return Object.fromEntries(config.modalityOrder
+    .filter((m) => config.modalities[m].source === RAW_FORMS[m].source)
+    .map((m) => [m, RAW_FORMS[m].shape]));
 }
 
-/** Whether the model's source for m takes BYTES, and why not (a message) if it does not. */
+/** null when the model's source for m takes BYTES, else the message saying why not. */
 function rawSourceError(m: Modality, config: MerClipConfig): string | null {
   const src = config.modalities[m].source ?? 'features';
-  const wants = m === 'audio' ? 'logmel' : 'clip';
-  if (src === wants) return null;
-  const what = m === 'text' ? 'transcripts' : m === 'vision' ? 'encoded images' : 'WAV bytes';
-  return `input ${m}: BYTES (${what}) needs modalities.${m}.source "${wants}"; this model's ${m} source is "${src}" (send FP32 features of dim ${config.modalities[m].dim})`;
+  const { source, what } = RAW_FORMS[m];
+  if (src === source) return null;
+  return `input ${m}: BYTES (${what}) needs modalities.${m}.source "${source}"; this model's ${m} source is "${src}" (send FP32 features of dim ${config.modalities[m].dim})`;
 }
 
 export interface ParsedInfer {
@@ -115,8 +117,8 @@ export interface ParsedInfer {
   options: PredictOptions;
   /** Requested outputs (null: the defaults). */
   outputs: OutputName[] | null;
-  /** Outputs to send as binary data; `all`: every output not named in `json`. */
-  binary: { all: boolean; on: Set<OutputName>; json: Set<OutputName> };
+  /** Binary outputs: an output's own parameters.binary_data, else `all` (binary_data_output). */
+  binary: { all: boolean; per: Map<OutputName, boolean> };
 }
 
 interface RawInput {
@@ -316,8 +318,8 @@ export function parseInferRequest(body: unknown, config: MerClipConfig, binary: 
     if (B < 1) throw new ProtocolError(`${where}: the batch dimension is 0 (send at least one sample)`);
     if (batch && batch.B !== B) throw new ProtocolError(`${where}: batch size ${B} differs from ${batch.from}'s ${batch.B}`);
     batch ??= { B, from: where };
-    const F = m === 'vision' ? t.shape[1]! : 1;
-    if (m === 'vision' && F > config.modalities.vision.maxLength) throw new ProtocolError(`${where}: ${F} frames per sample exceed the model's maxLength ${config.modalities.vision.maxLength}`);
+    const F = t.shape[1]; // vision only ([B, F])
+    if (F !== undefined && F > config.modalities.vision.maxLength) throw new ProtocolError(`${where}: ${F} frames per sample exceed the model's maxLength ${config.modalities.vision.maxLength}`);
   }
   if (!batch) throw new ProtocolError(`no modality input: give at least one of ${config.modalityOrder.join(', ')}`);
   const B = (batch as { B: number }).B;
@@ -330,20 +332,13 @@ export function parseInferRequest(body: unknown, config: MerClipConfig, binary: 
     const f = feats.get(m);
     const r = rawTensors.get(m);
     if (r && m !== 'vision') throw new ProtocolError(`${where}: ${m} is BYTES here (one element per sample; an empty one is absent), so it takes no lengths`);
-    if (r) {
-      if (t.shape[0] !== B) throw new ProtocolError(`${where}: shape [${t.shape[0]}] must be [${B}], one length per sample`);
-      const F = r.shape[1]!;
-      (t.values as Int32Array).forEach((len, b) => {
-        if (len > F) throw new ProtocolError(`${where}: sample ${b} has ${len} frames but vision has only ${F} per sample`);
-      });
-      lengths.set(m, t.values as Int32Array);
-      continue;
-    }
-    if (!f) throw new ProtocolError(`${where}: given without the ${m} input`);
+    if (!f && !r) throw new ProtocolError(`${where}: given without the ${m} input`);
     if (t.shape[0] !== B) throw new ProtocolError(`${where}: shape [${t.shape[0]}] must be [${B}], one length per sample`);
     const v = t.values as Int32Array;
+    // Features: steps of L; raw frames: F per sample.
+    const most = f ? f.L : r!.shape[1]!;
     v.forEach((len, b) => {
-      if (len > f.L) throw new ProtocolError(`${where}: sample ${b} has length ${len} but ${m} has only ${f.L} steps`);
+      if (len > most) throw new ProtocolError(f ? `${where}: sample ${b} has length ${len} but ${m} has only ${most} steps` : `${where}: sample ${b} has ${len} frames but vision has only ${most} per sample`);
     });
     lengths.set(m, v);
   }
@@ -386,7 +381,7 @@ export function parseInferRequest(body: unknown, config: MerClipConfig, binary: 
       if (options.values.length !== options.labels.length) throw new ProtocolError(`parameters.values has ${options.values.length} numbers for ${options.labels.length} labels`);
     }
   }
-  const binaryOut: ParsedInfer['binary'] = { all: false, on: new Set(), json: new Set() };
+  const binaryOut: ParsedInfer['binary'] = { all: false, per: new Map() };
   if (isObject(parameters) && parameters.binary_data_output !== undefined) {
     if (typeof parameters.binary_data_output !== 'boolean') throw new ProtocolError(`parameters.binary_data_output must be true or false, received ${JSON.stringify(parameters.binary_data_output)}`);
     binaryOut.all = parameters.binary_data_output;
@@ -404,7 +399,7 @@ export function parseInferRequest(body: unknown, config: MerClipConfig, binary: 
         if (!isObject(params)) throw new ProtocolError(`outputs[${i}] (${n}): parameters must be an object`);
         if (params.binary_data !== undefined) {
           if (typeof params.binary_data !== 'boolean') throw new ProtocolError(`outputs[${i}] (${n}): parameters.binary_data must be true or false, received ${JSON.stringify(params.binary_data)}`);
-          (params.binary_data ? binaryOut.on : binaryOut.json).add(n as OutputName);
+          binaryOut.per.set(n as OutputName, params.binary_data);
         }
       }
       return n as OutputName;
@@ -457,7 +452,7 @@ export function inferResponse(modelName: string, parsed: ParsedInfer, preds: Pre
   const names = parsed.outputs ?? (hasScore ? ['probs', 'score', 'label'] : ['probs', 'label']);
   const blobs: Buffer[] = [];
   const outputs: InferResponse['outputs'] = names.map((n) => {
-    const asBinary = parsed.binary.on.has(n) || (parsed.binary.all && !parsed.binary.json.has(n));
+    const asBinary = parsed.binary.per.get(n) ?? parsed.binary.all;
     const t = n === 'probs'
       ? { name: n, datatype: 'FP32', shape: [B, labels.length], data: preds.flatMap((p) => p.probs) as Array<number | string>, parameters: { labels: [...labels] } as Record<string, unknown> }
       : n === 'score'
