@@ -210,6 +210,74 @@ export function validateSamples(samples: readonly Sample[], config: MerClipConfi
   packOrValidate(samples, config, Array.isArray(samples) ? Math.max(1, samples.length) : 1, opts, false);
 }
 
+/**
+ * The sample ranges [b0, b1) that split a batch into pieces holding at most `rowBudget` rows of
+ * each modality (a sample longer than the budget is a piece of its own), in order, covering every
+ * sample once. predict()'s worker runs a batch piece by piece so its activations stay bounded by
+ * the budget rather than by the batch (every op of the model's forward is per sample, so the
+ * pieces' results are the batch's).
+ */
+export function batchPieces(batch: ModelBatch, rowBudget: number): [number, number][] {
+  if (!Number.isInteger(rowBudget) || rowBudget < 1) throw new RangeError(`batchPieces: rowBudget must be a positive integer, received ${rowBudget}`);
+  const seqs = MODALITIES.map((m) => batch[m]).filter((q): q is PackedSequence => !!q);
+  const pieces: [number, number][] = [];
+  let b0 = 0;
+  for (let b = 1; b <= batch.count; b++) {
+    // extend [b0, b) by sample b − 1 … unless that passes the budget of a modality
+    const over = seqs.some((q) => q.offsets[b]! - q.offsets[b0]! > rowBudget);
+    if (over && b - 1 > b0) {
+      pieces.push([b0, b - 1]);
+      b0 = b - 1;
+    }
+  }
+  if (batch.count > b0) pieces.push([b0, batch.count]);
+  return pieces;
+}
+
+/**
+ * Samples [b0, b1) of a batch as a batch of their own: views of its rows (nothing copied but the
+ * rebased offsets); a modality none of them has becomes null, as packSamples leaves it.
+ */
+export function sliceBatch(batch: ModelBatch, b0: number, b1: number): ModelBatch {
+  if (!Number.isInteger(b0) || !Number.isInteger(b1) || b0 < 0 || b1 > batch.count || b0 >= b1) {
+    throw new RangeError(`sliceBatch: expected 0 ≤ b0 < b1 ≤ ${batch.count}, received [${b0}, ${b1})`);
+  }
+  const out: ModelBatch = { count: b1 - b0 };
+  if (batch.labels) out.labels = batch.labels.subarray(b0, b1);
+  for (const m of MODALITIES) {
+    const q = batch[m];
+    if (q === undefined) continue;
+    if (q === null || q.offsets[b1] === q.offsets[b0]) {
+      out[m] = null;
+      continue;
+    }
+    const lengths = q.lengths.subarray(b0, b1);
+    const offsets = q.offsets.slice(b0, b1 + 1).map((o) => o - q.offsets[b0]!);
+    out[m] = { rows: q.rows.subarray(q.offsets[b0]! * q.dim, q.offsets[b1]! * q.dim), dim: q.dim, lengths, offsets, maxLength: Math.max(...lengths) };
+  }
+  const raw = batch.raw;
+  if (raw) {
+    const span = (lengths: Int32Array): [number, number] => {
+      let lo = 0;
+      for (let b = 0; b < b0; b++) lo += lengths[b]!;
+      let hi = lo;
+      for (let b = b0; b < b1; b++) hi += lengths[b]!;
+      return [lo, hi];
+    };
+    const r: RawInputs = {};
+    if (raw.text) {
+      const [lo, hi] = span(raw.text.lengths);
+      if (hi > lo) r.text = { ids: raw.text.ids.subarray(lo, hi), lengths: raw.text.lengths.subarray(b0, b1) };
+    }
+    if (raw.vision) {
+      const [lo, hi] = span(raw.vision.lengths);
+      if (hi > lo) r.vision = { frames: raw.vision.frames.slice(lo, hi), lengths: raw.vision.lengths.subarray(b0, b1) };
+    }
+    if (r.text || r.vision) out.raw = r;
+  }
+  return out;
+}
+
 const NO_ROWS = new Float32Array(0);
 
 function packOrValidate(samples: readonly Sample[], config: MerClipConfig, batchSize: number, opts: { tokenizer?: ClipTokenizer }, build: boolean): ModelBatch[] {
