@@ -137,10 +137,13 @@ describe('a batch run in pieces', () => {
     const samples = samplesOf(12);
     const [batch] = packSamples(samples, config, samples.length);
     expect(batchPieces(batch!, 300).length).toBeGreaterThan(3); // the worker's budget splits it
-    const want = noGrad(() => tidy(() => model.forward(batch!, { labels: ['calm', 'joy', 'anger'], values: [0, 1, -1] })));
+    const want = noGrad(() => tidy(() => {
+      const out = model.forward(batch!, { labels: ['calm', 'joy', 'anger'], values: [0, 1, -1] });
+      return { probs: out.probs.toArray(), score: out.score.toArray() };
+    }));
     const got = await model.predict(samples, { labels: ['calm', 'joy', 'anger'], values: [0, 1, -1] });
     expect(got).toHaveLength(12);
-    expectClose(Float32Array.from(got.flatMap((p) => p.probs)), Float32Array.from(want.probs.toArray()), { atol: 1e-6, rtol: 1e-6 });
-    expectClose(Float32Array.from(got.map((p) => p.score)), Float32Array.from(want.score.toArray()), { atol: 1e-6, rtol: 1e-6 });
+    expectClose(Float32Array.from(got.flatMap((p) => p.probs)), Float32Array.from(want.probs), { atol: 1e-6, rtol: 1e-6 });
+    expectClose(Float32Array.from(got.map((p) => p.score)), Float32Array.from(want.score), { atol: 1e-6, rtol: 1e-6 });
   });
 });
