@@ -236,12 +236,13 @@ export function batchPieces(batch: ModelBatch, rowBudget: number): [number, numb
 
 /**
  * Samples [b0, b1) of a batch as a batch of their own: views of its rows (nothing copied but the
- * rebased offsets); a modality none of them has becomes null, as packSamples leaves it.
+ * rebased offsets; the batch itself when the range is all of it); a modality none of them has becomes null, as packSamples leaves it.
  */
 export function sliceBatch(batch: ModelBatch, b0: number, b1: number): ModelBatch {
   if (!Number.isInteger(b0) || !Number.isInteger(b1) || b0 < 0 || b1 > batch.count || b0 >= b1) {
     throw new RangeError(`sliceBatch: expected 0 ≤ b0 < b1 ≤ ${batch.count}, received [${b0}, ${b1})`);
   }
+  if (b0 === 0 && b1 === batch.count) return batch; // the whole batch: nothing to rebase
   const out: ModelBatch = { count: b1 - b0 };
   if (batch.labels) out.labels = batch.labels.subarray(b0, b1);
   for (const m of MODALITIES) {

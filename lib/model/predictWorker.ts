@@ -83,9 +83,8 @@ function run(req: PredictRequest): PredictResponse | null {
   for (const batch of req.batches) {
     for (const [b0, b1] of batchPieces(batch, PIECE_ROWS)) {
       if (stopped()) return null;
-      const piece = b0 === 0 && b1 === batch.count ? batch : sliceBatch(batch, b0, b1);
       noGrad(() => tidy(() => {
-        const out = model.forward(piece, labelSet, e);
+        const out = model.forward(sliceBatch(batch, b0, b1), labelSet, e);
         probs.set(out.probs.data, (offset + b0) * C);
         if (scores) scores.set(out.score.data, offset + b0);
       }));
