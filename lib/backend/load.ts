@@ -24,7 +24,7 @@ import {
 import type { NativeBinding } from './native.js';
 
 /** Must equal kBindingApiVersion in native/binding/bindings.h. */
-export const BINDING_API_VERSION = 12;
+export const BINDING_API_VERSION = 13;
 
 export interface AddonAttempt {
   path: string;

@@ -166,6 +166,18 @@ export interface NativeBinding extends NativeOps, NativeAsyncOps {
    * stays valid and reads as zeros where released). Returns the bytes given back (0 elsewhere).
    */
   releasePages(buffer: ArrayBuffer): number;
+  /**
+   * The free memory inside the C heap goes back to the OS (glibc malloc_trim(0): also the free
+   * pages between live blocks). Returns whether any was released (false off glibc).
+   */
+  trimHeap(): boolean;
+  /**
+   * Fixes glibc's mmap threshold at `bytes` (an integer in [4096, 32 MiB]; mallopt
+   * M_MMAP_THRESHOLD), turning off its dynamic raise: large buffers then always get their own
+   * mapping and go back to the OS when freed. Process-wide: `merclip serve` sets it for its own
+   * process. Returns false off glibc.
+   */
+  setMmapThreshold(bytes: number): boolean;
   /** Streams `buffer` `reps` times over `threads` threads; returns read GB/s. */
   measureReadBandwidth(args: { buffer: Float32Array; threads: number; reps: number }): number;
   /** STREAM triad a = b + 3·c, `reps` times; returns GB/s of traffic (2 arrays read + 1 written). */

@@ -47,7 +47,12 @@ const IDLE_RELEASE_MS = ((): number => {
   return process.env.MERCLIP_IDLE_RELEASE_MS !== undefined && Number.isFinite(v) ? v : 1000;
 })();
 let idleTimer: ReturnType<typeof setTimeout> | null = null;
-const releaseIdle = (): number => pool.releaseFreePages((ab) => backend.native().releasePages(ab));
+// Then the C heap's free memory (the addon's scratch, freed chunks between live ones: glibc keeps
+// them resident until trimmed) goes back too.
+const releaseIdle = (): void => {
+  pool.releaseFreePages((ab) => backend.native().releasePages(ab));
+  backend.native().trimHeap();
+};
 function scheduleRelease(): void {
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = null;

@@ -9,6 +9,7 @@
 // run() starts a fresh one (the model stays usable).
 import { type ResourceLimits, Worker } from 'node:worker_threads';
 
+import { backend } from '../backend/index.js';
 import { MODALITIES } from '../data/batch.js';
 import type { ModelBatch } from './batch.js';
 import type { MerClipConfig } from './config.js';
@@ -174,6 +175,9 @@ export class PredictorThread {
       void this.stopWorker(live);
     });
     worker.on('exit', (code) => {
+      // The worker's C heap (its arena: activation scratch, the kernels' buffers) is free now;
+      // glibc keeps those pages resident until trimmed (after close(): ~55 MiB, paper model).
+      backend.native().trimHeap();
       exited();
       const n = live.pending.size;
       this.fail(live, () => new PredictWorkerError(`predict worker exited unexpectedly (code ${code}) while ${pendingCalls(n)}; ` +

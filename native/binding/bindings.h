@@ -7,7 +7,7 @@
 
 namespace merclip_binding {
 
-constexpr int kBindingApiVersion = 12;  // bump when the binding's functions or arguments change
+constexpr int kBindingApiVersion = 13;  // bump when the binding's functions or arguments change
 
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_layernorm(Napi::Env env, Napi::Object exports);

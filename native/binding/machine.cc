@@ -204,6 +204,40 @@ Napi::Value release_pages(const Napi::CallbackInfo& cb) {
   return Napi::Number::New(env, static_cast<double>(released));
 }
 
+// trimHeap(): the free memory inside the C heap goes back to the OS (merclip/memory.h); returns
+// whether any was released.
+Napi::Value trim_heap(const Napi::CallbackInfo& cb) {
+  if (cb.Length() != 0)
+    throw Napi::TypeError::New(cb.Env(), "trimHeap: takes no arguments, received " + std::to_string(cb.Length()));
+  bool released = false;
+  try {
+    released = merclip::trim_heap();
+  } catch (...) {
+    rethrow_core_error(cb.Env(), "trimHeap");
+  }
+  return Napi::Boolean::New(cb.Env(), released);
+}
+
+// setMmapThreshold(bytes): glibc's mmap threshold fixed at `bytes` (merclip/memory.h); returns
+// whether the allocator took it.
+Napi::Value set_mmap_threshold(const Napi::CallbackInfo& cb) {
+  Napi::Env env = cb.Env();
+  if (cb.Length() != 1 || !cb[0].IsNumber())
+    throw Napi::TypeError::New(env, "setMmapThreshold: expected bytes to be a number, received " +
+                                        describe(cb.Length() > 0 ? cb[0] : env.Undefined()));
+  const double v = cb[0].As<Napi::Number>().DoubleValue();
+  if (!(v >= 4096 && v <= 32.0 * 1024 * 1024) || v != static_cast<double>(static_cast<int64_t>(v)))
+    throw Napi::RangeError::New(env, "setMmapThreshold: bytes must be an integer in [4096, 33554432], got " +
+                                         describe(cb[0]));
+  bool ok = false;
+  try {
+    ok = merclip::set_mmap_threshold(static_cast<size_t>(v));
+  } catch (...) {
+    rethrow_core_error(env, "setMmapThreshold");
+  }
+  return Napi::Boolean::New(env, ok);
+}
+
 }  // namespace
 
 void register_machine(Napi::Env env, Napi::Object exports) {
@@ -215,6 +249,8 @@ void register_machine(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, set_num_threads, "setNumThreads"));
   exports.Set("measurePeakFlops", Napi::Function::New(env, measure_peak, "measurePeakFlops"));
   exports.Set("releasePages", Napi::Function::New(env, release_pages, "releasePages"));
+  exports.Set("trimHeap", Napi::Function::New(env, trim_heap, "trimHeap"));
+  exports.Set("setMmapThreshold", Napi::Function::New(env, set_mmap_threshold, "setMmapThreshold"));
   exports.Set("measureReadBandwidth",
               Napi::Function::New(env, measure_bandwidth, "measureReadBandwidth"));
   exports.Set("measureTriadBandwidth",

@@ -71,4 +71,18 @@ describe('BufferPool', () => {
     expect(() => backend.native().releasePages(new Float32Array(4) as unknown as ArrayBuffer)).toThrow(/releasePages: expected buffer to be an ArrayBuffer/);
     expect(backend.native().releasePages(new ArrayBuffer(0))).toBe(0);
   });
+
+  // What they give back is checked against the kernel's resident set in native/core/tests/test_memory.cc.
+  it('trimHeap and setMmapThreshold validate their arguments', () => {
+    const n = backend.native();
+    expect(typeof n.trimHeap()).toBe('boolean');
+    expect(() => (n.trimHeap as (x: unknown) => boolean)(1)).toThrow(/trimHeap: takes no arguments, received 1/);
+    expect(() => (n.setMmapThreshold as (x: unknown) => boolean)('131072')).toThrow(/setMmapThreshold: expected bytes to be a number/);
+    expect(() => n.setMmapThreshold(4095)).toThrow(/setMmapThreshold: bytes must be an integer in \[4096, 33554432\], got 4095/);
+    expect(() => n.setMmapThreshold(2 ** 25 + 1)).toThrow(/must be an integer in/);
+    expect(() => n.setMmapThreshold(131072.5)).toThrow(/must be an integer in/);
+    expect(() => n.setMmapThreshold(Number.NaN)).toThrow(/must be an integer in/);
+    // glibc takes it; elsewhere there is no such setting
+    expect(n.setMmapThreshold(128 * 1024)).toBe(process.platform === 'linux');
+  });
 });

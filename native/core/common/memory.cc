@@ -2,9 +2,13 @@
 #include "merclip/memory.h"
 
 #include <cstdint>
+#include <string>
 
 #include "merclip/error.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #if defined(__linux__)
 #include <sys/mman.h>
 #include <unistd.h>
@@ -27,6 +31,24 @@ size_t release_pages(void* data, size_t bytes) {
   (void)data;
   (void)bytes;
   return 0;
+#endif
+}
+
+bool trim_heap() {
+#if defined(__GLIBC__)
+  return malloc_trim(0) != 0;
+#else
+  return false;
+#endif
+}
+
+bool set_mmap_threshold(size_t bytes) {
+  MERCLIP_CHECK(bytes >= 4096 && bytes <= (size_t{32} << 20),
+                "set_mmap_threshold: bytes must be in [4096, 33554432], got " + std::to_string(bytes));
+#if defined(__GLIBC__)
+  return mallopt(M_MMAP_THRESHOLD, static_cast<int>(bytes)) != 0;
+#else
+  return false;
 #endif
 }
 
