@@ -5,7 +5,7 @@
 import { backend, kernels } from '../lib/index.js';
 import { measure, type Row } from './harness.js';
 import type { MachineLimits } from './peak.js';
-import { runTorch, type TorchRun } from './torch.js';
+import { cappedOpenblasCoretype, runTorch, type TorchRun } from './torch.js';
 
 interface Shape { name: string; m: number; n: number; k: number; transA: boolean; transB: boolean }
 
@@ -34,9 +34,6 @@ function randomArray(n: number, seed: number): Float32Array {
 interface TorchGemm { torch: string; blas: string; coretype?: string; threads: number; results: Array<{ name: string; threads: number; medianSeconds: number }> }
 type TorchRuns = TorchRun<TorchGemm>[];
 
-/** OpenBLAS core type whose kernels use the given SIMD level (for a level below the CPU's best). */
-const OPENBLAS_CORETYPE: Record<string, string> = { avx2: 'Haswell' };
-
 function torchSecondsIn(runs: TorchRuns, name: string, threads: number): number | undefined {
   for (const run of runs) {
     if (!run.ok) continue;
@@ -56,7 +53,7 @@ export function runGemmBench(limits: MachineLimits): { rows: Row[]; results: unk
   // would give. Its default choice (AVX-512 here) stays in 'torch ms'.
   const torchRuns: TorchRuns = [1, all].map((threads) => runTorch<TorchGemm>('gemm.py', { threads, shapes: GEMM_SHAPES }, threads));
   const torch = torchRuns.find((r) => !r.ok) ?? torchRuns[0]!;
-  const capped = limits.simd !== backend.info().maxSimdLevel ? OPENBLAS_CORETYPE[limits.simd] : undefined;
+  const capped = cappedOpenblasCoretype(limits.simd, backend.info().maxSimdLevel);
   const levelRuns: TorchRuns = capped
     ? [1, all].map((threads) => runTorch<TorchGemm>('gemm.py', { threads, shapes: GEMM_SHAPES }, threads, undefined, ['--openblas-coretype', capped]))
     : [];

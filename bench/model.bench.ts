@@ -22,7 +22,7 @@ import { noGrad, tidy } from '../lib/tensor/index.js';
 import { median, type Row } from './harness.js';
 import type { MachineLimits } from './peak.js';
 import { B, paperTrainingSetup } from './paperStep.js';
-import { runTorch } from './torch.js';
+import { cappedOpenblasCoretype, runTorch } from './torch.js';
 
 
 function timeIt(fn: () => void, reps: number): number[] {
@@ -113,12 +113,18 @@ export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[
   await model.close();
 
   const threads = backend.getNumThreads();
+  const torchRequest = {
+    threads, batch: B, gradClip: 1, text: [lens.text, 768], audio: [lens.audio, 5], vision: [lens.vision, 20],
+    width: config.width, heads: config.heads, enc: config.encoderLayers, dec: config.decoderLayers, C: 7,
+    lengths: { text: Array.from(batch.text.lengths), audio: Array.from(batch.audio.lengths), vision: Array.from(batch.vision.lengths) },
+  };
   const torch = runTorch<{ torch: string; threads: number; trainStepSeconds: number; inferenceSeconds: number }>(
-    'merclip_torch.py', {
-      threads, batch: B, gradClip: 1, text: [lens.text, 768], audio: [lens.audio, 5], vision: [lens.vision, 20],
-      width: config.width, heads: config.heads, enc: config.encoderLayers, dec: config.decoderLayers, C: 7,
-      lengths: { text: Array.from(batch.text.lengths), audio: Array.from(batch.audio.lengths), vision: Array.from(batch.vision.lengths) },
-    }, threads, 1_200_000, ['--bench']);
+    'merclip_torch.py', torchRequest, threads, 1_200_000, ['--bench']);
+  // Below the CPU's best level (MERCLIP_SIMD=avx2 on an AVX-512 CPU) PyTorch also runs with
+  // OpenBLAS's kernels of that level ('torch@avx2'), as on a CPU without a higher one.
+  const capped = cappedOpenblasCoretype(limits.simd, backend.info().maxSimdLevel);
+  const torchLevel = capped ? runTorch<{ trainStepSeconds: number; inferenceSeconds: number }>(
+    'merclip_torch.py', torchRequest, threads, 1_200_000, ['--bench', '--openblas-coretype', capped]) : null;
   const torchDir = join(fileURLToPath(new URL('.', import.meta.url)), 'torch');
   const torchScript = join(torchDir, 'merclip_torch.py');
   // interop: merclip checkpoints loaded into the PyTorch model give merclip's logits
@@ -144,6 +150,17 @@ export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[
     { case: 'one sample: p50 / FLOP time (target <= 1.5); p99 / p50 (target <= 1.3)', 'ms': '-', 'samples/s': '-', 'eff. % peak': `${(percentile(latency, 0.5) / oneFlopTime).toFixed(2)}; ${(percentile(latency, 0.99) / percentile(latency, 0.5)).toFixed(2)}`, 'torch ms': '-', 'torch / merclip': '-' },
     { case: 'label encoder: 7 prompts, ViT-B/32 text tower', 'ms': median(labelTimes) * 1e3, 'samples/s': 7 / median(labelTimes), 'eff. % peak': '-', 'torch ms': '-', 'torch / merclip': '-' },
   ];
+  if (torchLevel) {
+    const lv = `torch@${limits.simd}`;
+    for (const [row, key] of [[rows[0]!, 'trainStepSeconds'], [rows[1]!, 'inferenceSeconds']] as const) {
+      const t = torchLevel.ok ? torchLevel.data[key] : undefined;
+      const mine = key === 'trainStepSeconds' ? tStep : tInfer;
+      row[`${lv} ms`] = t === undefined ? '-' : t * 1e3;
+      row[`${lv} / merclip`] = t === undefined ? '-' : t / mine;
+    }
+    console.log(torchLevel.ok ? `'${lv}': the same PyTorch with OPENBLAS_CORETYPE=${capped} (OpenBLAS's ${limits.simd} kernels), as on a CPU without a higher level.`
+      : `PyTorch with OPENBLAS_CORETYPE=${capped} skipped: ${torchLevel.reason}`);
+  }
   console.log(`training step after warm-up: ${faultsPerStep.toFixed(0)} minor page faults per step, RSS growth over 3 steps ${rssGrowthMiB.toFixed(1)} MiB; forward ${(flops / 1e9).toFixed(0)} GFLOP (padded)`);
   if (!torchOk) console.log(`PyTorch comparison skipped: ${torch.ok ? `${torchScript} not found` : torch.reason}`);
   if ('ok' in interop) console.log(`PyTorch interop (bench/torch/merclip_check.py): merclip checkpoints load into the torch model; max logits relative error ${interop.maxLogitsRelError.toExponential(2)} (target < 1e-4): ${interop.ok ? 'PASS' : 'FAIL'}`);
@@ -153,6 +170,7 @@ export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[
     results: [{
       lengths: lens, forwardGflop: flops / 1e9, oneSample: { lengths: oneLens, gflop: oneFlops / 1e9, flopTimeSeconds: oneFlopTime }, stepTimes, inferTimes, predictBatchTimes, latency, labelTimes, faultsPerStep, rssGrowthMiB,
       torch: torchOk ? torch.data : { skipped: torch.ok ? 'script missing' : torch.reason },
+      torchLevel: torchLevel ? (torchLevel.ok ? { coretype: capped, ...torchLevel.data } : { skipped: torchLevel.reason }) : null,
       interop,
     }],
   };

@@ -30,16 +30,21 @@ const take = (name: string): string | undefined => {
 const levels = (take('simd') ?? '').split(',').filter(Boolean);
 const rounds = Number(take('rounds') ?? '2');
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, received ${rounds}`);
+// --compare-only: no runs, the comparison of the result files an earlier run left
+const compareOnly = argv.includes('--compare-only');
+if (compareOnly) argv.splice(argv.indexOf('--compare-only'), 1);
 const suites = argv.length ? argv : ['gemm', 'ops', 'cosine', 'attention'];
 
 const arch = `${process.platform}-${process.arch}`;
 const portableAddon = join(root, 'prebuilds', arch, 'merclip.node');
-console.log(`== building the portable addon for ${arch} (scripts/prebuild.mjs, incremental)`);
-const pre = spawnSync(process.execPath, [join(root, 'scripts', 'prebuild.mjs')], {
-  stdio: 'inherit',
-  env: { ...process.env, MERCLIP_PREBUILD_ARCHS: process.arch },
-});
-if (pre.status !== 0 || !existsSync(portableAddon)) throw new Error(`the portable build failed (exit ${pre.status}); ${portableAddon} is missing`);
+if (!compareOnly) {
+  console.log(`== building the portable addon for ${arch} (scripts/prebuild.mjs, incremental)`);
+  const pre = spawnSync(process.execPath, [join(root, 'scripts', 'prebuild.mjs')], {
+    stdio: 'inherit',
+    env: { ...process.env, MERCLIP_PREBUILD_ARCHS: process.arch },
+  });
+  if (pre.status !== 0 || !existsSync(portableAddon)) throw new Error(`the portable build failed (exit ${pre.status}); ${portableAddon} is missing`);
+}
 
 const builds = { native: undefined, portable: portableAddon } as const;
 type Build = keyof typeof builds;
@@ -61,9 +66,18 @@ type Result = Record<string, unknown>;
 function keyOf(r: Result): string {
   return Object.keys(r).filter((k) => !MEASURED.test(k) && typeof r[k] !== 'object').sort().map((k) => `${k}=${String(r[k])}`).join(' ');
 }
-function timeOf(r: Result): number | undefined {
+/**
+ * The timed phases of a result: its median (gemm, cosine, ops: one time per row), or the
+ * attention suite's forward and backward times (one comparison row each).
+ */
+function timesOf(r: Result): [phase: string, seconds: number][] {
+  if (typeof r.forwardSeconds === 'number') {
+    const out: [string, number][] = [['fwd', r.forwardSeconds]];
+    if (typeof r.backwardSeconds === 'number') out.push(['bwd', r.backwardSeconds]);
+    return out;
+  }
   const v = r.medianSeconds ?? Object.entries(r).find(([k, x]) => /median/i.test(k) && !/torch/i.test(k) && typeof x === 'number')?.[1];
-  return typeof v === 'number' ? v : undefined;
+  return typeof v === 'number' ? [['', v]] : [];
 }
 function load(suite: string, suffix: string): Result[] {
   const path = join(root, 'bench', 'results', `${suite}.${suffix}.json`);
@@ -79,7 +93,7 @@ for (const level of levels.length ? levels : [undefined]) {
   for (let round = 0; round < rounds; round++) {
     // alternate which build goes first, so drift over time does not favour one
     const order: Build[] = round % 2 === 0 ? ['native', 'portable'] : ['portable', 'native'];
-    for (const b of order) runOnce(level, b, round);
+    if (!compareOnly) for (const b of order) runOnce(level, b, round);
   }
   const rows: Row[] = [];
   for (const suite of suites) {
@@ -87,12 +101,12 @@ for (const level of levels.length ? levels : [undefined]) {
     for (let round = 0; round < rounds; round++) {
       for (const b of Object.keys(builds) as Build[]) {
         for (const r of load(suite, `${level ?? 'best'}.${b}.r${round}`)) {
-          const t = timeOf(r);
-          if (t === undefined) continue;
-          const k = keyOf(r);
-          const e = times.get(k) ?? { native: [], portable: [] };
-          e[b].push(t);
-          times.set(k, e);
+          for (const [phase, t] of timesOf(r)) {
+            const k = phase ? `${keyOf(r)} ${phase}` : keyOf(r);
+            const e = times.get(k) ?? { native: [], portable: [] };
+            e[b].push(t);
+            times.set(k, e);
+          }
         }
       }
     }

@@ -13,6 +13,19 @@ const HERE = join(dirname(fileURLToPath(import.meta.url)), 'torch');
 
 export type TorchRun<T> = { ok: true; data: T } | { ok: false; reason: string };
 
+/** OpenBLAS core type whose kernels use the given SIMD level (for a level below the CPU's best). */
+const OPENBLAS_CORETYPE: Record<string, string> = { avx2: 'Haswell' };
+
+/**
+ * The OpenBLAS core type to pin (`--openblas-coretype`, bench/torch/timing.py) when the kernels
+ * run at `level` below the CPU's best `best` (MERCLIP_SIMD=avx2 on an AVX-512 CPU): PyTorch then
+ * runs OpenBLAS's kernels of that level too, the comparison an AVX2-only CPU would give.
+ * Undefined at the best level, or for a level OpenBLAS has no core type for.
+ */
+export function cappedOpenblasCoretype(level: string, best: string): string | undefined {
+  return level !== best ? OPENBLAS_CORETYPE[level] : undefined;
+}
+
 function torchEnv(threads?: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
   if (threads !== undefined) {

@@ -14,16 +14,13 @@ import os
 import sys
 import time
 
-# --openblas-coretype NAME: pin OpenBLAS's kernels (it reads OPENBLAS_CORETYPE when torch loads
-# it), for the comparison at a SIMD level below the CPU's best: on an AVX-512 CPU, merclip's
-# AVX2 level runs against OpenBLAS's AVX2 kernels (Haswell), as it would on an AVX2-only CPU.
-if "--openblas-coretype" in sys.argv:
-    os.environ["OPENBLAS_CORETYPE"] = sys.argv[sys.argv.index("--openblas-coretype") + 1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import median, pin_openblas_coretype  # noqa: E402
+
+pin_openblas_coretype()  # --openblas-coretype NAME (timing.py)
 
 import torch  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import median  # noqa: E402
 
 
 def time_matmul(a, b, out, min_time=1.0, min_reps=5):

@@ -33,6 +33,7 @@ int) or None. Semantics, as merclip's ops define them:
 The model is the paper config (d 512, 8 heads, CLIP ViT-B/32 text tower: width 512, 12 layers,
 8 heads, vocab 49408, 77 positions; frozen, its label embeddings computed once outside the timing).
 Run it as bench/torch.ts does (SPEC §7): OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, GLIBC_TUNABLES=glibc.malloc.hugetlb=1, all cores.
+`--openblas-coretype NAME` pins OpenBLAS's kernels (timing.py), as the model bench does at a SIMD level below the CPU's best.
 """
 import json
 import math
@@ -41,12 +42,14 @@ import struct
 import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import timed_samples  # noqa: E402
+from timing import pin_openblas_coretype, timed_samples  # noqa: E402
+
+pin_openblas_coretype()  # --openblas-coretype NAME (timing.py): the bench at a capped SIMD level
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 COS_EPS = 1e-8
 MODALITIES = ("text", "audio", "vision")

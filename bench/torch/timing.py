@@ -1,5 +1,18 @@
-"""Timing helpers shared by the PyTorch benchmark scripts: medians of repeated calls."""
+"""Timing helpers shared by the PyTorch benchmark scripts: medians of repeated calls, and the
+OpenBLAS kernel pin (call it before `import torch`)."""
+import os
+import sys
 import time
+
+
+def pin_openblas_coretype(argv=None):
+    """--openblas-coretype NAME: pin OpenBLAS's kernels (it reads OPENBLAS_CORETYPE when torch
+    loads it), for the comparison at a SIMD level below the CPU's best: on an AVX-512 CPU,
+    merclip's AVX2 level runs against OpenBLAS's AVX2 kernels (Haswell), as it would on an
+    AVX2-only CPU. Must run before `import torch`."""
+    argv = sys.argv if argv is None else argv
+    if "--openblas-coretype" in argv:
+        os.environ["OPENBLAS_CORETYPE"] = argv[argv.index("--openblas-coretype") + 1]
 
 
 def median(xs):
