@@ -259,6 +259,9 @@ struct FwdTask {
   int32_t i0, nr;  // query rows [i0, i0 + nr) of the sample
 };
 thread_local std::vector<FwdTask> t_tasks;
+thread_local std::vector<int64_t> t_pair_first;  // first task of each (sample, head) pair
+// Per-pair tasks when there are at least this many pairs per thread (balance by claiming).
+constexpr int64_t kPairTasksMin = 8;
 
 // ---------------------------------------------------------------------------------------------
 // Forward tile: query rows [i0, i0 + nr) of one (b, h) (views w) against key tiles [kt0, kt1)
@@ -417,7 +420,7 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   const FwdTask* T = tasks.data();
 
   if (nsplit == 1) {
-    ThreadPool::global().run(ntasks, [&](int64_t task) {
+    auto run_task = [&](int64_t task) {
       const FwdTask& t = T[task];
       const Seq sq = seq(p, t.b);
       const Views w = views(p, sq, t.h, q, k, v);
@@ -430,7 +433,24 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
                t.b * H + t.h, nkt);
       finish_rows(out + (sq.q0 + t.i0) * ldo + t.h * dh, ldo, lse + t.h * tq + sq.q0 + t.i0, m,
                   l, acc, t.nr, dh);
-    });
+    };
+    // Many (sample, head) pairs: one task per pair, its query tiles in order, so one thread
+    // transposes the pair's key tiles (the kᵀ cache) and the others never do it again; with
+    // per-tile tasks, threads claiming tiles in turn each transposed every pair's keys. Few
+    // pairs (one sample): per-tile tasks, for the parallelism. Same arithmetic either way.
+    std::vector<int64_t>& first = t_pair_first;
+    first.clear();
+    for (int64_t i = 0; i < ntasks; ++i)
+      if (i == 0 || T[i].b != T[i - 1].b || T[i].h != T[i - 1].h) first.push_back(i);
+    const int64_t npairs = static_cast<int64_t>(first.size());
+    first.push_back(ntasks);
+    if (npairs >= kPairTasksMin * ThreadPool::global().active_threads()) {
+      ThreadPool::global().run(npairs, [&](int64_t g) {
+        for (int64_t i = first[static_cast<size_t>(g)]; i < first[static_cast<size_t>(g) + 1]; ++i) run_task(i);
+      });
+    } else {
+      ThreadPool::global().run(ntasks, run_task);
+    }
     return;
   }
 
