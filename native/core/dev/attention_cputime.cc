@@ -22,7 +22,7 @@
 #include "merclip/cpu_features.h"
 #include "merclip/gemm.h"
 #include "merclip/machine.h"
-#include "merclip/ops.h"
+#include "merclip/softmax.h"
 #include "merclip/thread_pool.h"
 
 namespace {
