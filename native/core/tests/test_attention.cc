@@ -8,7 +8,8 @@
 // plus fixed corners: Lq = 1, Lq ≠ Lk, Lq = 7 with Lk = 500 — the decoder, which also takes the
 // split-K path when B·H is small), head dims {1, 6, 32, 64, 100, 128, 256} (and 12, 24, 40 with
 // query tiles of 62, 5, 11 rows: every remainder of the AVX2 kernels' 6-row blocks and
-// 16-column head-dim chunks); causal on and off;
+// 16-column head-dim chunks); B·H = 20 and 18 (the forward's one task per (sample, head), taken
+// from 8 pairs per thread); causal on and off;
 // uniform lengths (the padded [B, L] batch as offsets b·L), or ragged: random key lengths in
 // [0, Lk] with one sample at 0 (its rows see no key) and one at Lk, and for half the cases
 // random query lengths in [0, Lq] too (zero-length samples); causal + ragged together. Row
@@ -313,6 +314,9 @@ void test_cpu() {
       // the AVX2 kernels' 6-row blocks leave every remainder 1 … 5 (62 = 10·6 + 2, 5, 11 =
       // 6 + 5) and 16-column head-dim chunks with an 8-wide or a masked tail (12, 24, 40)
       {2, 1, 62, 70, 12}, {1, 2, 5, 41, 40}, {1, 1, 11, 200, 24},
+      // many (sample, head) pairs: the forward's per-pair tasks (>= 8 pairs per thread), with
+      // several query tiles per pair (150 = 64 + 64 + 22) and the decoder's 7 queries
+      {5, 4, 150, 150, 64}, {9, 2, 7, 200, 32},
   };
   for (const Shape& s : fixed)
     for (bool causal : {false, true})
