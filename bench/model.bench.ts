@@ -152,9 +152,8 @@ export async function runModelBench(limits: MachineLimits): Promise<{ rows: Row[
   ];
   if (torchLevel) {
     const lv = `torch@${limits.simd}`;
-    for (const [row, key] of [[rows[0]!, 'trainStepSeconds'], [rows[1]!, 'inferenceSeconds']] as const) {
+    for (const [row, key, mine] of [[rows[0]!, 'trainStepSeconds', tStep], [rows[1]!, 'inferenceSeconds', tInfer]] as const) {
       const t = torchLevel.ok ? torchLevel.data[key] : undefined;
-      const mine = key === 'trainStepSeconds' ? tStep : tInfer;
       row[`${lv} ms`] = t === undefined ? '-' : t * 1e3;
       row[`${lv} / merclip`] = t === undefined ? '-' : t / mine;
     }

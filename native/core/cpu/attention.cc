@@ -398,17 +398,24 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   const int64_t B = p.batch, H = p.heads, dh = p.head_dim, tq = p.total_q;
   if (B == 0 || H == 0 || tq == 0) return;
   std::vector<FwdTask>& tasks = t_tasks;
+  std::vector<int64_t>& first = t_pair_first;  // tasks [first[g], first[g + 1]) are pair g's
   tasks.clear();
+  first.clear();
   int64_t max_lk = 0;
   for (int64_t b = 0; b < B; ++b) {
     const Seq sq = seq(p, b);
     max_lk = std::max(max_lk, sq.lk);
-    for (int64_t h = 0; h < H; ++h)
+    if (sq.lq == 0) continue;
+    for (int64_t h = 0; h < H; ++h) {
+      first.push_back(static_cast<int64_t>(tasks.size()));
       for (int64_t i0 = 0; i0 < sq.lq; i0 += kBQ)
         tasks.push_back({static_cast<int32_t>(b), static_cast<int32_t>(h), static_cast<int32_t>(i0),
                          static_cast<int32_t>(std::min(kBQ, sq.lq - i0))});
+    }
   }
   const int64_t ntasks = static_cast<int64_t>(tasks.size());
+  const int64_t npairs = static_cast<int64_t>(first.size());
+  first.push_back(ntasks);
   if (ntasks == 0) return;
   const int64_t nkt = (max_lk + kBK - 1) / kBK;
   int64_t nsplit = 1;
@@ -438,12 +445,6 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
     // transposes the pair's key tiles (the kᵀ cache) and the others never do it again; with
     // per-tile tasks, threads claiming tiles in turn each transposed every pair's keys. Few
     // pairs (one sample): per-tile tasks, for the parallelism. Same arithmetic either way.
-    std::vector<int64_t>& first = t_pair_first;
-    first.clear();
-    for (int64_t i = 0; i < ntasks; ++i)
-      if (i == 0 || T[i].b != T[i - 1].b || T[i].h != T[i - 1].h) first.push_back(i);
-    const int64_t npairs = static_cast<int64_t>(first.size());
-    first.push_back(ntasks);
     if (npairs >= kPairTasksMin * ThreadPool::global().active_threads()) {
       ThreadPool::global().run(npairs, [&](int64_t g) {
         for (int64_t i = first[static_cast<size_t>(g)]; i < first[static_cast<size_t>(g) + 1]; ++i) run_task(i);
