@@ -14,7 +14,11 @@
 // - the tile's C lines prefetched before the k loop: C (up to 98 MB) is never cached.
 // - the in-place-B variant (few rows): the tile's first A panel brings each B row from L3/DRAM
 //   with an 8-row-ahead prefetch, the others read it from L1; no B pack (m = 32: ~76% → ~84% of
-//   peak on one core).
+//   peak on one core). From L1 only if the panel stays there: B rows 2 KB apart fill 2 of the
+//   64 L1 sets, so on Zen 4 (32 KB L1) the later panels read it from L2 (m = 32: 52 % of peak).
+//   Hence the copying variant: the first A panel's tile also stores the 16 floats of each step
+//   to a packed panel, the later panels run the packed kernel on it (Zen 4, one core, B warm:
+//   m = 32 61.5 → 95 GFLOP/s, m = 16 54 → 85, m = 64 57 → 102; cold B: the same ~60).
 // - packing with ymm moves here, not auto-vectorised C++ in gemm.cc (the portable build then
 //   packs like the native one); the k-major Aᵀ pack prefetches its rows 4 steps ahead.
 #include <immintrin.h>
@@ -39,10 +43,11 @@ __attribute__((always_inline)) inline __m256i lane_mask(int n) {
 // kLdb == 0: b is a packed panel (NR floats per step, 32-byte aligned); otherwise B in place,
 // step p at b + p·ldb, the next rows prefetched (each is a new cache line, read once from L3 or
 // DRAM by the tile's first A panel and from L1 by the others).
-template <int MR, bool kInPlace>
+template <int MR, bool kInPlace, bool kCopy = false>
 __attribute__((always_inline)) inline void kernel_body(int64_t kc, const float* __restrict a,
                                                        const float* __restrict b, int64_t ldb,
-                                                       const GemmTile& t) {
+                                                       const GemmTile& t,
+                                                       float* __restrict copy = nullptr) {
   const int64_t bstep = kInPlace ? ldb : kNR;
   __m256 c0[MR], c1[MR];
 #pragma GCC unroll 6
@@ -61,6 +66,11 @@ __attribute__((always_inline)) inline void kernel_body(int64_t kc, const float* 
       _mm_prefetch(reinterpret_cast<const char*>(b + 8 * bstep + 15), _MM_HINT_T0);
       b0 = _mm256_loadu_ps(b);
       b1 = _mm256_loadu_ps(b + 8);
+      if (kCopy) {
+        _mm256_store_ps(copy, b0);
+        _mm256_store_ps(copy + 8, b1);
+        copy += kNR;
+      }
     } else {
       b0 = _mm256_load_ps(b);
       b1 = _mm256_load_ps(b + 8);
@@ -152,6 +162,24 @@ void micro_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t)
   }
 }
 
+template <int MR>
+void kernel_in_place_copy(int64_t kc, const float* a, const float* b, int64_t ldb, float* copy,
+                          const GemmTile& t) {
+  kernel_body<MR, true, true>(kc, a, b, ldb, t, copy);
+}
+
+void micro_kernel_in_place_copy(int64_t kc, const float* a, const float* b, int64_t ldb,
+                                float* copy, const GemmTile& t) {
+  switch (t.mr) {
+    case 6: kernel_in_place_copy<6>(kc, a, b, ldb, copy, t); break;
+    case 5: kernel_in_place_copy<5>(kc, a, b, ldb, copy, t); break;
+    case 4: kernel_in_place_copy<4>(kc, a, b, ldb, copy, t); break;
+    case 3: kernel_in_place_copy<3>(kc, a, b, ldb, copy, t); break;
+    case 2: kernel_in_place_copy<2>(kc, a, b, ldb, copy, t); break;
+    default: kernel_in_place_copy<1>(kc, a, b, ldb, copy, t); break;
+  }
+}
+
 // B in place reads 16 columns per step: the driver calls it for full-width tiles only.
 void micro_kernel_in_place(int64_t kc, const float* a, const float* b, int64_t ldb,
                            const GemmTile& t) {
@@ -197,7 +225,7 @@ __attribute__((always_inline)) inline void store6(float* d, __m256 v) {
 // and the call is bound by reading B; with more rows the 8-lane form is load-bound and the packed
 // path is faster (native/core/dev/README.md).
 GemmKernelInfo gemm_kernel_avx2() {
-  return {micro_kernel, kMR, kNR, micro_kernel_in_place, gemm_dot_avx2, 8};
+  return {micro_kernel, kMR, kNR, micro_kernel_in_place, gemm_dot_avx2, 8, micro_kernel_in_place_copy};
 }
 
 void pack_transpose_avx2(float* dst, int64_t dst_stride, int width, const float* src,

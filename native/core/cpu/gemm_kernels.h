@@ -41,6 +41,11 @@ using GemmDotKernel = void (*)(float* c, int64_t ldc, const float* a, int64_t ld
                                int64_t ldb, const float* bias, int64_t m, int64_t j0, int64_t j1,
                                int64_t k, float alpha, float beta);
 
+// The in-place tile that also stores the NR floats of each step it reads to copy[p·NR …]
+// (32-byte aligned): the packed panel the tile's other row panels then read from L1.
+using GemmMicroKernelBCopy = void (*)(int64_t kc, const float* a_panel, const float* b,
+                                      int64_t ldb, float* copy, const GemmTile& tile);
+
 struct GemmKernelInfo {
   GemmMicroKernel kernel;
   int mr_max;
@@ -48,6 +53,7 @@ struct GemmKernelInfo {
   GemmMicroKernelB kernel_unpacked_b = nullptr;  // null where the level has none
   GemmDotKernel dot = nullptr;  // used for m <= dot_max_m with Bᵀ; null where the level has none
   int64_t dot_max_m = 0;
+  GemmMicroKernelBCopy kernel_unpacked_b_copy = nullptr;  // null where the level has none
 };
 
 // Defined in gemm_avx512.cc / gemm_avx2.cc / gemm_neon.cc only when those files are built.
