@@ -122,6 +122,14 @@ void attention_bwd_scores_avx2(float* P, float* dS, const float* q, int64_t ldq,
 void attention_bwd_nn_acc_avx2(float* C, int64_t ldc, const float* A, int64_t ars, int64_t acs,
                                const float* B, int64_t ldb, int64_t rows, int64_t nc,
                                int64_t dh);
+// Few query rows (nr <= 8, not causal), one (sample, head) whole, k / v read in place: (m, l,
+// acc [nr, dh]) as fwd_tile gives them. Scratch: attention_fwd_few_rows_scratch_avx2 floats,
+// 32-byte aligned.
+void attention_fwd_few_rows_avx2(float* m, float* l, float* acc, const float* q, int64_t ldq,
+                                 const float* k, int64_t ldk, const float* v, int64_t ldv,
+                                 int64_t nr, int64_t lk, int64_t dh, float scale,
+                                 float* scratch);
+int64_t attention_fwd_few_rows_scratch_avx2(int64_t lk, int64_t dh);
 #if defined(MERCLIP_HAVE_NEON)
 // attention_neon.cc: fwd_tile_step's and the backward score step's NEON twins (same contracts).
 void attention_fwd_tile_step_neon(float* s, float* m, float* l, float* acc, const float* qs,
@@ -276,6 +284,10 @@ thread_local std::vector<FwdTask> t_tasks;
 thread_local std::vector<int64_t> t_pair_first;  // first task of each (sample, head) pair
 // Per-pair tasks when there are at least this many pairs per thread (balance by claiming).
 constexpr int64_t kPairTasksMin = 8;
+// The few-rows forward (attention_avx2.cc): up to 8 query rows (one vector of lanes), and keys
+// few enough for the [lk, 8] score buffer to stay in L1 / L2 (32 KB per 1024 keys).
+constexpr int64_t kFewRowsMax = 8;
+constexpr int64_t kFewRowsMaxKeys = 4096;
 
 // ---------------------------------------------------------------------------------------------
 // Forward tile: query rows [i0, i0 + nr) of one (b, h) (views w) against key tiles [kt0, kt1)
@@ -414,10 +426,11 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   std::vector<int64_t>& first = t_pair_first;  // tasks [first[g], first[g + 1]) are pair g's
   tasks.clear();
   first.clear();
-  int64_t max_lk = 0;
+  int64_t max_lk = 0, max_lq = 0;
   for (int64_t b = 0; b < B; ++b) {
     const Seq sq = seq(p, b);
     max_lk = std::max(max_lk, sq.lk);
+    max_lq = std::max(max_lq, sq.lq);
     if (sq.lq == 0) continue;
     for (int64_t h = 0; h < H; ++h) {
       first.push_back(static_cast<int64_t>(tasks.size()));
@@ -440,6 +453,13 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   const FwdTask* T = tasks.data();
 
   if (nsplit == 1) {
+    // A few query rows per sample (the decoder's label queries): each (sample, head) whole in
+    // one step with the rows in vector lanes and k / v read in place (AVX2 level).
+    bool few_rows = false;
+#ifdef MERCLIP_HAVE_AVX2
+    few_rows = simd_level() == SimdLevel::avx2 && !p.causal && max_lq <= kFewRowsMax &&
+               max_lk <= kFewRowsMaxKeys;
+#endif
     auto run_task = [&](int64_t task) {
       const FwdTask& t = T[task];
       const Seq sq = seq(p, t.b);
@@ -448,9 +468,15 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
       float* m = stats;
       float* l = m + kBQ;
       float* acc = l + kBQ;
-      const int64_t nkt_b = (sq.lk + kBK - 1) / kBK;
-      fwd_tile(m, l, acc, w, t.i0, t.nr, 0, nkt_b, sq.lk, p.causal, p.scale, dh, gen,
-               t.b * H + t.h, nkt);
+      if (few_rows) {
+        float* scratch = t_tile.floats(static_cast<size_t>(detail::attention_fwd_few_rows_scratch_avx2(sq.lk, dh)));
+        detail::attention_fwd_few_rows_avx2(m, l, acc, w.q, w.ldq, w.k, w.ldk, w.v, w.ldv, t.nr,
+                                            sq.lk, dh, p.scale, scratch);
+      } else {
+        const int64_t nkt_b = (sq.lk + kBK - 1) / kBK;
+        fwd_tile(m, l, acc, w, t.i0, t.nr, 0, nkt_b, sq.lk, p.causal, p.scale, dh, gen,
+                 t.b * H + t.h, nkt);
+      }
       finish_rows(out + (sq.q0 + t.i0) * ldo + t.h * dh, ldo, lse + t.h * tq + sq.q0 + t.i0, m,
                   l, acc, t.nr, dh);
     };

@@ -10,6 +10,8 @@
 // attention_fwd_tile_step_avx2: one key tile (nk <= 64 keys) of the forward for nr <= 64 query
 //   rows: S = qs kᵀ, mask (causal / key length), online max / exp / sum, acc = α·acc + P v.
 //   Row r sees keys j < min(nk, r + diag + 1); m, l, acc as in fwd_tile_step.
+// attention_fwd_few_rows_avx2: the whole forward of one (sample, head) with nr <= 8 query rows,
+//   not causal (the decoder's label queries): (m, l, acc) over all lk keys, k / v in place.
 // attention_bwd_scores_avx2: P = e^{scale·q kᵀ − lse} (0 on masked columns) and
 //   scale·dS = scale·P ∘ (dO vᵀ − D) of nr query rows against one key tile, both stored [nr, 64]
 //   (columns < 16·⌈nk/16⌉ written; the caller reads columns < nk).
@@ -48,11 +50,16 @@
 // backward at head dim 64 (the rest: chunk prologues / epilogues, the exp, the 4-row block of a
 // 64-row tile); whole kernels ~65 % forward and ~60 % forward + backward where q / k / v / out
 // stream at ≥ 10 GB/s per core (the packed rows are read and written once per (sample, head),
-// outside the step); decoder cross (7 query rows: a 6-row and a 1-row block per tile) streams
-// each k / v tile from memory once and is bandwidth-bound, ~30–35 % at 20 GB/s for 2 cores.
+// outside the step). Decoder cross (7 query rows) runs the few-rows kernel instead: per key
+// 64 FMAs (8 lanes, 7 used) against 64 broadcasts of k and 8 Qᵀ loads for the scores, the
+// same for P·V — load-bound at ~1 load per FMA, i.e. ~45–50 % of the FMA peak in L1 on paper,
+// and it streams each k / v row slice from memory once (bandwidth-bound from DRAM). Zen 4, one
+// core, K + V in cache: 7.8–10.7 µs per (sample, head) against 13.8–18 µs for the tile path
+// (its transposes and v copies were a quarter of that, the 6 + 1 row blocks most of the rest).
 // Measured figures and variants: native/core/dev/README.md.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -405,6 +412,153 @@ void attention_fwd_tile_step_avx2(float* s, float* m, float* l, float* acc, cons
     case 2: fwd_rows<2>(P, mr, lr, ar, qr, kt, v, ldv, r, nk, diag, dh, &pf); break;
     case 1: fwd_rows<1>(P, mr, lr, ar, qr, kt, v, ldv, r, nk, diag, dh, &pf); break;
     default: break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Few query rows (nr <= 8, not causal: the decoder's label queries), one (sample, head) whole:
+// the rows live in the 8 lanes of a vector and k / v are read in place — no kᵀ transpose, no v
+// copy, no 6 + 1 row split. Scores: S_j (lane r = row r) = Σ_d Qᵀ[d] · k_j[d] for 12 keys at a
+// time (12 accumulators, one Qᵀ load and 12 k broadcasts per d), stored key-major [lk][8];
+// the softmax is lane-wise (max and sum over keys are vertical: no horizontal work); then
+// accᵀ[d] (lanes = rows) += P_j · v_j[d] in 12-column chunks over blocks of 16 keys (the 16 v
+// rows of a block, 2 KB apart, stay in L1 for the chunks). Two passes over the keys, so the
+// softmax is exact (no α rescaling).
+namespace {
+
+constexpr int kFewKeys = 12;  // keys per score group (12 accumulators)
+constexpr int kFewCols = 12;  // head-dim columns per P·V chunk
+constexpr int64_t kFewBlock = 16;  // keys per P·V block
+
+template <int NJ>
+inline void few_scores(float* __restrict S, const float* __restrict qt, const float* k,
+                       int64_t ldk, int64_t dh, const float* kn, int64_t nkn, const float* vp,
+                       int64_t ldv) {
+  __m256 c[NJ];
+  #pragma GCC unroll 12
+  for (int j = 0; j < NJ; ++j) c[j] = _mm256_setzero_ps();
+  int64_t d = 0;
+  for (; d + 16 <= dh; d += 16) {
+    // One line of each of the next group's k rows (into L1) and of this group's v rows (L2)
+    // per 16 d steps: every line of both arrives once, spread over the loop.
+    for (int64_t j = 0; j < nkn; ++j) _mm_prefetch(reinterpret_cast<const char*>(kn + j * ldk + d), _MM_HINT_T0);
+    #pragma GCC unroll 12
+    for (int j = 0; j < NJ; ++j) _mm_prefetch(reinterpret_cast<const char*>(vp + j * ldv + d), _MM_HINT_T1);
+    #pragma GCC unroll 4
+    for (int64_t e = d; e < d + 16; ++e) {
+      const __m256 a = _mm256_load_ps(qt + e * 8);
+      #pragma GCC unroll 12
+      for (int j = 0; j < NJ; ++j) c[j] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(k + j * ldk + e), c[j]);
+    }
+  }
+  for (; d < dh; ++d) {
+    const __m256 a = _mm256_load_ps(qt + d * 8);
+    #pragma GCC unroll 12
+    for (int j = 0; j < NJ; ++j) c[j] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(k + j * ldk + d), c[j]);
+  }
+  #pragma GCC unroll 12
+  for (int j = 0; j < NJ; ++j) _mm256_store_ps(S + j * 8, c[j]);
+}
+
+// accᵀ[w] (w < W) += Σ_{j < nb} P_j · v_j[w]; accᵀ rows 8 floats apart.
+template <int W>
+inline void few_pv(float* __restrict at, const float* __restrict P, const float* v, int64_t ldv,
+                   int64_t nb) {
+  __m256 o[W];
+  #pragma GCC unroll 12
+  for (int w = 0; w < W; ++w) o[w] = _mm256_load_ps(at + w * 8);
+  #pragma GCC unroll 2
+  for (int64_t j = 0; j < nb; ++j) {
+    const __m256 p = _mm256_load_ps(P + j * 8);
+    const float* vj = v + j * ldv;
+    #pragma GCC unroll 12
+    for (int w = 0; w < W; ++w) o[w] = _mm256_fmadd_ps(p, _mm256_broadcast_ss(vj + w), o[w]);
+  }
+  #pragma GCC unroll 12
+  for (int w = 0; w < W; ++w) _mm256_store_ps(at + w * 8, o[w]);
+}
+
+inline void few_pv_cols(float* at, const float* P, const float* v, int64_t ldv, int64_t nb,
+                        int64_t w) {
+  switch (w) {
+    case 12: few_pv<12>(at, P, v, ldv, nb); break;
+    case 11: few_pv<11>(at, P, v, ldv, nb); break;
+    case 10: few_pv<10>(at, P, v, ldv, nb); break;
+    case 9: few_pv<9>(at, P, v, ldv, nb); break;
+    case 8: few_pv<8>(at, P, v, ldv, nb); break;
+    case 7: few_pv<7>(at, P, v, ldv, nb); break;
+    case 6: few_pv<6>(at, P, v, ldv, nb); break;
+    case 5: few_pv<5>(at, P, v, ldv, nb); break;
+    case 4: few_pv<4>(at, P, v, ldv, nb); break;
+    case 3: few_pv<3>(at, P, v, ldv, nb); break;
+    case 2: few_pv<2>(at, P, v, ldv, nb); break;
+    default: few_pv<1>(at, P, v, ldv, nb); break;
+  }
+}
+
+}  // namespace
+
+int64_t attention_fwd_few_rows_scratch_avx2(int64_t lk, int64_t dh) { return 8 * (2 * dh + lk); }
+
+void attention_fwd_few_rows_avx2(float* m, float* l, float* acc, const float* q, int64_t ldq,
+                                 const float* k, int64_t ldk, const float* v, int64_t ldv,
+                                 int64_t nr, int64_t lk, int64_t dh, float scale,
+                                 float* scratch) {
+  float* qt = scratch;         // [dh][8]: scale·q, rows in lanes (lanes >= nr zero)
+  float* at = qt + 8 * dh;     // [dh][8]: accᵀ
+  float* S = at + 8 * dh;      // [lk][8]: scores, then P
+  for (int64_t d = 0; d < dh; ++d)
+    for (int r = 0; r < 8; ++r) qt[d * 8 + r] = r < nr ? scale * q[r * ldq + d] : 0.0f;
+  // Scores, 12 keys at a time; the next group's k rows and this group's v rows prefetched.
+  int64_t j = 0;
+  for (; j + kFewKeys <= lk; j += kFewKeys) {
+    const int64_t nkn = std::min<int64_t>(kFewKeys, lk - j - kFewKeys);
+    few_scores<kFewKeys>(S + j * 8, qt, k + j * ldk, ldk, dh, k + (j + kFewKeys) * ldk, nkn,
+                         v + j * ldv, ldv);
+  }
+  switch (lk - j) {
+#define MERCLIP_FEW_TAIL(n) \
+    case n: few_scores<n>(S + j * 8, qt, k + j * ldk, ldk, dh, nullptr, 0, v + j * ldv, ldv); break;
+    MERCLIP_FEW_TAIL(11) MERCLIP_FEW_TAIL(10) MERCLIP_FEW_TAIL(9) MERCLIP_FEW_TAIL(8)
+    MERCLIP_FEW_TAIL(7) MERCLIP_FEW_TAIL(6) MERCLIP_FEW_TAIL(5) MERCLIP_FEW_TAIL(4)
+    MERCLIP_FEW_TAIL(3) MERCLIP_FEW_TAIL(2) MERCLIP_FEW_TAIL(1)
+#undef MERCLIP_FEW_TAIL
+    default: break;
+  }
+  // Softmax, lane-wise: max over keys (NaN scores are dropped by max_ps and flagged apart),
+  // P = e^{S − max} (a row whose scores are all −inf subtracts 0: P = 0, l = 0), l = Σ P in
+  // four partial sums combined in a fixed order.
+  const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  __m256 mx = ninf, nan = _mm256_setzero_ps();
+  for (int64_t i = 0; i < lk; ++i) {
+    const __m256 x = _mm256_load_ps(S + i * 8);
+    mx = _mm256_max_ps(x, mx);
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+  }
+  const __m256 ref = _mm256_blendv_ps(mx, _mm256_setzero_ps(), _mm256_cmp_ps(mx, ninf, _CMP_EQ_OQ));
+  __m256 sum[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t i = 0; i < lk; ++i) {
+    const __m256 e = exp_nonpos8(_mm256_sub_ps(_mm256_load_ps(S + i * 8), ref));
+    _mm256_store_ps(S + i * 8, e);
+    sum[i & 3] = _mm256_add_ps(sum[i & 3], e);
+  }
+  const __m256 ls = _mm256_add_ps(_mm256_add_ps(sum[0], sum[1]), _mm256_add_ps(sum[2], sum[3]));
+  // accᵀ = Σ_j P_j v_jᵀ: blocks of 16 keys, 12-column chunks inside a block.
+  for (int64_t i = 0; i < 8 * dh; i += 8) _mm256_store_ps(at + i, _mm256_setzero_ps());
+  for (int64_t j0 = 0; j0 < lk; j0 += kFewBlock) {
+    const int64_t nb = std::min<int64_t>(kFewBlock, lk - j0);
+    for (int64_t w = 0; w < dh; w += kFewCols)
+      few_pv_cols(at + w * 8, S + j0 * 8, v + j0 * ldv + w, ldv, nb, std::min<int64_t>(kFewCols, dh - w));
+  }
+  alignas(32) float mv[8], lv[8], nv[8];
+  _mm256_store_ps(mv, mx);
+  _mm256_store_ps(lv, ls);
+  _mm256_store_ps(nv, nan);
+  for (int64_t r = 0; r < nr; ++r) {
+    const bool nan_row = nv[r] != 0.0f;  // all-ones bits (a NaN pattern) when flagged
+    m[r] = nan_row ? std::numeric_limits<float>::quiet_NaN() : mv[r];
+    l[r] = nan_row ? std::numeric_limits<float>::quiet_NaN() : lv[r];
+    for (int64_t d = 0; d < dh; ++d) acc[r * dh + d] = at[d * 8 + r];
   }
 }
 

@@ -317,6 +317,9 @@ void test_cpu() {
       // many (sample, head) pairs: the forward's per-pair tasks (>= 8 pairs per thread), with
       // several query tiles per pair (150 = 64 + 64 + 22) and the decoder's 7 queries
       {5, 4, 150, 150, 64}, {9, 2, 7, 200, 32},
+      // the decoder as the bench runs it: 32 pairs (one task each, no split-K), 7 queries —
+      // the AVX2 few-rows forward, with key counts of every remainder mod 12 / 16 when ragged
+      {8, 4, 7, 375, 64},
   };
   for (const Shape& s : fixed)
     for (bool causal : {false, true})
