@@ -26,8 +26,65 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/**
+ * Two implementations of the same calls, for measure() to time against each other call by call
+ * (bench/portableAB.ts: the native and the portable addon in one process). select(i) makes
+ * implementation i the one the kernels call; record(name, rounds) receives each row's two
+ * series of per-round block times (seconds per call; block r of both ran back to back).
+ */
+export interface Alternator {
+  select(i: 0 | 1): void;
+  record(name: string, rounds: [number[], number[]]): void;
+}
+let alternator: Alternator | undefined;
+/** Installs (or, with undefined, removes) the A/B hook measure() uses instead of Benchmark.js. */
+export function setAlternator(a: Alternator | undefined): void {
+  alternator = a;
+}
+
+/**
+ * measure() under an Alternator: rounds of one block per implementation, the order swapped every
+ * round (A B, B A, …), so a slow minute of a shared host lands on both and each round's pair of
+ * blocks is a same-moment comparison. A block is enough calls for ~20 ms, after one untimed call
+ * when calls are short (it absorbs the switch: the other addon's pool threads may still be
+ * spinning). At least 20 rounds, and until each implementation has run maxTime seconds (at most
+ * 400 rounds). Returns implementation 0's figures (the median of its block times), so the suites
+ * build their rows as usual.
+ */
+function measureAlternating(a: Alternator, name: string, fn: () => void, maxTime: number): Measured {
+  const rounds: [number[], number[]] = [[], []];
+  const time = (): number => {
+    const t0 = process.hrtime.bigint();
+    fn();
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  };
+  a.select(0);
+  const once = time();
+  a.select(1);
+  time();
+  const inner = Math.max(1, Math.min(50, Math.round(0.02 / Math.max(once, 1e-6))));
+  const spent = [0, 0];
+  for (let round = 0; round < 400 && (round < 20 || Math.min(spent[0]!, spent[1]!) < maxTime); round++) {
+    for (const i of (round % 2 === 0 ? [0, 1] : [1, 0]) as Array<0 | 1>) {
+      a.select(i);
+      if (once < 5e-3) fn();
+      let block = 0;
+      for (let c = 0; c < inner; c++) block += time();
+      rounds[i].push(block / inner);
+      spent[i]! += block;
+    }
+  }
+  a.select(0);
+  a.record(name, rounds);
+  const before = process.resourceUsage().minorPageFault;
+  for (let i = 0; i < 10; i++) fn();
+  const faultsPerCall = (process.resourceUsage().minorPageFault - before) / 10;
+  return { median: median(rounds[0]), samples: rounds[0].length, rme: 0, faultsPerCall };
+}
+
 /** Times `fn` (synchronous) with Benchmark.js; returns the median of its samples. */
 export function measure(name: string, fn: () => void, opts: { maxTime?: number; minSamples?: number } = {}): Measured {
+  if (alternator) return measureAlternating(alternator, name, fn, opts.maxTime ?? 1.5);
   fn(); // warm-up: first-touch page faults, thread wake-up, lazy init
   const bench = new Benchmark(name, fn, {
     maxTime: opts.maxTime ?? 1.5,

@@ -1,4 +1,5 @@
-// bench/portable.ts — `npm run bench:portable [suite…] [--simd LEVEL[,LEVEL…]] [--rounds N]`:
+// bench/portable.ts — `npm run bench:portable [suite…] [--simd LEVEL[,LEVEL…]] [--rounds N]
+// [--interleaved]`:
 // the portable addon (the prebuilt one the package ships: baseline x86-64 generic code, per-file
 // AVX2 / AVX-512 kernels picked at run time) against the native one (build/Release, -march=native)
 // on every row of the chosen suites, at each SIMD level. Issue 20's bar: portable within 5 % of
@@ -11,6 +12,8 @@
 // 2) and each row's time is the median over its rounds' medians, so a slow minute of a shared
 // machine does not land on one build only. Rows are matched on every field that describes the
 // work (name, shape, threads …), not on their position. No timing is asserted: this prints.
+// --interleaved instead loads both addons into one process per level and alternates them call
+// by call (bench/portableAB.ts): the comparison that holds on a host whose speed drifts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,6 +36,9 @@ if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a
 // --compare-only: no runs, the comparison of the result files an earlier run left
 const compareOnly = argv.includes('--compare-only');
 if (compareOnly) argv.splice(argv.indexOf('--compare-only'), 1);
+// --interleaved: both addons in one process, call by call (bench/portableAB.ts), per level
+const interleaved = argv.includes('--interleaved');
+if (interleaved) argv.splice(argv.indexOf('--interleaved'), 1);
 const suites = argv.length ? argv : ['gemm', 'ops', 'cosine', 'attention'];
 
 const arch = `${process.platform}-${process.arch}`;
@@ -44,6 +50,18 @@ if (!compareOnly) {
     env: { ...process.env, MERCLIP_PREBUILD_ARCHS: process.arch },
   });
   if (pre.status !== 0 || !existsSync(portableAddon)) throw new Error(`the portable build failed (exit ${pre.status}); ${portableAddon} is missing`);
+}
+
+if (interleaved) {
+  for (const level of levels.length ? levels : [undefined]) {
+    const env: NodeJS.ProcessEnv = { ...process.env, MERCLIP_BENCH_PYTHON: '/nonexistent/python3' };
+    if (level) env.MERCLIP_SIMD = level;
+    delete env.MERCLIP_ADDON;
+    console.log(`\n== native and portable interleaved in one process, level ${level ?? '(best)'}`);
+    const r = spawnSync(process.execPath, [...process.execArgv, join(root, 'bench', 'portableAB.ts'), '--portable', portableAddon, ...suites], { stdio: 'inherit', env });
+    if (r.status !== 0) throw new Error(`bench/portableAB.ts failed at ${level ?? 'the best level'} (exit ${r.status ?? r.signal})`);
+  }
+  process.exit(0);
 }
 
 const builds = { native: undefined, portable: portableAddon } as const;
