@@ -12,7 +12,7 @@
 //   the row count), so a row's arithmetic is the same paired or single. At C 7 that is
 //   (5 + norm, 2) blocks: 16 FMAs per 8 floats of a row pair, FMA-bound at ~4 cycles per 8
 //   floats of a row — ~256 cycles per 512-float row, ~2× faster than DRAM delivers the row on
-//   2 cores, so the pass runs near the memory's pace when the next rows are prefetched (T0, 2
+//   2 cores, so the pass runs near the memory's pace when the next rows are prefetched (T1, 4
 //   rows ahead in each row's stream, on the norm block's pass). The pair is rows i and i + h of
 //   a thread's 2h rows (far_pairs), not adjacent rows: two sequential streams in different
 //   pages. Lane sums: one transpose-and-add tree per row (hsum8, the same order for every slot).
@@ -35,6 +35,10 @@
 //   N 65536 × C 7 × 512 from DRAM, scratch harness, medians of 7 interleaved rounds, 2 threads):
 //   53–67 % → 78–86 % of a plain read's bandwidth (1 thread: 58 → 79–86 %); kept. Single rows
 //   (7 labels + norm in one pass, 8 accumulators, one stream) reached 72–78 %.
+// - the prefetch into L2 (T1) 4 rows ahead instead of L1 (T0) 2 rows ahead (AMD EPYC Zen 4,
+//   same shape, interleaved in one process, medians of 40): 2 threads 7.56–8.49 → 6.49–6.97 ms,
+//   1 thread 13.4 → 11.1 ms (2, 8 or 16 rows ahead with T1: the same within 2 %); kept. On the
+//   Zen 3 above T1 and T0 were within noise (78–81 against 78–86 %).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -93,11 +97,11 @@ void dots_block(const float* const* xs, const float* e, int64_t dim, float* out)
         if (kNorm) nrm[u][r] = _mm256_fmadd_ps(xv[u][r], xv[u][r], nrm[u][r]);
       }
     if (kNorm && ((d + 8 * U) & 15) == 0) {
-      // 2 rows ahead in each row's stream (the driver pairs rows i and i + h: far_pairs), one
-      // request per 64-byte line: the first pass over a row comes from DRAM, and the hardware
-      // prefetcher alone leaves it latency-bound.
+      // 4 rows ahead in each row's stream (the driver pairs rows i and i + h: far_pairs), into
+      // L2, one request per 64-byte line: the first pass over a row comes from DRAM, and the
+      // hardware prefetcher alone leaves it latency-bound.
       for (int r = 0; r < R; ++r)
-        _mm_prefetch(reinterpret_cast<const char*>(xs[r] + 2 * dim + d), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(xs[r] + 4 * dim + d), _MM_HINT_T1);
     }
 #pragma GCC unroll 6
     for (int j = 0; j < J; ++j)
