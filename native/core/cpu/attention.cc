@@ -83,6 +83,7 @@
 #include "merclip/cpu_features.h"
 #include "merclip/error.h"
 #include "merclip/thread_pool.h"
+#include "attention_rows.h"
 #include "attention_tiles.h"
 #include "vec_math.h"
 
@@ -130,6 +131,13 @@ void attention_fwd_few_rows_avx2(float* m, float* l, float* acc, const float* q,
                                  int64_t nr, int64_t lk, int64_t dh, float scale,
                                  float* scratch);
 int64_t attention_fwd_few_rows_scratch_avx2(int64_t lk, int64_t dh);
+// attention_rows.h's loops built with -mavx2 -mfma (avx2 and avx512 levels).
+void attention_copy_rows_avx2(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t n,
+                              int64_t dh);
+void attention_scale_rows_avx2(float* qs, const float* q, int64_t ldq, int64_t nr, int64_t dh,
+                               float scale);
+void attention_finish_rows_avx2(float* out, int64_t ldo, float* lse, const float* m,
+                                const float* l, const float* acc, int64_t nr, int64_t dh);
 #if defined(MERCLIP_HAVE_NEON)
 // attention_neon.cc: fwd_tile_step's and the backward score step's NEON twins (same contracts).
 void attention_fwd_tile_step_neon(float* s, float* m, float* l, float* acc, const float* qs,
@@ -214,18 +222,37 @@ inline void transpose_tile(float* __restrict Bt, const float* __restrict X, int6
   }
 }
 
-// dst rows (stride ldd) = n rows of dh floats of src (stride lds); head dim 64 as a fixed-size
-// copy the compiler inlines as vector moves rather than a libc call per 256-byte row (the same
-// time: the decoder-cross forward's v copy is ~11 % of it either way, with its tiles in cache —
-// AVX2, Zen 4, perf — the moves themselves, not the calls).
-inline void copy_rows(float* __restrict dst, int64_t ldd, const float* __restrict src, int64_t lds,
-                      int64_t n, int64_t dh) {
-  if (dh == 64) {
-    for (int64_t r = 0; r < n; ++r) std::memcpy(dst + r * ldd, src + r * lds, 64 * sizeof(float));
-    return;
-  }
-  const size_t bytes = sizeof(float) * static_cast<size_t>(dh);
-  for (int64_t r = 0; r < n; ++r) std::memcpy(dst + r * ldd, src + r * lds, bytes);
+// The row loops of attention_rows.h: attention_avx2.cc's copies at the avx2 and avx512 levels
+// (the same machine code in native and portable builds), this file's own below that.
+inline bool rows_from_avx2() {
+#ifdef MERCLIP_HAVE_AVX2
+  const SimdLevel s = simd_level();
+  return s == SimdLevel::avx2 || s == SimdLevel::avx512;
+#else
+  return false;
+#endif
+}
+inline void copy_rows(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t n,
+                      int64_t dh) {
+#ifdef MERCLIP_HAVE_AVX2
+  if (rows_from_avx2()) return detail::attention_copy_rows_avx2(dst, ldd, src, lds, n, dh);
+#endif
+  rows_copy(dst, ldd, src, lds, n, dh);
+}
+inline void scale_rows(float* qs, const float* q, int64_t ldq, int64_t nr, int64_t dh,
+                       float scale) {
+#ifdef MERCLIP_HAVE_AVX2
+  if (rows_from_avx2()) return detail::attention_scale_rows_avx2(qs, q, ldq, nr, dh, scale);
+#endif
+  rows_scale(qs, q, ldq, nr, dh, scale);
+}
+// out / lse rows from (m, l, acc) (attention_rows.h: rows_finish).
+inline void finish_rows(float* out, int64_t ldo, float* lse, const float* m, const float* l,
+                        const float* acc, int64_t nr, int64_t dh) {
+#ifdef MERCLIP_HAVE_AVX2
+  if (rows_from_avx2()) return detail::attention_finish_rows_avx2(out, ldo, lse, m, l, acc, nr, dh);
+#endif
+  rows_finish(out, ldo, lse, m, l, acc, nr, dh);
 }
 
 // Prefetches n rows of dh floats, ld apart, from p into L2 (prefetcht1), one request per line.
@@ -311,10 +338,8 @@ void fwd_tile(float* m, float* l, float* acc, const Views& w, int64_t i0, int64_
     t_kt.data = kt_all;
     t_kt.ready.assign(static_cast<size_t>(nkt), 0);
   }
+  scale_rows(qs, q + i0 * w.ldq, w.ldq, nr, dh, scale);
   for (int64_t r = 0; r < nr; ++r) {
-    const float* qi = q + (i0 + r) * w.ldq;
-    float* qo = qs + r * dh;
-    for (int64_t d = 0; d < dh; ++d) qo[d] = scale * qi[d];
     m[r] = -kInf;
     l[r] = 0.0f;
   }
@@ -380,25 +405,6 @@ void fwd_tile(float* m, float* l, float* acc, const Views& w, int64_t i0, int64_
   }
 }
 
-// out / lse rows from (m, l, acc); out rows ldo apart, lse contiguous.
-void finish_rows(float* out, int64_t ldo, float* lse, const float* m, const float* l,
-                 const float* acc, int64_t nr, int64_t dh) {
-  for (int64_t r = 0; r < nr; ++r) {
-    float* o = out + r * ldo;
-    if (l[r] > 0.0f) {
-      const float inv = 1.0f / l[r];
-      for (int64_t d = 0; d < dh; ++d) o[d] = acc[r * dh + d] * inv;
-      lse[r] = m[r] + std::log(l[r]);
-    } else if (l[r] != l[r]) {  // a NaN score (NaN or ±inf inputs): the row is NaN, as in the ref
-      for (int64_t d = 0; d < dh; ++d) o[d] = std::numeric_limits<float>::quiet_NaN();
-      lse[r] = std::numeric_limits<float>::quiet_NaN();
-    } else {
-      for (int64_t d = 0; d < dh; ++d) o[d] = 0.0f;
-      lse[r] = kInf;
-    }
-  }
-}
-
 }  // namespace
 
 // =============================================================================================
@@ -455,7 +461,7 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   if (nsplit == 1) {
     // A few query rows per sample (the decoder's label queries): each (sample, head) whole in
     // one step with the rows in vector lanes and k / v read in place (AVX2 level).
-    bool few_rows = false;
+    [[maybe_unused]] bool few_rows = false;
 #ifdef MERCLIP_HAVE_AVX2
     few_rows = simd_level() == SimdLevel::avx2 && !p.causal && max_lq <= kFewRowsMax &&
                max_lk <= kFewRowsMaxKeys;
@@ -468,11 +474,14 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
       float* m = stats;
       float* l = m + kBQ;
       float* acc = l + kBQ;
+#ifdef MERCLIP_HAVE_AVX2
       if (few_rows) {
         float* scratch = t_tile.floats(static_cast<size_t>(detail::attention_fwd_few_rows_scratch_avx2(sq.lk, dh)));
         detail::attention_fwd_few_rows_avx2(m, l, acc, w.q, w.ldq, w.k, w.ldk, w.v, w.ldv, t.nr,
                                             sq.lk, dh, p.scale, scratch);
-      } else {
+      } else
+#endif
+      {
         const int64_t nkt_b = (sq.lk + kBK - 1) / kBK;
         fwd_tile(m, l, acc, w, t.i0, t.nr, 0, nkt_b, sq.lk, p.causal, p.scale, dh, gen,
                  t.b * H + t.h, nkt);

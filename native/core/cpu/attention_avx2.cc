@@ -63,6 +63,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "attention_rows.h"
+
 namespace merclip {
 namespace cpu {
 namespace detail {
@@ -586,6 +588,21 @@ void attention_bwd_nn_acc_avx2(float* C, int64_t ldc, const float* A, int64_t ar
                                const float* B, int64_t ldb, int64_t rows, int64_t nc,
                                int64_t dh) {
   nn_all<false>(C, ldc, A, ars, acs, B, ldb, rows, nc, dh, nullptr);
+}
+
+// The row loops of attention_rows.h, built here with -mavx2 -mfma (used at the avx2 and avx512
+// levels, so native and portable builds run the same code).
+void attention_copy_rows_avx2(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t n,
+                              int64_t dh) {
+  rows_copy(dst, ldd, src, lds, n, dh);
+}
+void attention_scale_rows_avx2(float* qs, const float* q, int64_t ldq, int64_t nr, int64_t dh,
+                               float scale) {
+  rows_scale(qs, q, ldq, nr, dh, scale);
+}
+void attention_finish_rows_avx2(float* out, int64_t ldo, float* lse, const float* m,
+                                const float* l, const float* acc, int64_t nr, int64_t dh) {
+  rows_finish(out, ldo, lse, m, l, acc, nr, dh);
 }
 
 void attention_transpose_tile_avx2(float* Bt, const float* X, int64_t ldx, int64_t nk,
