@@ -10,7 +10,9 @@
 // both addons. PyTorch is not run (the parent sets MERCLIP_BENCH_PYTHON to nowhere). Prints;
 // asserts nothing.
 //
-// Usage (normally through bench/portable.ts): tsx bench/portableAB.ts --portable PATH [suite…]
+// Usage (normally through bench/portable.ts): tsx bench/portableAB.ts --portable PATH [suite…];
+// tsx bench/portableAB.ts --other PATH [suite…] compares this checkout's native addon with any
+// other build of the same binding API (an earlier commit's, say) the same way.
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
@@ -26,10 +28,14 @@ const SUITES = { gemm: runGemmBench, ops: runOpsBench, cosine: runCosineBench, a
 type SuiteName = keyof typeof SUITES;
 
 const argv = process.argv.slice(2);
-const at = argv.indexOf('--portable');
+// --portable PATH: the portable prebuild (checked to be one); --other PATH: any other addon of
+// the same binding API, e.g. a native build of an earlier commit (an A/B of a change).
+const flag = argv.includes('--portable') ? '--portable' : '--other';
+const at = argv.indexOf(flag);
 const portablePath = at >= 0 ? argv[at + 1] : undefined;
-if (!portablePath) throw new Error('portableAB: --portable PATH (the portable merclip.node) is required');
+if (!portablePath) throw new Error('portableAB: --portable PATH (the portable merclip.node) or --other PATH is required');
 argv.splice(at, 2);
+const label = flag === '--portable' ? 'portable' : 'other';
 for (const s of argv) if (!(s in SUITES)) throw new Error(`portableAB: unknown suite '${s}' (available: ${Object.keys(SUITES).join(', ')})`);
 const suites = (argv.length ? argv : Object.keys(SUITES)) as SuiteName[];
 
@@ -41,7 +47,7 @@ const native: Record<string, Fn> = Object.fromEntries(names.map((k) => [k, bindi
 for (const k of names) if (typeof portable[k] !== 'function') throw new Error(`portableAB: the portable addon has no '${k}' (a different binding API?)`);
 const info = (native.info!() as { simdLevel: string; portable: boolean; bindingApiVersion?: number });
 const pinfo = ((portable.info as Fn)() as { simdLevel: string; portable: boolean; bindingApiVersion?: number });
-if (info.portable || !pinfo.portable) throw new Error(`portableAB: expected a native lib addon and a portable one (portable flags: ${info.portable} / ${pinfo.portable})`);
+if (label === 'portable' && (info.portable || !pinfo.portable)) throw new Error(`portableAB: expected a native lib addon and a portable one (portable flags: ${info.portable} / ${pinfo.portable})`);
 if (info.simdLevel !== pinfo.simdLevel) throw new Error(`portableAB: the addons run at different levels (${info.simdLevel} / ${pinfo.simdLevel})`);
 
 // Setters (thread count, SIMD level) change both addons' state, whichever is selected.
@@ -69,7 +75,7 @@ setAlternator({
   },
 });
 
-console.log(`merclip portable vs native, in one process: ${info.simdLevel} kernels, ${backend.poolThreads()} threads; portable addon ${portablePath}`);
+console.log(`merclip ${label} vs native, in one process: ${info.simdLevel} kernels, ${backend.poolThreads()} threads; ${label} addon ${portablePath}`);
 const limits = measureLimits();
 const rows: Row[] = [];
 let worst = 0;
@@ -83,10 +89,10 @@ for (const suite of suites) {
     const ratio = median(ratios);
     const q = (f: number): number => ratios[Math.min(ratios.length - 1, Math.floor(f * ratios.length))]!;
     worst = Math.max(worst, ratio);
-    rows.push({ suite, row: name, rounds: n.length, 'native ms': median(n) * 1e3, 'portable ms': median(p) * 1e3, 'portable / native': ratio, 'middle half': `${q(0.25).toFixed(3)}–${q(0.75).toFixed(3)}`, 'within 5 %': ratio <= 1.05 ? 'yes' : 'NO' });
+    rows.push({ suite, row: name, rounds: n.length, 'native ms': median(n) * 1e3, [`${label} ms`]: median(p) * 1e3, [`${label} / native`]: ratio, 'middle half': `${q(0.25).toFixed(3)}–${q(0.75).toFixed(3)}`, 'within 5 %': ratio <= 1.05 ? 'yes' : 'NO' });
   }
 }
-printTable(`portable vs native at ${info.simdLevel}, interleaved block by block in one process (median of the per-round time ratios; > 1 = portable slower)`, rows);
-console.log(`\nslowest portable row at ${info.simdLevel}: ${worst.toFixed(3)}× the native time`);
-const path = writeResults(`portable-ab.${info.simdLevel}`, { level: info.simdLevel, date: new Date().toISOString(), rows });
+printTable(`${label} vs native at ${info.simdLevel}, interleaved block by block in one process (median of the per-round time ratios; > 1 = ${label} slower)`, rows);
+console.log(`\nslowest ${label} row at ${info.simdLevel}: ${worst.toFixed(3)}× the native time`);
+const path = writeResults(`${label}-ab.${info.simdLevel}`, { level: info.simdLevel, date: new Date().toISOString(), rows });
 console.log(`(written to ${path})`);
