@@ -76,10 +76,14 @@ function measureAlternating(a: Alternator, name: string, fn: () => void, maxTime
   }
   a.select(0);
   a.record(name, rounds);
+  return { median: median(rounds[0]), samples: rounds[0].length, rme: 0, faultsPerCall: faultsPerCall(fn) };
+}
+
+/** Minor page faults per call over 10 calls (0 when the call reuses its buffers). */
+function faultsPerCall(fn: () => void): number {
   const before = process.resourceUsage().minorPageFault;
   for (let i = 0; i < 10; i++) fn();
-  const faultsPerCall = (process.resourceUsage().minorPageFault - before) / 10;
-  return { median: median(rounds[0]), samples: rounds[0].length, rme: 0, faultsPerCall };
+  return (process.resourceUsage().minorPageFault - before) / 10;
 }
 
 /** Times `fn` (synchronous) with Benchmark.js; returns the median of its samples. */
@@ -94,10 +98,7 @@ export function measure(name: string, fn: () => void, opts: { maxTime?: number; 
   bench.run({ async: false });
   const b = bench as unknown as { error?: Error; stats: { sample: number[]; rme: number } };
   if (b.error) throw b.error;
-  const before = process.resourceUsage().minorPageFault;
-  for (let i = 0; i < 10; i++) fn();
-  const faultsPerCall = (process.resourceUsage().minorPageFault - before) / 10;
-  return { median: median(b.stats.sample), samples: b.stats.sample.length, rme: b.stats.rme, faultsPerCall };
+  return { median: median(b.stats.sample), samples: b.stats.sample.length, rme: b.stats.rme, faultsPerCall: faultsPerCall(fn) };
 }
 
 export type Row = Record<string, string | number>;

@@ -52,11 +52,18 @@ if (!compareOnly) {
   if (pre.status !== 0 || !existsSync(portableAddon)) throw new Error(`the portable build failed (exit ${pre.status}); ${portableAddon} is missing`);
 }
 
+/** A child's environment: PyTorch off, the level set, the addon the lib loads (native: unset). */
+function childEnv(level: string | undefined, addon: string | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, MERCLIP_BENCH_PYTHON: '/nonexistent/python3' };
+  if (level) env.MERCLIP_SIMD = level;
+  if (addon) env.MERCLIP_ADDON = addon;
+  else delete env.MERCLIP_ADDON;
+  return env;
+}
+
 if (interleaved) {
   for (const level of levels.length ? levels : [undefined]) {
-    const env: NodeJS.ProcessEnv = { ...process.env, MERCLIP_BENCH_PYTHON: '/nonexistent/python3' };
-    if (level) env.MERCLIP_SIMD = level;
-    delete env.MERCLIP_ADDON;
+    const env = childEnv(level, undefined);
     console.log(`\n== native and portable interleaved in one process, level ${level ?? '(best)'}`);
     const r = spawnSync(process.execPath, [...process.execArgv, join(root, 'bench', 'portableAB.ts'), '--portable', portableAddon, ...suites], { stdio: 'inherit', env });
     if (r.status !== 0) throw new Error(`bench/portableAB.ts failed at ${level ?? 'the best level'} (exit ${r.status ?? r.signal})`);
@@ -69,10 +76,7 @@ type Build = keyof typeof builds;
 
 function runOnce(level: string | undefined, build: Build, round: number): void {
   const suffix = `${level ?? 'best'}.${build}.r${round}`;
-  const env: NodeJS.ProcessEnv = { ...process.env, MERCLIP_BENCH_PYTHON: '/nonexistent/python3' };
-  if (level) env.MERCLIP_SIMD = level;
-  if (builds[build]) env.MERCLIP_ADDON = builds[build];
-  else delete env.MERCLIP_ADDON;
+  const env = childEnv(level, builds[build]);
   console.log(`\n== ${build} build, level ${level ?? '(best)'}, round ${round + 1}/${rounds}`);
   const r = spawnSync(process.execPath, [...process.execArgv, join(root, 'bench', 'run.ts'), ...suites, `--results-suffix=${suffix}`], { stdio: 'inherit', env });
   if (r.status !== 0) throw new Error(`bench/run.ts failed for the ${build} build at ${level ?? 'the best level'} (exit ${r.status ?? r.signal})`);

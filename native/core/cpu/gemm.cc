@@ -333,21 +333,17 @@ void gemm_impl(float* c, const float* a, const float* b, const float* bias, cons
           // kernel: B is read once, and packing it (a strided read from L3 or DRAM of NR floats
           // per row, then a write) cost a fifth (AVX2) to a third (AVX-512) of the product at
           // m = 32.
+          // Where the level copies (GemmKernelInfo::copy_in_place_b), the first row panel's
+          // in-place tile also stores the packed panel the later panels then read from L1.
           const bool in_place = !p.trans_b && tile.nr == nr && kern.kernel_unpacked_b != nullptr;
-          // With several row panels, the first reads B in place and also stores the packed
-          // panel the others then read from L1 (kernel_unpacked_b_copy): B rows ldb apart (2 KB
-          // at n = 512) map to 2 of L1's 64 sets, so a kc-deep in-place panel cannot stay in L1
-          // for the later panels (AVX2, Zen 4, m = 32: 62 → 95 GFLOP/s on one core).
-          const bool copy = in_place && apanels > 1 && kern.kernel_unpacked_b_copy != nullptr;
+          const bool copy = in_place && kern.copy_in_place_b && apanels > 1;
           if (!in_place) pack_b_panel(lv.simd, packed_b, b, p.ldb, p.trans_b, pc, kc, j0, tile.nr, nr);
           for (int64_t ip = 0; ip < apanels; ++ip) {
             tile.mr = static_cast<int>(panel_row(ip + 1) - panel_row(ip));
             tile.c = c + panel_row(ip) * p.ldc + j0;
             const float* ap = packed_a + pc * apanels * mr + ip * kc * mr;
-            if (copy) {
-              if (ip == 0) kern.kernel_unpacked_b_copy(kc, ap, b + pc * p.ldb + j0, p.ldb, packed_b, tile);
-              else kern.kernel(kc, ap, packed_b, tile);
-            } else if (in_place) kern.kernel_unpacked_b(kc, ap, b + pc * p.ldb + j0, p.ldb, tile);
+            if (in_place && (ip == 0 || !copy))
+              kern.kernel_unpacked_b(kc, ap, b + pc * p.ldb + j0, p.ldb, copy ? packed_b : nullptr, tile);
             else kern.kernel(kc, ap, packed_b, tile);
           }
         }

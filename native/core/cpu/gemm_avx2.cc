@@ -147,8 +147,10 @@ void kernel(int64_t kc, const float* a, const float* b, const GemmTile& t) {
 }
 
 template <int MR>
-void kernel_in_place(int64_t kc, const float* a, const float* b, int64_t ldb, const GemmTile& t) {
-  kernel_body<MR, true>(kc, a, b, ldb, t);
+void kernel_in_place(int64_t kc, const float* a, const float* b, int64_t ldb, float* copy,
+                     const GemmTile& t) {
+  if (copy != nullptr) kernel_body<MR, true, true>(kc, a, b, ldb, t, copy);
+  else kernel_body<MR, true>(kc, a, b, ldb, t);
 }
 
 void micro_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t) {
@@ -162,34 +164,16 @@ void micro_kernel(int64_t kc, const float* a, const float* b, const GemmTile& t)
   }
 }
 
-template <int MR>
-void kernel_in_place_copy(int64_t kc, const float* a, const float* b, int64_t ldb, float* copy,
-                          const GemmTile& t) {
-  kernel_body<MR, true, true>(kc, a, b, ldb, t, copy);
-}
-
-void micro_kernel_in_place_copy(int64_t kc, const float* a, const float* b, int64_t ldb,
-                                float* copy, const GemmTile& t) {
-  switch (t.mr) {
-    case 6: kernel_in_place_copy<6>(kc, a, b, ldb, copy, t); break;
-    case 5: kernel_in_place_copy<5>(kc, a, b, ldb, copy, t); break;
-    case 4: kernel_in_place_copy<4>(kc, a, b, ldb, copy, t); break;
-    case 3: kernel_in_place_copy<3>(kc, a, b, ldb, copy, t); break;
-    case 2: kernel_in_place_copy<2>(kc, a, b, ldb, copy, t); break;
-    default: kernel_in_place_copy<1>(kc, a, b, ldb, copy, t); break;
-  }
-}
-
 // B in place reads 16 columns per step: the driver calls it for full-width tiles only.
-void micro_kernel_in_place(int64_t kc, const float* a, const float* b, int64_t ldb,
+void micro_kernel_in_place(int64_t kc, const float* a, const float* b, int64_t ldb, float* copy,
                            const GemmTile& t) {
   switch (t.mr) {
-    case 6: kernel_in_place<6>(kc, a, b, ldb, t); break;
-    case 5: kernel_in_place<5>(kc, a, b, ldb, t); break;
-    case 4: kernel_in_place<4>(kc, a, b, ldb, t); break;
-    case 3: kernel_in_place<3>(kc, a, b, ldb, t); break;
-    case 2: kernel_in_place<2>(kc, a, b, ldb, t); break;
-    default: kernel_in_place<1>(kc, a, b, ldb, t); break;
+    case 6: kernel_in_place<6>(kc, a, b, ldb, copy, t); break;
+    case 5: kernel_in_place<5>(kc, a, b, ldb, copy, t); break;
+    case 4: kernel_in_place<4>(kc, a, b, ldb, copy, t); break;
+    case 3: kernel_in_place<3>(kc, a, b, ldb, copy, t); break;
+    case 2: kernel_in_place<2>(kc, a, b, ldb, copy, t); break;
+    default: kernel_in_place<1>(kc, a, b, ldb, copy, t); break;
   }
 }
 
@@ -225,7 +209,7 @@ __attribute__((always_inline)) inline void store6(float* d, __m256 v) {
 // and the call is bound by reading B; with more rows the 8-lane form is load-bound and the packed
 // path is faster (native/core/dev/README.md).
 GemmKernelInfo gemm_kernel_avx2() {
-  return {micro_kernel, kMR, kNR, micro_kernel_in_place, gemm_dot_avx2, 8, micro_kernel_in_place_copy};
+  return {micro_kernel, kMR, kNR, micro_kernel_in_place, gemm_dot_avx2, 8, true};
 }
 
 void pack_transpose_avx2(float* dst, int64_t dst_stride, int width, const float* src,

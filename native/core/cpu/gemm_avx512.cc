@@ -100,9 +100,10 @@ void kernel_in_place(int64_t kc, const float* a, const float* b, int64_t ldb, co
   kernel_body<MR, true>(kc, a, b, ldb, t);
 }
 
-// Few rows only (m <= 64: balanced panels of 5 … 14 rows).
+// Few rows only (m <= 64: balanced panels of 5 … 14 rows). No copy (copy_in_place_b is false
+// here: gemm_kernels.h), so `copy` is always null.
 void micro_kernel_in_place(int64_t kc, const float* a, const float* b, int64_t ldb,
-                           const GemmTile& t) {
+                           float* /*copy*/, const GemmTile& t) {
   switch (t.mr) {
     case 14: kernel_in_place<14>(kc, a, b, ldb, t); break;
     case 13: kernel_in_place<13>(kc, a, b, ldb, t); break;

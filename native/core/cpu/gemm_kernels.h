@@ -33,18 +33,16 @@ using GemmMicroKernel = void (*)(int64_t kc, const float* a_panel, const float* 
                                  const GemmTile& tile);
 // The same tile with B read in place instead of from a packed panel: step p's NR floats at
 // b + p·ldb (row-major op(B) = B). Reads all NR columns: for full-width tiles (nr == NR) only.
+// copy: null, or (only where GemmKernelInfo::copy_in_place_b) a 64-byte aligned buffer of kc·NR
+// floats that the tile fills with the steps it reads (copy[p·NR …]) — the packed panel the
+// tile's other row panels then read from L1.
 using GemmMicroKernelB = void (*)(int64_t kc, const float* a_panel, const float* b, int64_t ldb,
-                                  const GemmTile& tile);
+                                  float* copy, const GemmTile& tile);
 
 // Few rows × Bᵀ as dot products (gemm_dot_avx512 / gemm_dot_avx2 below): columns [j0, j1) of C.
 using GemmDotKernel = void (*)(float* c, int64_t ldc, const float* a, int64_t lda, const float* b,
                                int64_t ldb, const float* bias, int64_t m, int64_t j0, int64_t j1,
                                int64_t k, float alpha, float beta);
-
-// The in-place tile that also stores the NR floats of each step it reads to copy[p·NR …]
-// (32-byte aligned): the packed panel the tile's other row panels then read from L1.
-using GemmMicroKernelBCopy = void (*)(int64_t kc, const float* a_panel, const float* b,
-                                      int64_t ldb, float* copy, const GemmTile& tile);
 
 struct GemmKernelInfo {
   GemmMicroKernel kernel;
@@ -53,7 +51,10 @@ struct GemmKernelInfo {
   GemmMicroKernelB kernel_unpacked_b = nullptr;  // null where the level has none
   GemmDotKernel dot = nullptr;  // used for m <= dot_max_m with Bᵀ; null where the level has none
   int64_t dot_max_m = 0;
-  GemmMicroKernelBCopy kernel_unpacked_b_copy = nullptr;  // null where the level has none
+  // The few-rows driver has the first row panel's in-place tile copy B for the later panels.
+  // AVX2: yes (B rows 2 KB apart alias 2 L1 sets; m = 32 62 → 95 GFLOP/s on a Zen 4 core).
+  // AVX-512: no (warm B the same either way; cold B 6–10 % slower with the copy, Zen 4).
+  bool copy_in_place_b = false;
 };
 
 // Defined in gemm_avx512.cc / gemm_avx2.cc / gemm_neon.cc only when those files are built.
